@@ -1,0 +1,14 @@
+//! Kintsugi's domain core: the process and its rules, as pure Rust.
+//!
+//! Nothing here performs I/O, reads the clock or draws randomness: callers pass time
+//! and ids in, so every rule can be tested as a table of inputs and expected outputs.
+
+pub mod access;
+pub mod anonymity;
+pub mod people;
+pub mod validation;
+
+pub use access::{Forbidden, Roles};
+pub use anonymity::KThreshold;
+pub use people::{Email, NewPassword, OrganisationName, PersonName, TeamName};
+pub use validation::Invalid;

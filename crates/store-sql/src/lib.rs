@@ -1,0 +1,456 @@
+//! The queries behind [`kintsugi_store::Store`], shared by the SQLite and PostgreSQL adapters.
+//!
+//! [`impl_store!`] expands the whole trait implementation for an adapter type that has a
+//! `pool` field and a `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`).
+//! Every write runs in one transaction, so a refused operation stores nothing.
+
+mod rows;
+
+pub use async_trait::async_trait;
+pub use rows::*;
+pub use sqlx;
+
+use kintsugi_store::StoreError;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Timestamps are stored as BIGINT seconds since the epoch: the same on every backend.
+pub fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub fn from_ts(secs: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|e| StoreError::Internal(format!("bad timestamp {secs}: {e}")))
+}
+
+pub fn uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Internal(format!("bad id {text:?}: {e}")))
+}
+
+/// Maps a driver error once. `conflict` names what was duplicated, in the user's words.
+pub fn map_err(conflict: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(conflict.into())
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound("a referenced record")
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+/// Errors with no uniqueness rule to name.
+pub fn db(e: sqlx::Error) -> StoreError {
+    map_err("record")(e)
+}
+
+#[macro_export]
+macro_rules! impl_store {
+    ($store:ty) => {
+        impl $store {
+            async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>
+            where
+                E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db> + Copy,
+            {
+                let rows: Vec<$crate::PersonRow> = $crate::sqlx::query_as(
+                    "SELECT id, org_id, name, email, password_hash, is_admin, is_facilitator, active, \
+                     created_at, deactivated_at FROM people \
+                     WHERE org_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY name, id",
+                )
+                .bind(org_id)
+                .bind(only)
+                .fetch_all(exec)
+                .await
+                .map_err($crate::db)?;
+                let links: Vec<(String, String)> = $crate::sqlx::query_as(
+                    "SELECT m.person_id, m.team_id FROM team_members m JOIN people p ON p.id = m.person_id \
+                     WHERE p.org_id = $1 AND ($2 IS NULL OR p.id = $2)",
+                )
+                .bind(org_id)
+                .bind(only)
+                .fetch_all(exec)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(|r| r.into_person(&links)).map(|p| p.map(|(p, _)| p)).collect()
+            }
+
+            async fn one_person<'e, E>(exec: E, org_id: &str, id: &str) -> kintsugi_store::Result<Option<kintsugi_store::Person>>
+            where
+                E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db> + Copy,
+            {
+                Ok(Self::people_of(exec, org_id, Some(id)).await?.pop())
+            }
+
+            async fn insert_person(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                p: &kintsugi_store::NewPerson,
+            ) -> kintsugi_store::Result<()> {
+                $crate::sqlx::query(
+                    "INSERT INTO people (id, org_id, name, email, password_hash, is_admin, is_facilitator, active, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(p.id.to_string())
+                .bind(p.org_id.to_string())
+                .bind(p.name.as_str())
+                .bind(p.email.as_str())
+                .bind(p.password_hash.as_deref())
+                .bind(p.roles.admin)
+                .bind(p.roles.facilitator)
+                .bind(true)
+                .bind($crate::ts(p.created_at))
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::map_err("a person with this email already exists"))?;
+                for team_id in &p.team_ids {
+                    let found: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
+                        .bind(team_id.to_string())
+                        .bind(p.org_id.to_string())
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err($crate::db)?;
+                    if found.is_none() {
+                        return Err(kintsugi_store::StoreError::NotFound("team"));
+                    }
+                    $crate::sqlx::query("INSERT INTO team_members (team_id, person_id) VALUES ($1, $2)")
+                        .bind(team_id.to_string())
+                        .bind(p.id.to_string())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::map_err("this person is already in that team"))?;
+                }
+                Ok(())
+            }
+
+            async fn insert_organisation(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                org: &kintsugi_store::NewOrganisation,
+                admin: &kintsugi_store::NewPerson,
+            ) -> kintsugi_store::Result<()> {
+                $crate::sqlx::query("INSERT INTO organisations (id, name, is_demo, k_threshold, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(org.id.to_string())
+                    .bind(org.name.as_str())
+                    .bind(org.is_demo)
+                    .bind(i64::from(org.k_threshold))
+                    .bind($crate::ts(org.created_at))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::map_err("this organisation already exists"))?;
+                Self::insert_person(tx, admin).await
+            }
+
+            /// The person behind a live invitation, by id, with the invitation checked.
+            async fn invited<'e, E>(exec: E, token_hash: &str, now: time::OffsetDateTime) -> kintsugi_store::Result<Option<(String, String)>>
+            where
+                E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db>,
+            {
+                $crate::sqlx::query_as(
+                    "SELECT p.org_id, p.id FROM invitations i JOIN people p ON p.id = i.person_id \
+                     WHERE i.token_hash = $1 AND i.expires_at > $2 AND p.active",
+                )
+                .bind(token_hash)
+                .bind($crate::ts(now))
+                .fetch_optional(exec)
+                .await
+                .map_err($crate::db)
+            }
+        }
+
+        #[$crate::async_trait]
+        impl kintsugi_store::Store for $store {
+            async fn ping(&self) -> kintsugi_store::Result<()> {
+                $crate::sqlx::query("SELECT 1").execute(&self.pool).await.map_err($crate::db)?;
+                Ok(())
+            }
+
+            async fn put_setup_token(&self, token_hash: &str, expires_at: time::OffsetDateTime) -> kintsugi_store::Result<()> {
+                $crate::sqlx::query("INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)")
+                    .bind(token_hash)
+                    .bind($crate::ts(expires_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::map_err("setup token"))?;
+                Ok(())
+            }
+
+            async fn setup_organisation(
+                &self,
+                token_hash: &str,
+                now: time::OffsetDateTime,
+                org: &kintsugi_store::NewOrganisation,
+                admin: &kintsugi_store::NewPerson,
+            ) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let spent = $crate::sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
+                    .bind(token_hash)
+                    .bind($crate::ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if spent.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::NotFound("setup link (it may be used or expired)"));
+                }
+                Self::insert_organisation(&mut tx, org, admin).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn create_organisation(&self, org: &kintsugi_store::NewOrganisation, admin: &kintsugi_store::NewPerson) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::insert_organisation(&mut tx, org, admin).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn organisation(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Organisation>> {
+                let row: Option<$crate::OrganisationRow> =
+                    $crate::sqlx::query_as("SELECT id, name, is_demo, k_threshold, created_at FROM organisations WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_organisations(&self) -> kintsugi_store::Result<Vec<kintsugi_store::Organisation>> {
+                let rows: Vec<$crate::OrganisationRow> =
+                    $crate::sqlx::query_as("SELECT id, name, is_demo, k_threshold, created_at FROM organisations ORDER BY created_at, name")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn create_team(&self, team: &kintsugi_store::NewTeam) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("INSERT INTO teams (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(team.id.to_string())
+                    .bind(team.org_id.to_string())
+                    .bind(team.name.as_str())
+                    .bind($crate::ts(team.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("a team with this name already exists"))?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn list_teams(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Team>> {
+                let rows: Vec<$crate::TeamRow> = $crate::sqlx::query_as($crate::TEAMS_SQL)
+                    .bind(org_id.to_string())
+                    .bind(None::<String>)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn team(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Team>> {
+                let row: Option<$crate::TeamRow> = $crate::sqlx::query_as($crate::TEAMS_SQL)
+                    .bind(org_id.to_string())
+                    .bind(Some(id.to_string()))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn create_person(&self, person: &kintsugi_store::NewPerson) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::insert_person(&mut tx, person).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn list_people(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Person>> {
+                Self::people_of(&self.pool, &org_id.to_string(), None).await
+            }
+
+            async fn person(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Person>> {
+                Self::one_person(&self.pool, &org_id.to_string(), &id.to_string()).await
+            }
+
+            async fn credentials(&self, email: &str) -> kintsugi_store::Result<Option<kintsugi_store::Credentials>> {
+                let row: Option<$crate::PersonRow> = $crate::sqlx::query_as(
+                    "SELECT id, org_id, name, email, password_hash, is_admin, is_facilitator, active, \
+                     created_at, deactivated_at FROM people WHERE email = $1",
+                )
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let Some(row) = row else { return Ok(None) };
+                let links: Vec<(String, String)> = $crate::sqlx::query_as("SELECT person_id, team_id FROM team_members WHERE person_id = $1")
+                    .bind(&row.id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                let (person, password_hash) = row.into_person(&links)?;
+                Ok(Some(kintsugi_store::Credentials { person, password_hash }))
+            }
+
+            async fn set_roles(&self, org_id: uuid::Uuid, id: uuid::Uuid, roles: kintsugi_core::Roles) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = $crate::sqlx::query("UPDATE people SET is_admin = $1, is_facilitator = $2 WHERE id = $3 AND org_id = $4")
+                    .bind(roles.admin)
+                    .bind(roles.facilitator)
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if done.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::NotFound("person"));
+                }
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn set_password(&self, id: uuid::Uuid, password_hash: &str) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = $crate::sqlx::query("UPDATE people SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if done.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::NotFound("person"));
+                }
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn deactivate_person(&self, org_id: uuid::Uuid, id: uuid::Uuid, now: time::OffsetDateTime) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = $crate::sqlx::query(
+                    "UPDATE people SET active = $1, deactivated_at = COALESCE(deactivated_at, $2) WHERE id = $3 AND org_id = $4",
+                )
+                .bind(false)
+                .bind($crate::ts(now))
+                .bind(id.to_string())
+                .bind(org_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                if done.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::NotFound("person"));
+                }
+                for sql in ["DELETE FROM sessions WHERE person_id = $1", "DELETE FROM invitations WHERE person_id = $1"] {
+                    $crate::sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err($crate::db)?;
+                }
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn create_invitation(&self, inv: &kintsugi_store::NewInvitation) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("DELETE FROM invitations WHERE person_id = $1")
+                    .bind(inv.person_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                $crate::sqlx::query("INSERT INTO invitations (token_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&inv.token_hash)
+                    .bind(inv.person_id.to_string())
+                    .bind($crate::ts(inv.created_at))
+                    .bind($crate::ts(inv.expires_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("invitation"))?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn invitation(&self, token_hash: &str, now: time::OffsetDateTime) -> kintsugi_store::Result<Option<kintsugi_store::Person>> {
+                let Some((org_id, id)) = Self::invited(&self.pool, token_hash, now).await? else { return Ok(None) };
+                Self::one_person(&self.pool, &org_id, &id).await
+            }
+
+            async fn accept_invitation_with_password(
+                &self,
+                token_hash: &str,
+                now: time::OffsetDateTime,
+                password_hash: &str,
+            ) -> kintsugi_store::Result<kintsugi_store::Person> {
+                let mut tx = self.write_tx().await?;
+                let Some((org_id, id)) = Self::invited(&mut *tx, token_hash, now).await? else {
+                    return Err(kintsugi_store::StoreError::NotFound("invitation (it may be used or expired)"));
+                };
+                $crate::sqlx::query("UPDATE people SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                $crate::sqlx::query("DELETE FROM invitations WHERE person_id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)?;
+                Self::one_person(&self.pool, &org_id, &id)
+                    .await?
+                    .ok_or(kintsugi_store::StoreError::NotFound("person"))
+            }
+
+            async fn create_session(&self, s: &kintsugi_store::NewSession) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("INSERT INTO sessions (id_hash, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&s.id_hash)
+                    .bind(s.person_id.to_string())
+                    .bind($crate::ts(s.created_at))
+                    .bind($crate::ts(s.expires_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("session"))?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn session(
+                &self,
+                id_hash: &str,
+                now: time::OffsetDateTime,
+            ) -> kintsugi_store::Result<Option<(kintsugi_store::Session, kintsugi_store::Person)>> {
+                let row: Option<$crate::SessionRow> = $crate::sqlx::query_as(
+                    "SELECT s.id_hash, s.person_id, p.org_id, s.created_at, s.expires_at FROM sessions s \
+                     JOIN people p ON p.id = s.person_id WHERE s.id_hash = $1 AND s.expires_at > $2 AND p.active",
+                )
+                .bind(id_hash)
+                .bind($crate::ts(now))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let Some(row) = row else { return Ok(None) };
+                let Some(person) = Self::one_person(&self.pool, &row.org_id, &row.person_id).await? else { return Ok(None) };
+                Ok(Some((row.try_into()?, person)))
+            }
+
+            async fn delete_session(&self, id_hash: &str) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn delete_expired(&self, now: time::OffsetDateTime) -> kintsugi_store::Result<u64> {
+                let mut tx = self.write_tx().await?;
+                let mut n = 0;
+                for sql in [
+                    "DELETE FROM sessions WHERE expires_at <= $1",
+                    "DELETE FROM invitations WHERE expires_at <= $1",
+                    "DELETE FROM setup_tokens WHERE expires_at <= $1",
+                ] {
+                    n += $crate::sqlx::query(sql).bind($crate::ts(now)).execute(&mut *tx).await.map_err($crate::db)?.rows_affected();
+                }
+                tx.commit().await.map_err($crate::db)?;
+                Ok(n)
+            }
+        }
+    };
+}
+
+/// What an adapter tells [`impl_store!`] about itself.
+pub trait Backend {
+    type Db: sqlx::Database;
+}
