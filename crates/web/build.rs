@@ -1,1 +1,37 @@
-fn main() {}
+//! Builds the front-end assets (htmx, Pico CSS, our own CSS and JS) with npm and esbuild,
+//! so `cargo build` alone yields a binary with its assets embedded.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(dir: &Path, args: &[&str]) {
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run npm (Node.js and npm are needed to build the front-end): {e}")
+        });
+    assert!(
+        status.success(),
+        "npm {} failed in {}",
+        args.join(" "),
+        dir.display()
+    );
+}
+
+fn main() {
+    let frontend = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend");
+    for input in ["src", "package.json", "package-lock.json", "build.mjs"] {
+        println!("cargo:rerun-if-changed={}", frontend.join(input).display());
+    }
+    let installed = frontend.join("node_modules/.package-lock.json");
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    if modified(&installed) < modified(&frontend.join("package-lock.json")) {
+        run(
+            &frontend,
+            &["ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        );
+    }
+    run(&frontend, &["run", "--silent", "build"]);
+}

@@ -18,6 +18,17 @@ impl Invalid {
     }
 }
 
+impl Invalid {
+    /// "Team name is required": the field as a person names it, then the problem.
+    pub fn message_for_people(&self) -> String {
+        let mut label = self.field.replace('_', " ");
+        if let Some(first) = label.get(..1) {
+            label.replace_range(..1, &first.to_uppercase());
+        }
+        format!("{label} {}", self.message)
+    }
+}
+
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
@@ -40,4 +51,18 @@ pub(crate) fn one_line(field: &'static str, raw: &str, max: usize) -> Result<Str
         return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_as_a_sentence() {
+        assert_eq!(
+            Invalid::new("team_name", "is required").message_for_people(),
+            "Team name is required"
+        );
+        assert_eq!(Invalid::new("email", "is bad").to_string(), "email: is bad");
+    }
 }

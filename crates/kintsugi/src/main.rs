@@ -1,1 +1,379 @@
-fn main() {}
+//! The `kintsugi` binary: the only place that chooses a storage backend.
+
+mod config;
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use config::{Database, LogFormat, Settings};
+use kintsugi_store::Store;
+use kintsugi_store_postgres::PostgresStore;
+use kintsugi_store_sqlite::SqliteStore;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "kintsugi",
+    version,
+    about = "Kintsugi helps a workplace rebuild trust after it breaks."
+)]
+struct Cli {
+    /// A TOML configuration file (or KINTSUGI_CONFIG). Environment and flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log as `text` or `json` lines on stderr (or KINTSUGI_LOG_FORMAT).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Default)]
+struct DbArgs {
+    /// Data directory: SQLite database, key store, lock file [default: ./kintsugi-data] (KINTSUGI_DATA_DIR)
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://… [default: SQLite in the data directory] (KINTSUGI_DATABASE_URL)
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI, the JSON API and the background jobs.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080] (KINTSUGI_LISTEN)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Also offer a demo organisation with made-up teams and people (KINTSUGI_DEMO)
+        #[arg(long)]
+        demo: bool,
+        /// The address people use, for links in invitations [default: http://LISTEN] (KINTSUGI_PUBLIC_URL)
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Bring the database schema up to date, then exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Write a consistent snapshot of the SQLite database to FILE, while the server runs.
+    Backup {
+        /// Where to write the snapshot; must not exist yet.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Replace the SQLite database with a snapshot made by `backup`. Stop the server first.
+    Restore {
+        /// A snapshot made by `kintsugi backup`.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Administration from the command line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Print a new one-time link that creates the organisation (only before setup).
+    SetupLink {
+        /// The address people use [default: http://127.0.0.1:8080]
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// List the organisations on this server.
+    Organisations,
+    /// Set someone's password, read from standard input (one line).
+    SetPassword {
+        /// The person's email address.
+        email: String,
+    },
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let db = |d: &DbArgs| {
+        vec![
+            ("data_dir", d.data_dir.as_ref().map(|p| json!(p))),
+            ("database_url", d.database_url.as_ref().map(|u| json!(u))),
+        ]
+    };
+    let mut flags = vec![("log_format", cli.log_format.map(|f| json!(f)))];
+    match &cli.command {
+        Command::Serve {
+            listen,
+            db: d,
+            demo,
+            public_url,
+        } => {
+            flags.extend(db(d));
+            flags.push(("listen", listen.as_ref().map(|l| json!(l))));
+            flags.push(("demo", demo.then_some(json!(true))));
+            flags.push(("public_url", public_url.as_ref().map(|u| json!(u))));
+        }
+        Command::Migrate { db: d }
+        | Command::Backup { db: d, .. }
+        | Command::Restore { db: d, .. }
+        | Command::Admin { db: d, .. } => flags.extend(db(d)),
+    }
+    Settings::load(
+        config::config_file(cli.config.clone()).as_deref(),
+        config::flags(flags),
+    )
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Holds the data directory's lock while the process lives: one server per SQLite
+/// database, and no restore under a running server.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    config::ensure_dir(dir)?;
+    let path = dir.join("kintsugi.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(_) => bail!(
+            "{} is in use by another kintsugi process; stop it first",
+            dir.display()
+        ),
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match settings.database().map_err(anyhow::Error::msg)? {
+        Database::Sqlite(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                config::ensure_dir(parent)?;
+            }
+            Arc::new(SqliteStore::open(&path).await?)
+        }
+        Database::Postgres(url) => Arc::new(PostgresStore::open(&url).await?),
+    })
+}
+
+async fn new_setup_link(store: &dyn Store, public_url: &str) -> anyhow::Result<String> {
+    let token = kintsugi_web::new_token();
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    store
+        .put_setup_token(&kintsugi_web::hash_token(&token), expires)
+        .await?;
+    Ok(format!("{public_url}/setup?token={token}"))
+}
+
+async fn needs_setup(store: &dyn Store) -> anyhow::Result<bool> {
+    Ok(!store.list_organisations().await?.iter().any(|o| !o.is_demo))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let _lock = match settings.database().map_err(anyhow::Error::msg)? {
+        Database::Sqlite(_) => Some(lock_data_dir(&settings.data_dir)?),
+        Database::Postgres(_) => None,
+    };
+    let store = open_store(&settings).await?;
+    if settings.demo {
+        demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let local = listener.local_addr()?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let mut web = kintsugi_web::WebConfig::new(public_url.clone());
+    web.login_attempts_per_minute = settings.login_attempts_per_minute;
+    let state = kintsugi_web::AppState::new(store.clone(), web);
+
+    println!("Kintsugi is serving at {public_url}");
+    if needs_setup(store.as_ref()).await? {
+        println!(
+            "Set up your organisation: {}",
+            new_setup_link(store.as_ref(), &public_url).await?
+        );
+    }
+    if settings.demo {
+        println!(
+            "Demo organisation: log in at {public_url}/login as {} (admin), {} (facilitator) or {} (member), password {}",
+            demo::ADMIN,
+            demo::FACILITATOR,
+            demo::MEMBER,
+            demo::PASSWORD
+        );
+    }
+
+    let sweeper = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper
+                .delete_expired(time::OffsetDateTime::now_utc())
+                .await
+            {
+                tracing::warn!(error = %e, "could not remove expired sessions");
+            }
+        }
+    });
+
+    let app =
+        kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn sqlite_only(settings: &Settings, what: &str) -> anyhow::Result<PathBuf> {
+    match settings.database().map_err(anyhow::Error::msg)? {
+        Database::Sqlite(path) => Ok(path),
+        Database::Postgres(_) => {
+            bail!(
+                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operations.md)"
+            )
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = settings(&cli)?;
+    init_logging(&settings);
+    match cli.command {
+        Command::Serve { .. } => serve(settings).await,
+        Command::Migrate { .. } => {
+            open_store(&settings).await?;
+            println!("The database schema is up to date.");
+            Ok(())
+        }
+        Command::Backup { file, .. } => {
+            let path = sqlite_only(&settings, "backup")?;
+            if !path.exists() {
+                bail!("there is no database at {} to back up", path.display());
+            }
+            let store = SqliteStore::open(&path).await?;
+            store.backup(&file).await?;
+            store.close().await;
+            println!("Backed up {} to {}", path.display(), file.display());
+            Ok(())
+        }
+        Command::Restore { file, .. } => {
+            let path = sqlite_only(&settings, "restore")?;
+            if !file.exists() {
+                bail!("there is no backup at {}", file.display());
+            }
+            let _lock = lock_data_dir(path.parent().unwrap_or(Path::new(".")))?;
+            kintsugi_store_sqlite::restore(&file, &path).await?;
+            println!("Restored {} from {}", path.display(), file.display());
+            Ok(())
+        }
+        Command::Admin { command, .. } => {
+            let store = open_store(&settings).await?;
+            match command {
+                AdminCommand::SetupLink { public_url } => {
+                    if !needs_setup(store.as_ref()).await? {
+                        bail!(
+                            "this server already has an organisation; setup links work only before setup"
+                        );
+                    }
+                    let url = public_url.unwrap_or_else(|| format!("http://{}", settings.listen));
+                    println!(
+                        "{}",
+                        new_setup_link(store.as_ref(), url.trim_end_matches('/')).await?
+                    );
+                }
+                AdminCommand::Organisations => {
+                    for org in store.list_organisations().await? {
+                        println!(
+                            "{}\t{}{}",
+                            org.id,
+                            org.name,
+                            if org.is_demo { "\t(demo)" } else { "" }
+                        );
+                    }
+                }
+                AdminCommand::SetPassword { email } => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    let password =
+                        kintsugi_core::NewPassword::parse(line.trim_end_matches(['\r', '\n']))?;
+                    let creds = store
+                        .credentials(&email.trim().to_lowercase())
+                        .await?
+                        .with_context(|| format!("nobody has the email address {email}"))?;
+                    let hash = kintsugi_web::hash_password(password).await?;
+                    store.set_password(creds.person.id, &hash).await?;
+                    println!("Password set for {}", creds.person.email);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

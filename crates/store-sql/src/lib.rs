@@ -195,6 +195,8 @@ macro_rules! impl_store {
                 if spent.rows_affected() != 1 {
                     return Err(kintsugi_store::StoreError::NotFound("setup link (it may be used or expired)"));
                 }
+                // Setup happens once: every other outstanding setup link dies with this one.
+                $crate::sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await.map_err($crate::db)?;
                 Self::insert_organisation(&mut tx, org, admin).await?;
                 tx.commit().await.map_err($crate::db)
             }

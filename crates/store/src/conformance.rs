@@ -53,6 +53,10 @@ pub async fn story(store: &dyn Store) {
 
     // First run: a setup token creates the organisation and its admin, once.
     store.put_setup_token("setup-hash", at(3600)).await.unwrap();
+    store
+        .put_setup_token("second-link", at(3600))
+        .await
+        .unwrap();
     let acme = org("Acme", false);
     let mut admin = person(acme.id, "Ada Admin", "ada@acme.example", vec![]);
     admin.roles = Roles::ADMIN;
@@ -88,6 +92,13 @@ pub async fn story(store: &dyn Store) {
             .await
             .is_err(),
         "a setup token works once"
+    );
+    assert!(
+        store
+            .setup_organisation("second-link", at(11), &again, &admin2)
+            .await
+            .is_err(),
+        "after setup, no other setup link works"
     );
     let stored = store
         .organisation(acme.id)

@@ -1,1 +1,43 @@
+//! The HTTP edge: server-rendered pages (askama + htmx), the JSON API under `/api/v1`,
+//! and the operations endpoints. Domain rules live in `kintsugi-core`; storage behind
+//! `kintsugi_store::Store`. This crate translates between HTTP and those two.
 
+mod actions;
+mod api;
+mod assets;
+pub mod auth;
+mod csrf;
+mod error;
+mod ops;
+mod pages;
+mod state;
+mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use api::openapi;
+pub use auth::hash_password;
+pub use error::AppError;
+pub use state::{AppState, WebConfig};
+pub use tokens::{hash_token, new_token};
+
+/// Largest request body accepted anywhere. Forms and JSON here are small.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let ops = ops::router(state.clone());
+    Router::new()
+        .merge(pages::router(state.clone()))
+        .merge(api::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect,
+        ))
+        .merge(ops)
+        .merge(assets::router())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(axum::middleware::from_fn(ops::security_headers))
+}
