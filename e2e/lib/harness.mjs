@@ -215,6 +215,15 @@ export async function newPage(browser) {
   });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  // Report Content-Security-Policy violations with their source, for diagnosis.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(
+        `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || '(inline)'}` +
+          ` at ${e.sourceFile || '?'}:${e.lineNumber}:${e.columnNumber} sample=${JSON.stringify(e.sample)}`,
+      );
+    });
+  });
   const page = await context.newPage();
   const problems = { pageErrors: [], consoleErrors: [], failedResources: [] };
   page.on('pageerror', (e) => problems.pageErrors.push(`${page.url()}: ${e.message}`));
@@ -269,6 +278,19 @@ export function formatViolations(violations) {
       return `  [${v.impact}] ${v.id}: ${v.help}\n    ${v.helpUrl}\n${nodes}${more}`;
     })
     .join('\n');
+}
+
+/**
+ * Waits until the page has loaded and htmx has finished any request, swap
+ * and settle (pages use hx-boost, so forms and links may not navigate).
+ */
+export async function settled(page) {
+  await page.waitForLoadState('load', { timeout: STEP_TIMEOUT_MS });
+  await page.waitForFunction(
+    () => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling'),
+    null,
+    { timeout: STEP_TIMEOUT_MS, polling: 50 },
+  );
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import {
   byLabel,
   byRole,
   checkAccessibility,
+  describePage,
   expectPath,
   expectText,
   goto,
@@ -18,6 +19,7 @@ import {
   newPage,
   prepareScreenshotDir,
   screenshot,
+  settled,
   startServer,
 } from '../lib/harness.mjs';
 
@@ -75,6 +77,7 @@ test('setup, log in, teams, people and invitation links', { timeout: 300_000 }, 
 
   // Checks and records a page: axe (fails on serious/critical) and a screenshot.
   const visited = async (st, p, shot, label) => {
+    await settled(p);
     const lesser = await checkAccessibility(p, label);
     if (lesser.length) {
       st.diagnostic(`${label}: minor/moderate axe findings: ${lesser.map((v) => `${v.id} (${v.impact})`).join(', ')}`);
@@ -156,13 +159,29 @@ test('setup, log in, teams, people and invitation links', { timeout: 300_000 }, 
     await facilitator.check();
     await (await byRole(page, 'button', 'Add person')).click();
 
-    await expectPath(page, '/admin/people', 'after adding a person, the people page');
+    // After "Add person" the server may show the people table again, or go
+    // straight to the new person's page. Either is fine; wait for one of them.
+    const inTable = page.getByRole('table').getByRole('link', { name: PERSON.name, exact: true });
+    const personHeading = page.getByRole('heading', { level: 1, name: PERSON.name, exact: true });
+    try {
+      await inTable.or(personHeading).first().waitFor({ state: 'visible' });
+    } catch {
+      throw new Error(
+        `After "Add person", expected either the people table with a link "${PERSON.name}" ` +
+          `or that person's page (h1 "${PERSON.name}"), but got neither.\n${await describePage(page)}`,
+      );
+    }
+    if (/^\/admin\/people\/[^/]+$/.test(new URL(page.url()).pathname)) {
+      st.diagnostic(`"Add person" went straight to the person's page ${page.url()}`);
+      await (await byRole(page, 'link', 'People')).click();
+      await expectPath(page, '/admin/people', 'the "People" link leads to');
+    }
     const link = await byRole(page.getByRole('table'), 'link', PERSON.name, { page });
     await visited(st, page, '09-people.png', 'the people page with a person');
     await link.click();
     await expectPath(page, /^\/admin\/people\/[^/]+$/, "the person's page");
     personPageUrl = page.url();
-    await expectText(page, PERSON.name, { what: "the person's page" });
+    await expectText(page.getByRole('heading', { level: 1 }), PERSON.name, { page, what: "the person's page heading" });
     await visited(st, page, '10-person.png', "the person's page");
   });
 

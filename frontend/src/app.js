@@ -17,6 +17,9 @@ Object.assign(htmx.config, {
   // No inline <style> injection (keeps a strict style-src CSP happy); the
   // indicator rules live in app.css instead.
   includeIndicatorStyles: false,
+  // Do not copy `style` attributes while settling a swap: under the server's
+  // `style-src 'self'` CSP that is refused and logged as a violation.
+  attributesToSettle: ['class', 'width', 'height'],
   // Swap 4xx responses so the server's validation messages are shown in
   // place; 5xx responses are not swapped.
   responseHandling: [

@@ -19,8 +19,14 @@ impl Invalid {
 }
 
 impl Invalid {
+    /// The field of problems that concern a whole form, not one input.
+    pub const FORM: &'static str = "form";
+
     /// "Team name is required": the field as a person names it, then the problem.
     pub fn message_for_people(&self) -> String {
+        if self.field == Self::FORM {
+            return self.message.clone();
+        }
         let mut label = self.field.replace('_', " ");
         if let Some(first) = label.get(..1) {
             label.replace_range(..1, &first.to_uppercase());
@@ -64,5 +70,9 @@ mod tests {
             "Team name is required"
         );
         assert_eq!(Invalid::new("email", "is bad").to_string(), "email: is bad");
+        assert_eq!(
+            Invalid::new(Invalid::FORM, "Try again.").message_for_people(),
+            "Try again."
+        );
     }
 }

@@ -71,10 +71,7 @@ pub enum Database {
 
 impl Settings {
     /// Layers the sources. `flags` holds only the flags that were given.
-    pub fn load(
-        config_file: Option<&Path>,
-        flags: Serialized<serde_json::Value>,
-    ) -> anyhow::Result<Self> {
+    pub fn load(config_file: Option<&Path>, flags: Flags) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = config_file {
             if !file.exists() {
@@ -87,7 +84,7 @@ impl Settings {
             .merge(flags);
         let settings: Settings = figment
             .extract()
-            .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            .map_err(|e| anyhow::anyhow!(describe(&figment, &e)))?;
         settings.database().map_err(|why| {
             let source = figment
                 .find_metadata("database_url")
@@ -128,11 +125,19 @@ impl Settings {
 }
 
 /// Figment's error, with each problem's key, value and source on its own line.
-fn describe(e: &figment::Error) -> String {
+fn describe(figment: &Figment, e: &figment::Error) -> String {
     e.clone()
         .into_iter()
         .map(|err| {
             let key = err.path.join(".");
+            let value = figment
+                .find_value(&key)
+                .ok()
+                .map(|v| match v.as_str() {
+                    Some(s) => format!(" = {s:?}"),
+                    None => format!(" = {}", serde_json::to_string(&v).unwrap_or_default()),
+                })
+                .unwrap_or_default();
             let source = err
                 .metadata
                 .as_ref()
@@ -145,7 +150,7 @@ fn describe(e: &figment::Error) -> String {
                 .map(|s| format!(" {s}"))
                 .unwrap_or_default();
             format!(
-                "invalid setting `{key}` (from {source}{place}): {}",
+                "invalid setting `{key}`{value} (from {source}{place}): {}",
                 err.kind
             )
         })
@@ -158,12 +163,27 @@ pub fn config_file(flag: Option<PathBuf>) -> Option<PathBuf> {
     flag.or_else(|| std::env::var_os("KINTSUGI_CONFIG").map(PathBuf::from))
 }
 
-pub fn flags(pairs: Vec<(&str, Option<serde_json::Value>)>) -> Serialized<serde_json::Value> {
-    let map: serde_json::Map<String, serde_json::Value> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
-        .collect();
-    Serialized::globals(serde_json::Value::Object(map))
+/// The flags that were given, as the last and strongest layer.
+pub struct Flags(serde_json::Map<String, serde_json::Value>);
+
+pub fn flags(pairs: Vec<(&str, Option<serde_json::Value>)>) -> Flags {
+    Flags(
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+            .collect(),
+    )
+}
+
+impl figment::Provider for Flags {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("command-line flags")
+    }
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Serialized::globals(&self.0).data()
+    }
 }
 
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {

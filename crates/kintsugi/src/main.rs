@@ -213,7 +213,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     web.login_attempts_per_minute = settings.login_attempts_per_minute;
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
-    println!("Kintsugi is serving at {public_url}");
+    println!("Kintsugi is serving at http://{local}");
+    if settings.public_url.is_some() {
+        println!("People reach it at {public_url}");
+    }
     if needs_setup(store.as_ref()).await? {
         println!(
             "Set up your organisation: {}",

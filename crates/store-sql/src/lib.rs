@@ -37,12 +37,32 @@ pub fn map_err(conflict: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
             StoreError::NotFound("a referenced record")
         }
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| unavailable_code(&c)) => {
+            StoreError::Unavailable(e.to_string())
+        }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Internal(e.to_string()),
     }
+}
+
+/// Codes that mean "the database cannot serve now", not "this request is wrong".
+/// PostgreSQL: connection exceptions (08…), shutdown or start-up (57P…), a database that
+/// is gone (3D000), out of disk or memory (53…). SQLite: busy, locked, I/O, full, cannot open.
+fn unavailable_code(code: &str) -> bool {
+    if code.starts_with("08")
+        || code.starts_with("57P")
+        || code.starts_with("53")
+        || code == "3D000"
+    {
+        return true;
+    }
+    code.parse::<i64>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14))
 }
 
 /// Errors with no uniqueness rule to name.

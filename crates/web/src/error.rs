@@ -30,6 +30,9 @@ pub enum AppError {
     TooManyRequests,
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A body, path or query that could not be read, with the status axum chose (400, 415 or 422).
+    #[error("{detail}")]
+    Malformed { status: StatusCode, detail: String },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("something went wrong on our side")]
@@ -47,6 +50,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Malformed { status, .. } => *status,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,8 +158,16 @@ fn body_problem(status: StatusCode, text: String) -> AppError {
             "the request body is larger than {} bytes",
             crate::BODY_LIMIT
         ))
+    } else if status.is_client_error() {
+        AppError::Malformed {
+            status,
+            detail: text,
+        }
     } else {
-        AppError::BadRequest(text)
+        AppError::Malformed {
+            status: StatusCode::BAD_REQUEST,
+            detail: text,
+        }
     }
 }
 

@@ -27,6 +27,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole application, ready to serve.
 pub fn router(state: AppState) -> Router {
+    state::metrics_handle();
     let ops = ops::router(state.clone());
     Router::new()
         .merge(pages::router(state.clone()))
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .merge(assets::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(ops::refuse_oversized))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(axum::middleware::from_fn(ops::security_headers))
 }

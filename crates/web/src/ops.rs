@@ -51,6 +51,30 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
+/// Refuses a body that announces itself as too large, after reading (a bounded amount of)
+/// it: answering before the client has finished sending makes the connection reset, and
+/// the client would see no answer at all instead of a clear 413.
+pub async fn refuse_oversized(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match announced {
+        Some(n) if n > crate::BODY_LIMIT => {
+            if n <= 16 * crate::BODY_LIMIT {
+                let _ = axum::body::to_bytes(req.into_body(), n).await;
+            }
+            crate::AppError::PayloadTooLarge(format!(
+                "the request body is larger than {} bytes",
+                crate::BODY_LIMIT
+            ))
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let headers = response.headers_mut();

@@ -112,9 +112,10 @@ fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 fn form_error<T: Template>(err: AppError, page: impl FnOnce(Vec<Invalid>) -> T) -> Response {
     match err {
         AppError::Invalid(errors) => render(StatusCode::UNPROCESSABLE_ENTITY, &page(errors)),
-        AppError::Conflict(msg) => {
-            render(StatusCode::CONFLICT, &page(vec![Invalid::new("form", msg)]))
-        }
+        AppError::Conflict(msg) => render(
+            StatusCode::CONFLICT,
+            &page(vec![Invalid::new(Invalid::FORM, msg)]),
+        ),
         other => other.into_response(),
     }
 }
@@ -400,7 +401,7 @@ async fn login(
             status,
             &LoginPage {
                 chrome: page.chrome("Log in"),
-                errors: vec![Invalid::new("login", message)],
+                errors: vec![Invalid::new(Invalid::FORM, message)],
                 email: form.email.clone(),
             },
         )
@@ -665,7 +666,7 @@ async fn set_roles(
                 &admin,
                 person,
                 None,
-                vec![Invalid::new("roles", msg)],
+                vec![Invalid::new(Invalid::FORM, msg)],
             )
             .await
         }
@@ -689,7 +690,7 @@ async fn deactivate(
                 &admin,
                 person,
                 None,
-                vec![Invalid::new("person", msg)],
+                vec![Invalid::new(Invalid::FORM, msg)],
             )
             .await
         }

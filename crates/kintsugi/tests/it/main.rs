@@ -1,0 +1,12 @@
+//! The one integration test binary (one link step): each module is a feature, driven the way a
+//! user drives it, through HTTP on a real bound port or the CLI, against a real `kintsugi` process.
+
+mod admin;
+mod api;
+mod auth;
+mod cli;
+mod harness;
+mod ops;
+mod roles;
+mod setup;
+mod tidy;

@@ -1,0 +1,152 @@
+//! Tidy tests: the architecture's invariants (ARCHITECTURE.md), checked mechanically.
+
+use std::collections::{BTreeSet, HashMap};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Package name → its dependencies' names, from Cargo.lock.
+fn lock_graph() -> HashMap<String, Vec<String>> {
+    let lock: toml::Value =
+        toml::from_str(&std::fs::read_to_string(format!("{ROOT}/Cargo.lock")).unwrap()).unwrap();
+    lock["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let deps = p
+                .get("dependencies")
+                .and_then(|d| d.as_array())
+                .map(|d| {
+                    d.iter()
+                        .map(|s| s.as_str().unwrap().split(' ').next().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (p["name"].as_str().unwrap().to_owned(), deps)
+        })
+        .collect()
+}
+
+fn transitive(graph: &HashMap<String, Vec<String>>, root: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(p) = todo.pop() {
+        for d in graph.get(&p).into_iter().flatten() {
+            if seen.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn core_does_no_io() {
+    let deps = transitive(&lock_graph(), "kintsugi-core");
+    for banned in [
+        "tokio",
+        "sqlx",
+        "sqlx-core",
+        "axum",
+        "hyper",
+        "reqwest",
+        "mio",
+        "askama",
+        "rand",
+        "getrandom",
+    ] {
+        assert!(
+            !deps.contains(banned),
+            "kintsugi-core must not depend on {banned}: {deps:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_binary_chooses_a_backend() {
+    let graph = lock_graph();
+    for krate in ["kintsugi-web", "kintsugi-store", "kintsugi-core"] {
+        let deps = transitive(&graph, krate);
+        for backend in ["kintsugi-store-sqlite", "kintsugi-store-postgres", "sqlx"] {
+            assert!(
+                !deps.contains(backend),
+                "{krate} must not depend on {backend}"
+            );
+        }
+    }
+}
+
+fn migrations(backend: &str) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(format!("{ROOT}/crates/store-{backend}/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The tables, columns and indexes a migration declares, ignoring types and comments.
+fn shape(sql: &str) -> Vec<String> {
+    sql.lines()
+        .map(|l| l.split("--").next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| {
+            let first = l.split_whitespace().next()?;
+            let upper = l.to_uppercase();
+            if upper.starts_with("CREATE TABLE")
+                || upper.starts_with("CREATE INDEX")
+                || upper.starts_with("CREATE UNIQUE INDEX")
+            {
+                Some(l.trim_end_matches(['(', ' ']).to_owned())
+            } else if first.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                Some(format!("  {first}"))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_sqlite_migration_has_a_postgres_twin() {
+    let sqlite = migrations("sqlite");
+    let postgres = migrations("postgres");
+    let names = |m: &[(String, String)]| m.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&sqlite),
+        names(&postgres),
+        "the same migrations, in the same order"
+    );
+    for ((name, a), (_, b)) in sqlite.iter().zip(&postgres) {
+        assert_eq!(
+            shape(a),
+            shape(b),
+            "{name}: the same tables, columns and indexes"
+        );
+    }
+}
+
+#[test]
+fn every_page_route_is_walked_by_the_roles_test() {
+    let source = std::fs::read_to_string(format!("{ROOT}/crates/web/src/pages.rs")).unwrap();
+    let walked: BTreeSet<&str> = crate::roles::PAGE_ROUTES
+        .iter()
+        .map(|(_, p, _)| *p)
+        .collect();
+    for line in source
+        .lines()
+        .filter(|l| l.trim_start().starts_with(".route(\""))
+    {
+        let path = line.split('"').nth(1).unwrap();
+        assert!(
+            walked.contains(path),
+            "{path} is served but not in roles::PAGE_ROUTES"
+        );
+    }
+}
