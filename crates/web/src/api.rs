@@ -196,11 +196,6 @@ async fn login(
     Client(client): Client,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, AppError> {
-    if !state.config().local_login {
-        return Err(AppError::Forbidden(
-            "password login is switched off here".into(),
-        ));
-    }
     let person = crate::pages::check_login(&state, &client, &body.email, body.password).await?;
     let org = state
         .store()

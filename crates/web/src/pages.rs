@@ -130,7 +130,7 @@ struct ErrorPage {
 
 /// Turns any [`AppError`] a page route returned into an HTML page; sends people who are
 /// not logged in to the login page.
-pub async fn html_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn html_errors(req: Request, next: Next) -> Response {
     let csrf = req
         .extensions()
         .get::<CsrfToken>()
@@ -145,7 +145,6 @@ pub async fn html_errors(State(state): State<AppState>, req: Request, next: Next
     }
     let status = err.status();
     let heading = status.canonical_reason().unwrap_or("Error").to_owned();
-    let _ = &state;
     render(
         status,
         &ErrorPage {
@@ -354,6 +353,11 @@ pub async fn check_login(
     email: &str,
     password: String,
 ) -> Result<Person, AppError> {
+    if !state.config().local_login {
+        return Err(AppError::Forbidden(
+            "password login is switched off here".into(),
+        ));
+    }
     let email = email.trim().to_lowercase();
     if !state.allow_login_attempt(&email, client) {
         return Err(AppError::TooManyRequests);
@@ -393,9 +397,6 @@ async fn login(
     Client(client): Client,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if !state.config().local_login {
-        return AppError::Forbidden("password login is switched off here".into()).into_response();
-    }
     let relogin = |status: StatusCode, message: &str| {
         render(
             status,
@@ -656,19 +657,24 @@ async fn set_roles(
         admin: form.admin.is_some(),
         facilitator: form.facilitator.is_some(),
     };
-    match actions::set_roles(&state, &admin, id, roles).await {
+    let result = actions::set_roles(&state, &admin, id, roles).await;
+    back_to_person(&state, &page, &admin, id, result).await
+}
+
+/// Back to the person's page: redirected on success, shown again with the reason on a conflict.
+async fn back_to_person<T>(
+    state: &AppState,
+    page: &Page,
+    admin: &CurrentUser,
+    id: Uuid,
+    result: Result<T, AppError>,
+) -> Result<Response, AppError> {
+    match result {
         Ok(_) => Ok(Redirect::to(&format!("/admin/people/{id}")).into_response()),
         Err(AppError::Conflict(msg)) => {
-            let person = actions::person_in_org(&state, &admin, id).await?;
-            show_person(
-                &state,
-                &page,
-                &admin,
-                person,
-                None,
-                vec![Invalid::new(Invalid::FORM, msg)],
-            )
-            .await
+            let person = actions::person_in_org(state, admin, id).await?;
+            let errors = vec![Invalid::new(Invalid::FORM, msg)];
+            show_person(state, page, admin, person, None, errors).await
         }
         Err(e) => Err(e),
     }
@@ -680,22 +686,8 @@ async fn deactivate(
     AdminUser(admin): AdminUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    match actions::deactivate(&state, &admin, id).await {
-        Ok(_) => Ok(Redirect::to(&format!("/admin/people/{id}")).into_response()),
-        Err(AppError::Conflict(msg)) => {
-            let person = actions::person_in_org(&state, &admin, id).await?;
-            show_person(
-                &state,
-                &page,
-                &admin,
-                person,
-                None,
-                vec![Invalid::new(Invalid::FORM, msg)],
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    }
+    let result = actions::deactivate(&state, &admin, id).await;
+    back_to_person(&state, &page, &admin, id, result).await
 }
 
 // ---- Invitations ----
