@@ -258,3 +258,59 @@ async fn admin_commands() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn json_logs_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = out
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("Kintsugi is serving at ")
+        .to_owned();
+    let mut ok = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ok);
+    reqwest::get(format!("{url}/invite/secret-token-in-path"))
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["route"] == "/invite/{token}")
+        .unwrap_or_else(|| panic!("a request line: {stderr}"));
+    assert_eq!(request["fields"]["status"], "404");
+    assert!(
+        !stderr.contains("secret-token-in-path"),
+        "raw paths never reach the logs"
+    );
+}
