@@ -5,7 +5,10 @@
 
 pub mod access;
 pub mod anonymity;
+pub mod coach;
+pub mod commitments;
 pub mod people;
+pub mod repair;
 pub mod validation;
 
 pub use access::{Forbidden, Roles};

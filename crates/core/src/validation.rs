@@ -59,6 +59,28 @@ pub(crate) fn one_line(field: &'static str, raw: &str, max: usize) -> Result<Str
     Ok(value.to_owned())
 }
 
+/// Trims `raw` and checks it is a text of `1..=max` characters; line breaks and tabs are
+/// allowed, other control characters are not.
+pub(crate) fn text(field: &'static str, raw: &str, max: usize) -> Result<String, Invalid> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(Invalid::new(field, "is required"));
+    }
+    if value.chars().count() > max {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(value.replace("\r\n", "\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! `pool` field and a `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`).
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
+mod repairs;
 mod rows;
 
 pub use async_trait::async_trait;
@@ -73,6 +74,8 @@ pub fn db(e: sqlx::Error) -> StoreError {
 #[macro_export]
 macro_rules! impl_store {
     ($store:ty) => {
+        $crate::repair_helpers!($store);
+
         impl $store {
             async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>
             where
@@ -181,8 +184,7 @@ macro_rules! impl_store {
             }
         }
 
-        #[$crate::async_trait]
-        impl kintsugi_store::Store for $store {
+        $crate::store_impl!($store, {
             async fn ping(&self) -> kintsugi_store::Result<()> {
                 $crate::sqlx::query("SELECT 1").execute(&self.pool).await.map_err($crate::db)?;
                 Ok(())
@@ -312,7 +314,7 @@ macro_rules! impl_store {
                 Ok(Some(kintsugi_store::Credentials { person, password_hash }))
             }
 
-            async fn set_roles(&self, org_id: uuid::Uuid, id: uuid::Uuid, roles: kintsugi_core::Roles) -> kintsugi_store::Result<()> {
+            async fn set_roles(&self, org_id: uuid::Uuid, id: uuid::Uuid, roles: kintsugi_core::Roles, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let done = $crate::sqlx::query("UPDATE people SET is_admin = $1, is_facilitator = $2 WHERE id = $3 AND org_id = $4")
                     .bind(roles.admin)
@@ -325,6 +327,7 @@ macro_rules! impl_store {
                 if done.rows_affected() != 1 {
                     return Err(kintsugi_store::StoreError::NotFound("person"));
                 }
+                Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }
 
@@ -342,7 +345,7 @@ macro_rules! impl_store {
                 tx.commit().await.map_err($crate::db)
             }
 
-            async fn deactivate_person(&self, org_id: uuid::Uuid, id: uuid::Uuid, now: time::OffsetDateTime) -> kintsugi_store::Result<()> {
+            async fn deactivate_person(&self, org_id: uuid::Uuid, id: uuid::Uuid, now: time::OffsetDateTime, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let done = $crate::sqlx::query(
                     "UPDATE people SET active = $1, deactivated_at = COALESCE(deactivated_at, $2) WHERE id = $3 AND org_id = $4",
@@ -360,6 +363,7 @@ macro_rules! impl_store {
                 for sql in ["DELETE FROM sessions WHERE person_id = $1", "DELETE FROM invitations WHERE person_id = $1"] {
                     $crate::sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err($crate::db)?;
                 }
+                Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }
 
@@ -468,7 +472,7 @@ macro_rules! impl_store {
                 tx.commit().await.map_err($crate::db)?;
                 Ok(n)
             }
-        }
+        });
     };
 }
 

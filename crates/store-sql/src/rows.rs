@@ -120,3 +120,334 @@ impl TryFrom<SessionRow> for Session {
         })
     }
 }
+
+// ---- Repairs ----
+
+use kintsugi_core::repair::{Breach, CauseCategory, Scope, Side, Stage, UpdateKind};
+use kintsugi_store::{
+    Acknowledgment, AuditEntry, Cause, Commitment, Notification, OccurrenceRecord, Participant,
+    Repair, RepairSummary, UpdateVersion,
+};
+use time::Date;
+
+fn parsed<T>(what: &str, r: Result<T, kintsugi_core::Invalid>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Internal(format!("stored {what} is unreadable: {e}")))
+}
+
+pub fn date(text: &str) -> Result<Date, StoreError> {
+    Date::parse(text, &time::format_description::well_known::Iso8601::DATE)
+        .map_err(|e| StoreError::Internal(format!("bad date {text:?}: {e}")))
+}
+
+pub fn date_text(d: Date) -> String {
+    d.to_string()
+}
+
+/// Repairs of one organisation, optionally only those a person takes part in or facilitates.
+pub const REPAIR_LIST_SQL: &str = "SELECT r.id, r.title, r.stage, r.created_at, r.update_cadence_days, \
+    (SELECT MAX(u.created_at) FROM updates u WHERE u.repair_id = r.id AND u.kind <> 'missed') AS last_update_at \
+    FROM repairs r WHERE r.org_id = $1 AND ($2 IS NULL OR r.facilitator_id = $2 OR EXISTS \
+    (SELECT 1 FROM repair_participants rp WHERE rp.repair_id = r.id AND rp.person_id = $2)) \
+    ORDER BY r.created_at DESC, r.id";
+
+#[derive(sqlx::FromRow)]
+pub struct RepairListRow {
+    pub id: String,
+    pub title: String,
+    pub stage: String,
+    pub created_at: i64,
+    pub update_cadence_days: i64,
+    pub last_update_at: Option<i64>,
+}
+
+impl TryFrom<RepairListRow> for RepairSummary {
+    type Error = StoreError;
+    fn try_from(r: RepairListRow) -> Result<Self, StoreError> {
+        Ok(RepairSummary {
+            id: uuid(&r.id)?,
+            title: r.title,
+            stage: parsed("stage", Stage::parse(&r.stage))?,
+            created_at: from_ts(r.created_at)?,
+            update_cadence_days: r.update_cadence_days as u32,
+            last_update_at: r.last_update_at.map(from_ts).transpose()?,
+        })
+    }
+}
+
+pub const REPAIR_SQL: &str = "SELECT r.id, r.org_id, r.title, r.summary, r.breach, r.scope, r.stage, r.facilitator_id, \
+    f.name AS facilitator_name, r.update_cadence_days, r.deception, r.no_round_reason, r.closed_reason, \
+    r.override_reason, r.created_at FROM repairs r JOIN people f ON f.id = r.facilitator_id \
+    WHERE r.id = $1 AND r.org_id = $2";
+
+#[derive(sqlx::FromRow)]
+pub struct RepairRow {
+    pub id: String,
+    pub org_id: String,
+    pub title: String,
+    pub summary: String,
+    pub breach: String,
+    pub scope: String,
+    pub stage: String,
+    pub facilitator_id: String,
+    pub facilitator_name: String,
+    pub update_cadence_days: i64,
+    pub deception: bool,
+    pub no_round_reason: Option<String>,
+    pub closed_reason: Option<String>,
+    pub override_reason: Option<String>,
+    pub created_at: i64,
+}
+
+impl RepairRow {
+    pub fn into_repair(
+        self,
+        people: Vec<(String, String, String)>,
+        teams: Vec<(String, String, String)>,
+    ) -> Result<Repair, StoreError> {
+        Ok(Repair {
+            id: uuid(&self.id)?,
+            org_id: uuid(&self.org_id)?,
+            title: self.title,
+            summary: self.summary,
+            breach: parsed("breach", Breach::parse(&self.breach))?,
+            scope: parsed("scope", Scope::parse(&self.scope))?,
+            stage: parsed("stage", Stage::parse(&self.stage))?,
+            facilitator_id: uuid(&self.facilitator_id)?,
+            facilitator_name: self.facilitator_name,
+            update_cadence_days: self.update_cadence_days as u32,
+            deception: self.deception,
+            no_round_reason: self.no_round_reason,
+            closed_reason: self.closed_reason,
+            override_reason: self.override_reason,
+            participants: people
+                .into_iter()
+                .map(|(id, name, side)| {
+                    Ok(Participant {
+                        person_id: uuid(&id)?,
+                        name,
+                        side: parsed("side", Side::parse(&side))?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            teams: teams
+                .into_iter()
+                .map(|(id, name, side)| Ok((uuid(&id)?, name, parsed("side", Side::parse(&side))?)))
+                .collect::<Result<_, StoreError>>()?,
+            created_at: from_ts(self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AckRow {
+    pub id: String,
+    pub author_id: String,
+    pub author_name: String,
+    pub body: String,
+    pub score: i64,
+    pub created_at: i64,
+}
+
+impl TryFrom<AckRow> for Acknowledgment {
+    type Error = StoreError;
+    fn try_from(r: AckRow) -> Result<Self, StoreError> {
+        Ok(Acknowledgment {
+            id: uuid(&r.id)?,
+            author_id: uuid(&r.author_id)?,
+            author_name: r.author_name,
+            body: r.body,
+            score: r.score.clamp(0, 100) as u8,
+            created_at: from_ts(r.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CauseRow {
+    pub id: String,
+    pub category: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<CauseRow> for Cause {
+    type Error = StoreError;
+    fn try_from(r: CauseRow) -> Result<Self, StoreError> {
+        Ok(Cause {
+            id: uuid(&r.id)?,
+            category: parsed("category", CauseCategory::parse(&r.category))?,
+            description: r.description,
+            created_at: from_ts(r.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UpdateRow {
+    pub id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub author_id: Option<String>,
+    pub author_name: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct VersionRow {
+    pub update_id: String,
+    pub version: i64,
+    pub body: String,
+    pub reason: Option<String>,
+    pub editor_name: Option<String>,
+    pub created_at: i64,
+}
+
+impl UpdateRow {
+    pub fn into_update(
+        self,
+        versions: &[VersionRow],
+    ) -> Result<kintsugi_store::Update, StoreError> {
+        let versions = versions
+            .iter()
+            .filter(|v| v.update_id == self.id)
+            .map(|v| {
+                Ok(UpdateVersion {
+                    version: v.version as u32,
+                    body: v.body.clone(),
+                    reason: v.reason.clone(),
+                    editor_name: v.editor_name.clone(),
+                    created_at: from_ts(v.created_at)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if versions.is_empty() {
+            return Err(StoreError::Internal(format!(
+                "update {} has no version",
+                self.id
+            )));
+        }
+        Ok(kintsugi_store::Update {
+            id: uuid(&self.id)?,
+            seq: self.seq as u32,
+            kind: parsed("kind", UpdateKind::parse(&self.kind))?,
+            author_id: self.author_id.as_deref().map(uuid).transpose()?,
+            author_name: self.author_name,
+            created_at: from_ts(self.created_at)?,
+            versions,
+        })
+    }
+}
+
+/// Commitments, filtered by repair and/or owner.
+pub const COMMITMENTS_SQL: &str = "SELECT c.id, c.repair_id, r.title AS repair_title, c.owner_id, p.name AS owner_name, \
+    c.statement, c.cadence, c.created_at FROM commitments c JOIN repairs r ON r.id = c.repair_id \
+    JOIN people p ON p.id = c.owner_id WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) \
+    ORDER BY c.created_at, c.id";
+
+pub const OCCURRENCES_SQL: &str = "SELECT o.commitment_id, o.due, o.done_on, o.missed_announced, \
+    (SELECT COUNT(*) FROM confirmations k WHERE k.commitment_id = o.commitment_id AND k.due = o.due AND k.happened) AS yes, \
+    (SELECT COUNT(*) FROM confirmations k WHERE k.commitment_id = o.commitment_id AND k.due = o.due AND NOT k.happened) AS no, \
+    (SELECT MAX(k.confirmed_on) FROM confirmations k WHERE k.commitment_id = o.commitment_id AND k.due = o.due) AS last_confirmed_on \
+    FROM occurrences o JOIN commitments c ON c.id = o.commitment_id \
+    WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) ORDER BY o.due";
+
+#[derive(sqlx::FromRow)]
+pub struct CommitmentRow {
+    pub id: String,
+    pub repair_id: String,
+    pub repair_title: String,
+    pub owner_id: String,
+    pub owner_name: String,
+    pub statement: String,
+    pub cadence: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct OccurrenceRow {
+    pub commitment_id: String,
+    pub due: String,
+    pub done_on: Option<String>,
+    pub missed_announced: bool,
+    pub yes: i64,
+    pub no: i64,
+    pub last_confirmed_on: Option<String>,
+}
+
+impl CommitmentRow {
+    pub fn into_commitment(self, occurrences: &[OccurrenceRow]) -> Result<Commitment, StoreError> {
+        let occurrences = occurrences
+            .iter()
+            .filter(|o| o.commitment_id == self.id)
+            .map(|o| {
+                Ok(OccurrenceRecord {
+                    due: date(&o.due)?,
+                    done_on: o.done_on.as_deref().map(date).transpose()?,
+                    yes: o.yes as u32,
+                    no: o.no as u32,
+                    last_confirmed_on: o.last_confirmed_on.as_deref().map(date).transpose()?,
+                    missed_announced: o.missed_announced,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Commitment {
+            id: uuid(&self.id)?,
+            repair_id: uuid(&self.repair_id)?,
+            repair_title: self.repair_title,
+            owner_id: uuid(&self.owner_id)?,
+            owner_name: self.owner_name,
+            statement: self.statement,
+            cadence: self.cadence,
+            created_at: from_ts(self.created_at)?,
+            occurrences,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct NotificationRow {
+    pub id: String,
+    pub repair_id: Option<String>,
+    pub body: String,
+    pub seen: bool,
+    pub created_at: i64,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = StoreError;
+    fn try_from(r: NotificationRow) -> Result<Self, StoreError> {
+        Ok(Notification {
+            id: uuid(&r.id)?,
+            repair_id: r.repair_id.as_deref().map(uuid).transpose()?,
+            body: r.body,
+            seen: r.seen,
+            created_at: from_ts(r.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub at: i64,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEntry {
+            id: uuid(&r.id)?,
+            actor_id: r.actor_id.as_deref().map(uuid).transpose()?,
+            actor_name: r.actor_name,
+            action: r.action,
+            subject: r.subject,
+            detail: r.detail,
+            at: from_ts(r.at)?,
+        })
+    }
+}

@@ -34,6 +34,18 @@ fn org(name: &str, is_demo: bool) -> NewOrganisation {
     }
 }
 
+fn audit(org_id: Uuid, action: &str) -> Audit {
+    Audit {
+        id: Uuid::new_v4(),
+        org_id,
+        actor_id: None,
+        action: action.into(),
+        subject: "story".into(),
+        detail: String::new(),
+        at: at(5),
+    }
+}
+
 fn team(org_id: Uuid, name: &str) -> NewTeam {
     NewTeam {
         id: Uuid::new_v4(),
@@ -188,6 +200,7 @@ pub async fn story(store: &dyn Store) {
                 admin: false,
                 facilitator: true,
             },
+            &audit(acme.id, "person.roles"),
         )
         .await
         .unwrap();
@@ -201,7 +214,9 @@ pub async fn story(store: &dyn Store) {
             .facilitator
     );
     assert!(matches!(
-        store.set_roles(demo.id, bo.id, Roles::ADMIN).await,
+        store
+            .set_roles(demo.id, bo.id, Roles::ADMIN, &audit(demo.id, "x"))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -293,7 +308,12 @@ pub async fn story(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .deactivate_person(acme.id, bo.id, at(100))
+        .deactivate_person(
+            acme.id,
+            bo.id,
+            at(100),
+            &audit(acme.id, "person.deactivate"),
+        )
         .await
         .unwrap();
     assert!(
@@ -318,8 +338,357 @@ pub async fn story(store: &dyn Store) {
     assert_eq!(kept.team_ids.len(), 2, "memberships are kept");
     assert!(matches!(
         store
-            .deactivate_person(acme.id, Uuid::new_v4(), at(100))
+            .deactivate_person(acme.id, Uuid::new_v4(), at(100), &audit(acme.id, "x"))
             .await,
         Err(StoreError::NotFound(_))
     ));
+
+    repair_story(store, acme.id, admin.id).await;
+}
+
+fn day(n: i64) -> Date {
+    Date::from_calendar_date(2027, time::Month::January, 1).unwrap() + time::Duration::days(n)
+}
+
+fn update(kind: UpdateKind, author: Option<Uuid>, body: &str) -> NewUpdate {
+    NewUpdate {
+        id: Uuid::new_v4(),
+        kind,
+        author_id: author,
+        body: body.into(),
+        reason: None,
+        created_at: at(200),
+    }
+}
+
+async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
+    use kintsugi_core::repair::Transition;
+    let lead = person(org_id, "Lee Lead", "lee@acme.example", vec![]);
+    let ana = person(org_id, "Ana Affected", "ana@acme.example", vec![]);
+    let out = person(org_id, "Oz Outsider", "oz@acme.example", vec![]);
+    for p in [&lead, &ana, &out] {
+        store.create_person(p).await.unwrap();
+    }
+    let repair = NewRepair {
+        id: Uuid::new_v4(),
+        org_id,
+        title: "Missed launch date".into(),
+        summary: "The launch slipped without warning.".into(),
+        breach: Breach::MissedDeadline,
+        scope: Scope::PersonPerson,
+        facilitator_id: facilitator,
+        update_cadence_days: 7,
+        deception: false,
+        participants: vec![(lead.id, Side::Accountable), (ana.id, Side::Affected)],
+        teams: vec![],
+        created_at: at(100),
+    };
+    store
+        .create_repair(
+            &repair,
+            "You were added to a repair",
+            &audit(org_id, "repair.open"),
+        )
+        .await
+        .unwrap();
+    let got = store
+        .repair(org_id, repair.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        (got.stage, got.side_of(ana.id), got.side_of(out.id)),
+        (Stage::Acknowledge, Some(Side::Affected), None)
+    );
+    assert_eq!(got.facilitator_name, "Ada Admin");
+    assert!(
+        store
+            .repair(Uuid::new_v4(), repair.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "scoped to the organisation"
+    );
+    assert_eq!(store.repairs_of(org_id, ana.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store.repairs_of(org_id, facilitator).await.unwrap().len(),
+        1,
+        "the facilitator sees it"
+    );
+    assert!(
+        store.repairs_of(org_id, out.id).await.unwrap().is_empty(),
+        "an outsider does not"
+    );
+    assert_eq!(
+        store.all_repairs(org_id).await.unwrap()[0].title,
+        "Missed launch date"
+    );
+    let notes = store.notifications(ana.id, 10).await.unwrap();
+    assert_eq!((notes.len(), notes[0].seen), (1, false));
+    store.mark_notifications_seen(ana.id).await.unwrap();
+    assert!(store.notifications(ana.id, 10).await.unwrap()[0].seen);
+
+    // Guardrails are checked inside the move's transaction; a refusal stores nothing.
+    let audits = store.audit_log(org_id, 100).await.unwrap().len();
+    let refused = store
+        .move_stage(
+            repair.id,
+            Stage::Acknowledge,
+            &Transition::Advance,
+            &audit(org_id, "repair.stage"),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(ref m)) if m.contains("acknowledgment")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.audit_log(org_id, 100).await.unwrap().len(),
+        audits,
+        "a refused move leaves no audit entry"
+    );
+    let ack = Acknowledgment {
+        id: Uuid::new_v4(),
+        author_id: lead.id,
+        author_name: String::new(),
+        body: "I missed the date and did not warn you.".into(),
+        score: 64,
+        created_at: at(110),
+    };
+    store
+        .post_acknowledgment(repair.id, &ack, &audit(org_id, "repair.acknowledge"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.acknowledgments(repair.id).await.unwrap()[0].author_name,
+        "Lee Lead"
+    );
+    let moved = store
+        .move_stage(
+            repair.id,
+            Stage::Acknowledge,
+            &Transition::Advance,
+            &audit(org_id, "repair.stage"),
+        )
+        .await;
+    assert_eq!(moved.unwrap(), Stage::Understand);
+    let stale = store
+        .move_stage(
+            repair.id,
+            Stage::Acknowledge,
+            &Transition::Advance,
+            &audit(org_id, "repair.stage"),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict(_))),
+        "a move from a stage the repair has left is refused"
+    );
+
+    store
+        .record_no_round_reason(
+            repair.id,
+            "Two people: a round cannot reach k.",
+            &audit(org_id, "repair.no_round"),
+        )
+        .await
+        .unwrap();
+    let cause = Cause {
+        id: Uuid::new_v4(),
+        category: CauseCategory::Process,
+        description: "No release checklist.".into(),
+        created_at: at(120),
+    };
+    store
+        .add_cause(repair.id, &cause, &audit(org_id, "repair.cause"))
+        .await
+        .unwrap();
+    assert_eq!(store.causes(repair.id).await.unwrap(), vec![cause]);
+    assert_eq!(
+        store
+            .move_stage(
+                repair.id,
+                Stage::Understand,
+                &Transition::Advance,
+                &audit(org_id, "s")
+            )
+            .await
+            .unwrap(),
+        Stage::Act
+    );
+
+    // Commitments and their occurrences.
+    let weekly = NewCommitment {
+        id: Uuid::new_v4(),
+        repair_id: repair.id,
+        owner_id: lead.id,
+        statement: "Send the release plan every Monday".into(),
+        cadence: Some("weekly".into()),
+        due_dates: vec![day(0), day(7), day(14)],
+        created_at: at(130),
+    };
+    store
+        .add_commitment(&weekly, &audit(org_id, "commitment.add"))
+        .await
+        .unwrap();
+    store
+        .mark_done(weekly.id, day(0), day(0), &audit(org_id, "commitment.done"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .mark_done(weekly.id, day(1), day(1), &audit(org_id, "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .confirm(weekly.id, day(0), ana.id, true, day(1))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .confirm(weekly.id, day(0), ana.id, false, day(1))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one word per person"
+    );
+    let listed = store.commitments(repair.id).await.unwrap();
+    assert_eq!(listed[0].owner_name, "Lee Lead");
+    assert_eq!(listed[0].occurrences.len(), 3);
+    assert_eq!(
+        (
+            listed[0].occurrences[0].yes,
+            listed[0].occurrences[0].no,
+            listed[0].occurrences[0].done_on
+        ),
+        (1, 0, Some(day(0)))
+    );
+    assert_eq!(listed[0].occurrences[0].last_confirmed_on, Some(day(1)));
+    assert_eq!(store.commitments_owned_by(lead.id).await.unwrap().len(), 1);
+    assert!(store.commitments_owned_by(ana.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .move_stage(
+                repair.id,
+                Stage::Act,
+                &Transition::Advance,
+                &audit(org_id, "s")
+            )
+            .await
+            .unwrap(),
+        Stage::Rebuild
+    );
+
+    // The update log: append-only, edits add versions, a missed occurrence is announced once.
+    let first = update(UpdateKind::Progress, Some(facilitator), "Plan agreed.");
+    store
+        .post_update(repair.id, &first, &audit(org_id, "update.post"))
+        .await
+        .unwrap();
+    store
+        .edit_update(
+            repair.id,
+            first.id,
+            facilitator,
+            "Plan agreed with both sides.",
+            None,
+            at(210),
+            &audit(org_id, "update.edit"),
+        )
+        .await
+        .unwrap();
+    let missed = update(
+        UpdateKind::Missed,
+        None,
+        "Missed: Send the release plan (due 2027-01-08)",
+    );
+    assert!(
+        store
+            .announce_missed(repair.id, weekly.id, day(7), &missed)
+            .await
+            .unwrap()
+    );
+    let again = update(UpdateKind::Missed, None, "twice");
+    assert!(
+        !store
+            .announce_missed(repair.id, weekly.id, day(7), &again)
+            .await
+            .unwrap(),
+        "announced once"
+    );
+    assert!(matches!(
+        store
+            .edit_update(
+                repair.id,
+                missed.id,
+                facilitator,
+                "hide it",
+                None,
+                at(220),
+                &audit(org_id, "x")
+            )
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    let log = store.updates(repair.id).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        log[0]
+            .versions
+            .iter()
+            .map(|v| v.body.as_str())
+            .collect::<Vec<_>>(),
+        ["Plan agreed.", "Plan agreed with both sides."]
+    );
+    assert_eq!(log[0].current().version, 2);
+    assert_eq!(
+        (log[1].kind, log[1].author_id, log[1].seq),
+        (UpdateKind::Missed, None, 2)
+    );
+    assert_eq!(
+        store.repairs_of(org_id, ana.id).await.unwrap()[0].last_update_at,
+        Some(at(200)),
+        "the last update counts people's updates, not Kintsugi's own"
+    );
+
+    let overridden = Transition::Override {
+        reason: "Both sides agree trust is back.".into(),
+    };
+    assert_eq!(
+        store
+            .move_stage(repair.id, Stage::Rebuild, &overridden, &audit(org_id, "s"))
+            .await
+            .unwrap(),
+        Stage::Rebuilt
+    );
+    let done = store.repair(org_id, repair.id).await.unwrap().unwrap();
+    assert_eq!(
+        done.override_reason.as_deref(),
+        Some("Both sides agree trust is back.")
+    );
+    let log = store.audit_log(org_id, 100).await.unwrap();
+    assert!(log.iter().any(|a| a.action == "repair.stage"));
+    assert!(log.iter().any(|a| a.action == "person.roles"));
+
+    // Secret feed URLs.
+    store
+        .set_feed_token(ana.id, "feed-1", at(300))
+        .await
+        .unwrap();
+    store
+        .set_feed_token(ana.id, "feed-2", at(301))
+        .await
+        .unwrap();
+    assert!(
+        store.feed_person("feed-1").await.unwrap().is_none(),
+        "a new feed URL replaces the old"
+    );
+    assert_eq!(
+        store.feed_person("feed-2").await.unwrap().unwrap().id,
+        ana.id
+    );
+    store.revoke_feed_token(ana.id).await.unwrap();
+    assert!(store.feed_person("feed-2").await.unwrap().is_none());
 }

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A domain rule refused the change (a guardrail); the message says what is missing.
+    #[error("{0}")]
+    Refused(String),
     #[error("database error: {0}")]
     Internal(String),
 }
@@ -63,10 +66,16 @@ pub trait Store: Send + Sync + 'static {
     async fn person(&self, org_id: Uuid, id: Uuid) -> Result<Option<Person>>;
     /// A person looked up by email across organisations, with their password hash, for login.
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>>;
-    async fn set_roles(&self, org_id: Uuid, id: Uuid, roles: Roles) -> Result<()>;
+    async fn set_roles(&self, org_id: Uuid, id: Uuid, roles: Roles, audit: &Audit) -> Result<()>;
     async fn set_password(&self, id: Uuid, password_hash: &str) -> Result<()>;
     /// Marks the person inactive and ends all their sessions and invitations. Their history stays.
-    async fn deactivate_person(&self, org_id: Uuid, id: Uuid, now: OffsetDateTime) -> Result<()>;
+    async fn deactivate_person(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: &Audit,
+    ) -> Result<()>;
 
     // Invitations.
     /// Stores an invitation; it replaces any earlier invitation of the same person.
@@ -91,4 +100,95 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(Session, Person)>>;
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+
+    // Audit log.
+    async fn audit_log(&self, org_id: Uuid, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    // Repairs. Every change writes its audit entry in the same transaction.
+    /// Creates the repair, its sides and a notification for each participant.
+    async fn create_repair(&self, repair: &NewRepair, notice: &str, audit: &Audit) -> Result<()>;
+    async fn repair(&self, org_id: Uuid, id: Uuid) -> Result<Option<Repair>>;
+    /// Repairs where the person takes part or facilitates.
+    async fn repairs_of(&self, org_id: Uuid, person_id: Uuid) -> Result<Vec<RepairSummary>>;
+    /// Every repair of the organisation: what an admin may see of those they are not in.
+    async fn all_repairs(&self, org_id: Uuid) -> Result<Vec<RepairSummary>>;
+    async fn post_acknowledgment(
+        &self,
+        repair_id: Uuid,
+        ack: &Acknowledgment,
+        audit: &Audit,
+    ) -> Result<()>;
+    async fn acknowledgments(&self, repair_id: Uuid) -> Result<Vec<Acknowledgment>>;
+    async fn add_cause(&self, repair_id: Uuid, cause: &Cause, audit: &Audit) -> Result<()>;
+    async fn causes(&self, repair_id: Uuid) -> Result<Vec<Cause>>;
+    async fn record_no_round_reason(
+        &self,
+        repair_id: Uuid,
+        reason: &str,
+        audit: &Audit,
+    ) -> Result<()>;
+    /// Moves the stage if the repair is still at `from` and the guardrail (checked in this
+    /// transaction, against what is stored) allows it. `Refused` says what is missing;
+    /// `Conflict` means the repair moved on meanwhile.
+    async fn move_stage(
+        &self,
+        repair_id: Uuid,
+        from: Stage,
+        transition: &kintsugi_core::repair::Transition,
+        audit: &Audit,
+    ) -> Result<Stage>;
+    async fn post_update(&self, repair_id: Uuid, update: &NewUpdate, audit: &Audit) -> Result<()>;
+    /// Adds a version to an update; the earlier versions stay.
+    async fn edit_update(
+        &self,
+        repair_id: Uuid,
+        update_id: Uuid,
+        editor_id: Uuid,
+        body: &str,
+        reason: Option<&str>,
+        at: OffsetDateTime,
+        audit: &Audit,
+    ) -> Result<()>;
+    async fn updates(&self, repair_id: Uuid) -> Result<Vec<Update>>;
+    async fn add_commitment(&self, commitment: &NewCommitment, audit: &Audit) -> Result<()>;
+    async fn commitments(&self, repair_id: Uuid) -> Result<Vec<Commitment>>;
+    async fn commitments_owned_by(&self, person_id: Uuid) -> Result<Vec<Commitment>>;
+    async fn mark_done(
+        &self,
+        commitment_id: Uuid,
+        due: Date,
+        on: Date,
+        audit: &Audit,
+    ) -> Result<()>;
+    /// One person's word on whether an occurrence happened; stored apart from who said it.
+    async fn confirm(
+        &self,
+        commitment_id: Uuid,
+        due: Date,
+        person_id: Uuid,
+        happened: bool,
+        on: Date,
+    ) -> Result<()>;
+    /// Posts the automatic update for a missed occurrence, once; false when already posted.
+    async fn announce_missed(
+        &self,
+        repair_id: Uuid,
+        commitment_id: Uuid,
+        due: Date,
+        update: &NewUpdate,
+    ) -> Result<bool>;
+
+    // Notifications in the app.
+    async fn notifications(&self, person_id: Uuid, limit: u32) -> Result<Vec<Notification>>;
+    async fn mark_notifications_seen(&self, person_id: Uuid) -> Result<()>;
+
+    // Secret feed URLs.
+    async fn set_feed_token(
+        &self,
+        person_id: Uuid,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<()>;
+    async fn revoke_feed_token(&self, person_id: Uuid) -> Result<()>;
+    async fn feed_person(&self, token_hash: &str) -> Result<Option<Person>>;
 }

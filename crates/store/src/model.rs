@@ -101,3 +101,213 @@ pub struct Session {
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
+
+// ---- Repairs ----
+
+pub use kintsugi_core::repair::{Breach, CauseCategory, Scope, Side, Stage, UpdateKind};
+pub use time::Date;
+
+/// Who did something, for the audit log, written in the same transaction as the change.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub actor_id: Option<Uuid>,
+    /// What happened, e.g. `repair.stage`, `person.roles`.
+    pub action: String,
+    /// What it happened to, e.g. a repair's title or a person's email.
+    pub subject: String,
+    pub detail: String,
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRepair {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub title: String,
+    pub summary: String,
+    pub breach: Breach,
+    pub scope: Scope,
+    pub facilitator_id: Uuid,
+    pub update_cadence_days: u32,
+    pub deception: bool,
+    /// Each person once, with their side (teams already expanded).
+    pub participants: Vec<(Uuid, Side)>,
+    pub teams: Vec<(Uuid, Side)>,
+    pub created_at: OffsetDateTime,
+}
+
+/// What a list of repairs shows, and all an admin outside the repair may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairSummary {
+    pub id: Uuid,
+    pub title: String,
+    pub stage: Stage,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub update_cadence_days: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_update_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    pub person_id: Uuid,
+    pub name: String,
+    pub side: Side,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repair {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub title: String,
+    pub summary: String,
+    pub breach: Breach,
+    pub scope: Scope,
+    pub stage: Stage,
+    pub facilitator_id: Uuid,
+    pub facilitator_name: String,
+    pub update_cadence_days: u32,
+    pub deception: bool,
+    pub no_round_reason: Option<String>,
+    pub closed_reason: Option<String>,
+    pub override_reason: Option<String>,
+    pub participants: Vec<Participant>,
+    /// (team id, team name, side)
+    pub teams: Vec<(Uuid, String, Side)>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Repair {
+    pub fn side_of(&self, person: Uuid) -> Option<Side> {
+        self.participants
+            .iter()
+            .find(|p| p.person_id == person)
+            .map(|p| p.side)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgment {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub author_name: String,
+    pub body: String,
+    pub score: u8,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    pub id: Uuid,
+    pub category: CauseCategory,
+    pub description: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateVersion {
+    pub version: u32,
+    pub body: String,
+    /// A decision's reasons.
+    pub reason: Option<String>,
+    pub editor_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Update {
+    pub id: Uuid,
+    pub seq: u32,
+    pub kind: UpdateKind,
+    /// None for updates Kintsugi posts itself.
+    pub author_id: Option<Uuid>,
+    pub author_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Oldest first; the last is current.
+    pub versions: Vec<UpdateVersion>,
+}
+
+impl Update {
+    pub fn current(&self) -> &UpdateVersion {
+        self.versions
+            .last()
+            .expect("an update has at least one version")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUpdate {
+    pub id: Uuid,
+    pub kind: UpdateKind,
+    pub author_id: Option<Uuid>,
+    pub body: String,
+    pub reason: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCommitment {
+    pub id: Uuid,
+    pub repair_id: Uuid,
+    pub owner_id: Uuid,
+    pub statement: String,
+    /// The cadence's stored name, none for a single due date.
+    pub cadence: Option<String>,
+    pub due_dates: Vec<Date>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OccurrenceRecord {
+    pub due: Date,
+    pub done_on: Option<Date>,
+    /// Confirmations that it happened, and that it did not.
+    pub yes: u32,
+    pub no: u32,
+    pub last_confirmed_on: Option<Date>,
+    pub missed_announced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Commitment {
+    pub id: Uuid,
+    pub repair_id: Uuid,
+    pub repair_title: String,
+    pub owner_id: Uuid,
+    pub owner_name: String,
+    pub statement: String,
+    pub cadence: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub occurrences: Vec<OccurrenceRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub id: Uuid,
+    pub repair_id: Option<Uuid>,
+    pub body: String,
+    pub seen: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}

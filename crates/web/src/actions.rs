@@ -2,7 +2,7 @@
 //! Each action parses its input into core values, checks the rule, then stores.
 
 use kintsugi_core::{Email, Invalid, PersonName, Roles, TeamName};
-use kintsugi_store::{NewInvitation, NewPerson, NewTeam, Person, Team};
+use kintsugi_store::{Audit, NewInvitation, NewPerson, NewTeam, Person, Team};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -13,6 +13,25 @@ use crate::tokens::{hash_token, new_token};
 
 /// How long an invitation link works.
 pub const INVITATION_TTL: Duration = Duration::days(7);
+
+/// An audit entry for a change `actor` makes now.
+pub fn audit(
+    state: &AppState,
+    actor: &CurrentUser,
+    action: &str,
+    subject: &str,
+    detail: impl Into<String>,
+) -> Audit {
+    Audit {
+        id: state.new_id(),
+        org_id: actor.org.id,
+        actor_id: Some(actor.person.id),
+        action: action.into(),
+        subject: subject.into(),
+        detail: detail.into(),
+        at: state.now(),
+    }
+}
 
 /// Collects every field's problem, so a form shows them all at once.
 pub fn all_valid<T>(results: Vec<Result<T, Invalid>>) -> Result<Vec<T>, AppError> {
@@ -124,7 +143,17 @@ pub async fn set_roles(
             "you cannot remove your own admin role; ask another admin".into(),
         ));
     }
-    state.store().set_roles(admin.org.id, id, roles).await?;
+    let person = person_in_org(state, admin, id).await?;
+    let detail = format!("roles set to {}", roles.labels().join(", "));
+    state
+        .store()
+        .set_roles(
+            admin.org.id,
+            id,
+            roles,
+            &audit(state, admin, "person.roles", &person.email, detail),
+        )
+        .await?;
     person_in_org(state, admin, id).await
 }
 
@@ -138,9 +167,17 @@ pub async fn deactivate(
             "you cannot deactivate yourself; ask another admin".into(),
         ));
     }
+    let person = person_in_org(state, admin, id).await?;
+    let entry = audit(
+        state,
+        admin,
+        "person.deactivate",
+        &person.email,
+        "sessions and invitations ended",
+    );
     state
         .store()
-        .deactivate_person(admin.org.id, id, state.now())
+        .deactivate_person(admin.org.id, id, state.now(), &entry)
         .await?;
     person_in_org(state, admin, id).await
 }

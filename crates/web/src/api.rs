@@ -57,7 +57,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_person))
         .routes(routes!(set_roles))
         .routes(routes!(deactivate))
-        .routes(routes!(invite));
+        .routes(routes!(invite))
+        .merge(crate::repair_api::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

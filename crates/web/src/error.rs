@@ -140,6 +140,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound(what) => Self::not_found(what),
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Refused(why) => Self::Conflict(why),
             StoreError::Unavailable(why) => {
                 tracing::warn!(%why, "database unavailable");
                 Self::Unavailable
@@ -180,6 +181,14 @@ impl From<FormRejection> for AppError {
     }
 }
 
+impl From<axum_extra::extract::FormRejection> for AppError {
+    fn from(e: axum_extra::extract::FormRejection) -> Self {
+        use axum::response::IntoResponse;
+        let detail = format!("the form could not be read: {e}");
+        body_problem(e.into_response().status(), detail)
+    }
+}
+
 impl From<JsonRejection> for AppError {
     fn from(e: JsonRejection) -> Self {
         body_problem(
@@ -210,8 +219,9 @@ pub mod extract {
 
     use super::AppError;
 
+    /// Forms, with repeated keys (multiple selects, checkboxes) read into lists.
     #[derive(FromRequest)]
-    #[from_request(via(axum::Form), rejection(AppError))]
+    #[from_request(via(axum_extra::extract::Form), rejection(AppError))]
     pub struct Form<T>(pub T);
 
     #[derive(FromRequest)]

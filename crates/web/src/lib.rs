@@ -8,8 +8,12 @@ mod assets;
 pub mod auth;
 mod csrf;
 mod error;
+mod feeds;
 mod ops;
 mod pages;
+mod repair_api;
+mod repair_pages;
+pub mod repairs;
 mod state;
 mod tokens;
 
@@ -31,6 +35,8 @@ pub fn router(state: AppState) -> Router {
     let ops = ops::router(state.clone());
     Router::new()
         .merge(pages::router(state.clone()))
+        .merge(repair_pages::router(state.clone()))
+        .merge(feeds::router(state.clone()))
         .merge(api::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/invite/{token}", get(invite_page))
         .route("/invite/{token}/password", post(accept_with_password))
         .route("/invite/{token}/continue", post(accept_without_password))
+        .route("/admin/audit", get(audit_page))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             html_errors,
@@ -80,8 +81,11 @@ pub struct Page {
 }
 
 impl Page {
-    fn chrome(&self, title: &str) -> Chrome {
+    pub fn chrome(&self, title: &str) -> Chrome {
         Chrome::new(&self.csrf, self.user.as_ref(), title)
+    }
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf.0
     }
 }
 
@@ -98,7 +102,7 @@ impl FromRequestParts<AppState> for Page {
     }
 }
 
-fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -167,12 +171,25 @@ struct HomePage {
     is_admin: bool,
     team_count: usize,
     people_count: usize,
+    repairs: Vec<crate::repair_pages::ListedRepair>,
+    notifications: Vec<kintsugi_store::Notification>,
+    has_news: bool,
+    ft: crate::repair_pages::FollowThroughView,
+    commitments: usize,
 }
 
 async fn home(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
     let Some(user) = &page.user else {
         return Ok(Redirect::to("/login").into_response());
     };
+    let notifications = state.store().notifications(user.person.id, 10).await?;
+    if notifications.iter().any(|n| !n.seen) {
+        state
+            .store()
+            .mark_notifications_seen(user.person.id)
+            .await?;
+    }
+    let mine = state.store().commitments_owned_by(user.person.id).await?;
     let (team_count, people_count) = if user.person.roles.admin {
         (
             state.store().list_teams(user.org.id).await?.len(),
@@ -191,6 +208,47 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, App
             is_admin: user.person.roles.admin,
             team_count,
             people_count,
+            repairs: crate::repair_pages::listed(&state, user).await?,
+            has_news: notifications.iter().any(|n| !n.seen),
+            notifications,
+            ft: crate::repairs::follow_through(&mine, crate::repairs::today(&state)).into(),
+            commitments: mine.len(),
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    entries: Vec<(String, String, String, String, String)>,
+}
+
+async fn audit_page(
+    State(state): State<AppState>,
+    page: Page,
+    AdminUser(admin): AdminUser,
+) -> Result<Response, AppError> {
+    let entries = state
+        .store()
+        .audit_log(admin.org.id, 500)
+        .await?
+        .into_iter()
+        .map(|e| {
+            (
+                date(e.at),
+                e.actor_name.unwrap_or_else(|| "Kintsugi".into()),
+                e.action,
+                e.subject,
+                e.detail,
+            )
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &AuditPage {
+            chrome: page.chrome("Audit log"),
+            entries,
         },
     ))
 }

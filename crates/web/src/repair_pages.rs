@@ -1,0 +1,940 @@
+//! The repair pages. Each form posts and redirects back to the repair, so the pages work
+//! without JavaScript; the coach also answers htmx requests with its partial alone.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use kintsugi_core::Invalid;
+use kintsugi_core::coach::Review;
+use kintsugi_core::commitments::{Cadence, FollowThrough, Status};
+use kintsugi_core::repair::{self, Breach, CauseCategory, Scope, Side, Stage, UpdateKind};
+use kintsugi_store::{Acknowledgment, Cause, Person, Repair, Team, Update};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::error::extract::{Form, Path};
+use crate::pages::{Chrome, Page, html_errors, render};
+use crate::repairs::{self, Access, CommitmentInput, OpenInput};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/repairs", get(list).post(open))
+        .route("/repairs/new", get(new_page))
+        .route("/repairs/{id}", get(show))
+        .route("/repairs/{id}/coach", post(coach))
+        .route("/repairs/{id}/acknowledgment", post(acknowledge))
+        .route("/repairs/{id}/causes", post(add_cause))
+        .route("/repairs/{id}/no-round", post(no_round))
+        .route("/repairs/{id}/stage", post(move_stage))
+        .route("/repairs/{id}/updates", post(post_update))
+        .route(
+            "/repairs/{id}/updates/{update}/edit",
+            get(edit_page).post(edit_update),
+        )
+        .route("/repairs/{id}/commitments", post(add_commitment))
+        .route(
+            "/repairs/{id}/commitments/{commitment}/done",
+            post(mark_done),
+        )
+        .route(
+            "/repairs/{id}/commitments/{commitment}/confirm",
+            post(confirm),
+        )
+        .layer(axum::middleware::from_fn(html_errors))
+        .with_state(state)
+}
+
+// ---- List and open ----
+
+pub struct ListedRepair {
+    pub id: Uuid,
+    pub title: String,
+    pub stage: Stage,
+    pub overdue: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "repairs.html")]
+struct ListPage {
+    chrome: Chrome,
+    can_open: bool,
+    mine: Vec<ListedRepair>,
+    others: Vec<ListedRepair>,
+}
+
+/// The person's repairs, with overdue updates marked.
+pub async fn listed(state: &AppState, user: &CurrentUser) -> Result<Vec<ListedRepair>, AppError> {
+    let mine = state
+        .store()
+        .repairs_of(user.org.id, user.person.id)
+        .await?;
+    Ok(mine
+        .iter()
+        .map(|r| ListedRepair {
+            id: r.id,
+            title: r.title.clone(),
+            stage: r.stage,
+            overdue: repairs::overdue(state, r).map(|o| o.describe()),
+        })
+        .collect())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    let mine = listed(&state, &user).await?;
+    let others = if user.person.roles.admin {
+        let all = state.store().all_repairs(user.org.id).await?;
+        all.into_iter()
+            .filter(|r| !mine.iter().any(|m| m.id == r.id))
+            .map(|r| ListedRepair {
+                id: r.id,
+                title: r.title,
+                stage: r.stage,
+                overdue: None,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let can_open = user.person.roles.facilitator || user.person.roles.admin;
+    Ok(render(
+        StatusCode::OK,
+        &ListPage {
+            chrome: page.chrome("Repairs"),
+            can_open,
+            mine,
+            others,
+        },
+    ))
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct OpenForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    breach: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    accountable_people: Vec<Uuid>,
+    #[serde(default)]
+    accountable_teams: Vec<Uuid>,
+    #[serde(default)]
+    affected_people: Vec<Uuid>,
+    #[serde(default)]
+    affected_teams: Vec<Uuid>,
+    #[serde(default = "default_cadence")]
+    update_cadence_days: String,
+    deception: Option<String>,
+}
+
+fn default_cadence() -> String {
+    repair::DEFAULT_UPDATE_CADENCE.to_string()
+}
+
+#[derive(Template)]
+#[template(path = "repair_new.html")]
+struct NewPage {
+    chrome: Chrome,
+    errors: Vec<Invalid>,
+    draft: OpenForm,
+    breaches: &'static [Breach],
+    scopes: &'static [Scope],
+    people: Vec<Person>,
+    teams: Vec<Team>,
+}
+
+async fn new_form(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    draft: OpenForm,
+    errors: Vec<Invalid>,
+) -> Result<Response, AppError> {
+    if !(user.person.roles.facilitator || user.person.roles.admin) {
+        return Err(AppError::Forbidden(
+            "this needs the facilitator role".into(),
+        ));
+    }
+    let people = state
+        .store()
+        .list_people(user.org.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.active)
+        .collect();
+    let teams = state.store().list_teams(user.org.id).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let draft = OpenForm {
+        update_cadence_days: if draft.update_cadence_days.is_empty() {
+            default_cadence()
+        } else {
+            draft.update_cadence_days
+        },
+        ..draft
+    };
+    Ok(render(
+        status,
+        &NewPage {
+            chrome: page.chrome("Open a repair"),
+            errors,
+            draft,
+            breaches: Breach::ALL,
+            scopes: Scope::ALL,
+            people,
+            teams,
+        },
+    ))
+}
+
+async fn new_page(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    new_form(
+        &state,
+        &page,
+        &user,
+        OpenForm {
+            update_cadence_days: default_cadence(),
+            ..OpenForm::default()
+        },
+        vec![],
+    )
+    .await
+}
+
+async fn open(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Form(form): Form<OpenForm>,
+) -> Result<Response, AppError> {
+    let cadence = form.update_cadence_days.trim().parse::<i64>().ok();
+    if cadence.is_none() {
+        let e = Invalid::new("update_cadence_days", "must be a whole number of days");
+        return new_form(&state, &page, &user, form, vec![e]).await;
+    }
+    let input = OpenInput {
+        title: &form.title,
+        summary: &form.summary,
+        breach: &form.breach,
+        scope: &form.scope,
+        accountable_people: form.accountable_people.clone(),
+        accountable_teams: form.accountable_teams.clone(),
+        affected_people: form.affected_people.clone(),
+        affected_teams: form.affected_teams.clone(),
+        update_cadence_days: cadence,
+        deception: form.deception.is_some(),
+    };
+    match repairs::open(&state, &user, input).await {
+        Ok(id) => Ok(Redirect::to(&format!("/repairs/{id}")).into_response()),
+        Err(AppError::Invalid(errors)) => new_form(&state, &page, &user, form, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+// ---- The repair page ----
+
+pub struct OccurrenceView {
+    pub due: String,
+    pub label: &'static str,
+    pub class: &'static str,
+    pub can_mark_done: bool,
+    pub can_confirm: bool,
+}
+
+pub struct CommitmentView {
+    pub id: Uuid,
+    pub statement: String,
+    pub owner_name: String,
+    pub schedule: String,
+    pub rate: String,
+    pub occurrences: Vec<OccurrenceView>,
+}
+
+pub struct FollowThroughView {
+    pub rate: String,
+    pub on_time: String,
+    pub due: u32,
+    pub kept: u32,
+    pub longest: u32,
+    pub current: u32,
+}
+
+impl From<FollowThrough> for FollowThroughView {
+    fn from(f: FollowThrough) -> Self {
+        let pct = |v: Option<u8>| {
+            v.map(|p| format!("{p}%"))
+                .unwrap_or_else(|| "nothing due yet".into())
+        };
+        Self {
+            rate: pct(f.rate()),
+            on_time: pct(f.on_time_rate()),
+            due: f.due,
+            kept: f.kept,
+            longest: f.longest_run,
+            current: f.current_run,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "repair.html")]
+struct RepairPage {
+    chrome: Chrome,
+    errors: Vec<Invalid>,
+    notice: Option<String>,
+    r: Repair,
+    me: Uuid,
+    is_facilitator: bool,
+    side_accountable: bool,
+    can_post: bool,
+    overdue: Option<String>,
+    accountable: Vec<String>,
+    affected: Vec<String>,
+    stages: Vec<(&'static str, &'static str)>,
+    missing: Vec<String>,
+    acks: Vec<Acknowledgment>,
+    draft_ack: String,
+    coach_html: String,
+    causes: Vec<Cause>,
+    categories: &'static [CauseCategory],
+    updates: Vec<Update>,
+    update_kinds: &'static [UpdateKind],
+    commitments: Vec<CommitmentView>,
+    cadences: [Cadence; 4],
+    ft: FollowThroughView,
+}
+
+#[derive(Template)]
+#[template(path = "overseer.html")]
+struct OverseerPage {
+    chrome: Chrome,
+    title: String,
+    stage: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "coach.html")]
+struct CoachPartial {
+    review: Option<Review>,
+    components: Vec<(&'static str, String)>,
+    missing: Vec<&'static str>,
+    flags: Vec<(String, String, String, String)>,
+    repair_id: Uuid,
+    csrf: String,
+    me: Uuid,
+    default_due: String,
+}
+
+const COMPONENTS: &[(&str, &str)] = &[
+    ("responsibility", "taking responsibility"),
+    ("repair", "an offer to repair"),
+    ("regret", "regret"),
+    ("explanation", "an explanation of what went wrong"),
+    ("repentance", "a promise not to repeat it"),
+    ("impact", "the impact on others"),
+    ("forgiveness", "asking for forgiveness"),
+];
+
+fn coach_partial(state: &AppState, page: &Page, access: &Access, me: Uuid, draft: &str) -> String {
+    let review = (!draft.trim().is_empty()).then(|| repairs::coach_review(access, draft));
+    let snippet = |start: usize, end: usize| draft.get(start..end).unwrap_or_default().to_owned();
+    let (components, missing, flags) = match &review {
+        Some(r) => (
+            r.components
+                .iter()
+                .map(|c| {
+                    (
+                        COMPONENTS
+                            .iter()
+                            .find(|k| k.0 == c.id)
+                            .map(|k| k.1)
+                            .unwrap_or("component"),
+                        snippet(c.start, c.end),
+                    )
+                })
+                .collect(),
+            COMPONENTS
+                .iter()
+                .filter(|(id, _)| *id != "forgiveness" && !r.components.iter().any(|c| c.id == *id))
+                .map(|(_, label)| *label)
+                .collect(),
+            r.flags
+                .iter()
+                .map(|f| {
+                    (
+                        snippet(f.start, f.end),
+                        f.rule.clone(),
+                        f.message.clone(),
+                        f.suggestion.clone(),
+                    )
+                })
+                .collect(),
+        ),
+        None => (vec![], vec![], vec![]),
+    };
+    let partial = CoachPartial {
+        review,
+        components,
+        missing,
+        flags,
+        repair_id: access.repair.id,
+        csrf: page.csrf_token().to_owned(),
+        me,
+        default_due: (repairs::today(state) + time::Duration::days(7)).to_string(),
+    };
+    partial.render().unwrap_or_default()
+}
+
+async fn repair_page(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    access: Access,
+    draft_ack: String,
+    errors: Vec<Invalid>,
+    notice: Option<String>,
+) -> Result<Response, AppError> {
+    if !access.is_participant() {
+        let r = &access.repair;
+        return Ok(render(
+            StatusCode::OK,
+            &OverseerPage {
+                chrome: page.chrome(&r.title),
+                title: r.title.clone(),
+                stage: r.stage.label(),
+            },
+        ));
+    }
+    repairs::announce_missed(state, access.repair.id).await?;
+    let id = access.repair.id;
+    let store = state.store();
+    let (acks, causes, updates, commitments) = (
+        store.acknowledgments(id).await?,
+        store.causes(id).await?,
+        store.updates(id).await?,
+        store.commitments(id).await?,
+    );
+    let today = repairs::today(state);
+    let me = user.person.id;
+    let side = access.side();
+    let views = commitments
+        .iter()
+        .map(|c| CommitmentView {
+            id: c.id,
+            statement: c.statement.clone(),
+            owner_name: c.owner_name.clone(),
+            schedule: match (&c.cadence, c.occurrences.len()) {
+                (Some(k), n) => format!(
+                    "{}, {n} times",
+                    Cadence::parse(k).map(|c| c.label()).unwrap_or("repeating")
+                ),
+                (None, _) => format!(
+                    "due {}",
+                    c.occurrences
+                        .first()
+                        .map(|o| o.due.to_string())
+                        .unwrap_or_default()
+                ),
+            },
+            rate: FollowThroughView::from(repairs::follow_through(std::slice::from_ref(c), today))
+                .rate,
+            occurrences: c
+                .occurrences
+                .iter()
+                .map(|o| {
+                    let status = repairs::status_of(o, today);
+                    let (label, class) = match status {
+                        Status::Upcoming => ("Upcoming", "upcoming"),
+                        Status::AwaitingOwner => ("Due: waiting for the owner", "due"),
+                        Status::AwaitingConfirmation => {
+                            ("Done: waiting for the affected side to confirm", "awaiting")
+                        }
+                        Status::Kept => ("Kept: confirmed", "kept"),
+                        Status::Missed => ("Missed", "missed"),
+                    };
+                    OccurrenceView {
+                        due: o.due.to_string(),
+                        label,
+                        class,
+                        can_mark_done: c.owner_id == me
+                            && o.done_on.is_none()
+                            && matches!(status, Status::AwaitingOwner | Status::Upcoming)
+                            && o.due
+                                <= today
+                                    + time::Duration::days(kintsugi_core::commitments::GRACE_DAYS),
+                        can_confirm: side == Some(Side::Affected)
+                            && o.yes + o.no == 0
+                            && (o.due <= today || o.done_on.is_some()),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let r = &access.repair;
+    let facts = repair::Facts {
+        stage: Some(r.stage),
+        acknowledgments: acks.len(),
+        closed_listening_rounds: 0,
+        no_round_reason: r.no_round_reason.is_some(),
+        causes: causes.len(),
+        scheduled_commitments: commitments.len(),
+        gate_passes: None,
+    };
+    let missing = if r.stage.is_open() {
+        repair::missing_to_leave(r.stage, &facts)
+    } else {
+        vec![]
+    };
+    let current = Stage::ALL.iter().position(|s| *s == r.stage).unwrap_or(0);
+    let stages = Stage::ALL[..5]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                s.label(),
+                if r.stage == Stage::Closed {
+                    "todo"
+                } else if i < current {
+                    "done"
+                } else if i == current {
+                    "current"
+                } else {
+                    "todo"
+                },
+            )
+        })
+        .collect();
+    let summary = kintsugi_store::RepairSummary {
+        id,
+        title: r.title.clone(),
+        stage: r.stage,
+        created_at: r.created_at,
+        update_cadence_days: r.update_cadence_days,
+        last_update_at: updates
+            .iter()
+            .filter(|u| u.kind != UpdateKind::Missed)
+            .map(|u| u.created_at)
+            .max(),
+    };
+    let names = |side: Side| {
+        r.participants
+            .iter()
+            .filter(|p| p.side == side)
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    let coach_html = coach_partial(state, page, &access, me, &draft_ack);
+    let view = RepairPage {
+        chrome: page.chrome(&r.title),
+        errors,
+        notice,
+        overdue: repairs::overdue(state, &summary).map(|o| o.describe()),
+        accountable: names(Side::Accountable),
+        affected: names(Side::Affected),
+        me,
+        is_facilitator: access.is_facilitator(),
+        side_accountable: side == Some(Side::Accountable),
+        can_post: access.require_poster().is_ok(),
+        stages,
+        missing,
+        ft: repairs::follow_through(&commitments, today).into(),
+        acks,
+        draft_ack,
+        coach_html,
+        causes,
+        categories: CauseCategory::ALL,
+        updates,
+        update_kinds: UpdateKind::POSTABLE,
+        commitments: views,
+        cadences: Cadence::ALL,
+        r: access.repair,
+    };
+    let status = if view.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render(status, &view))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let access = repairs::access(&state, &user, id).await?;
+    repair_page(&state, &page, &user, access, String::new(), vec![], None).await
+}
+
+/// After a change: back to the repair on success; the page again, with what was wrong, when
+/// the input was the user's to fix (or a guardrail refused).
+async fn after(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    id: Uuid,
+    result: Result<Option<String>, AppError>,
+    anchor: &str,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(None) => Ok(Redirect::to(&format!("/repairs/{id}#{anchor}")).into_response()),
+        Ok(Some(notice)) => {
+            let access = repairs::participant(state, user, id).await?;
+            repair_page(
+                state,
+                page,
+                user,
+                access,
+                String::new(),
+                vec![],
+                Some(notice),
+            )
+            .await
+        }
+        Err(AppError::Invalid(errors)) => {
+            let access = repairs::participant(state, user, id).await?;
+            repair_page(state, page, user, access, String::new(), errors, None).await
+        }
+        Err(AppError::Conflict(msg)) => {
+            let access = repairs::participant(state, user, id).await?;
+            let mut response = repair_page(
+                state,
+                page,
+                user,
+                access,
+                String::new(),
+                vec![Invalid::new(Invalid::FORM, msg)],
+                None,
+            )
+            .await?;
+            *response.status_mut() = StatusCode::CONFLICT;
+            Ok(response)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct DraftForm {
+    #[serde(default)]
+    body: String,
+}
+
+async fn coach(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<DraftForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    access.require_accountable()?;
+    if headers.contains_key("hx-request") {
+        return Ok(Html(coach_partial(
+            &state,
+            &page,
+            &access,
+            user.person.id,
+            &form.body,
+        ))
+        .into_response());
+    }
+    repair_page(&state, &page, &user, access, form.body, vec![], None).await
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<DraftForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    match repairs::acknowledge(&state, &user, &access, &form.body).await {
+        Ok(()) => Ok(Redirect::to(&format!("/repairs/{id}#ack-heading")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            repair_page(&state, &page, &user, access, form.body, errors, None).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CauseForm {
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn add_cause(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CauseForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let result = repairs::add_cause(&state, &user, &access, &form.category, &form.description)
+        .await
+        .map(|_| None);
+    after(&state, &page, &user, id, result, "causes-heading").await
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn no_round(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let result = repairs::record_no_round_reason(&state, &user, &access, &form.reason)
+        .await
+        .map(|_| None);
+    after(&state, &page, &user, id, result, "causes-heading").await
+}
+
+#[derive(Deserialize)]
+struct StageForm {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn move_stage(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<StageForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let result = repairs::move_stage(
+        &state,
+        &user,
+        &access,
+        &form.from,
+        &form.action,
+        &form.reason,
+    )
+    .await
+    .map(|_| None);
+    after(&state, &page, &user, id, result, "stage-heading").await
+}
+
+#[derive(Deserialize)]
+struct UpdateForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn post_update(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<UpdateForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let result = repairs::post_update(&state, &user, &access, &form.kind, &form.body, &form.reason)
+        .await
+        .map(|_| None);
+    after(&state, &page, &user, id, result, "updates-heading").await
+}
+
+#[derive(Template)]
+#[template(path = "update_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    errors: Vec<Invalid>,
+    repair_id: Uuid,
+    repair_title: String,
+    update: Update,
+    body: String,
+    reason: String,
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path((id, update_id)): Path<(Uuid, Uuid)>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let update = repairs::find_update(&state, &access, update_id).await?;
+    let current = update.current().clone();
+    Ok(render(
+        StatusCode::OK,
+        &EditPage {
+            chrome: page.chrome("Edit update"),
+            errors: vec![],
+            repair_id: id,
+            repair_title: access.repair.title.clone(),
+            body: current.body,
+            reason: current.reason.unwrap_or_default(),
+            update,
+        },
+    ))
+}
+
+async fn edit_update(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path((id, update_id)): Path<(Uuid, Uuid)>,
+    Form(form): Form<UpdateForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    match repairs::edit_update(&state, &user, &access, update_id, &form.body, &form.reason).await {
+        Ok(()) => Ok(Redirect::to(&format!("/repairs/{id}#updates-heading")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let update = repairs::find_update(&state, &access, update_id).await?;
+            let view = EditPage {
+                chrome: page.chrome("Edit update"),
+                errors,
+                repair_id: id,
+                repair_title: access.repair.title.clone(),
+                update,
+                body: form.body,
+                reason: form.reason,
+            };
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CommitmentForm {
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    statement: String,
+    due: Option<String>,
+    cadence: Option<String>,
+    count: Option<String>,
+    first_due: Option<String>,
+}
+
+async fn add_commitment(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CommitmentForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let count = match form
+        .count
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(c) => match c.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return after(
+                    &state,
+                    &page,
+                    &user,
+                    id,
+                    Err(AppError::invalid("count", "must be a whole number")),
+                    "",
+                )
+                .await;
+            }
+        },
+    };
+    let input = CommitmentInput {
+        owner: Uuid::parse_str(form.owner.trim()).ok(),
+        statement: &form.statement,
+        due: form.due.as_deref(),
+        cadence: form.cadence.as_deref(),
+        count,
+        first_due: form.first_due.as_deref(),
+    };
+    let result = repairs::add_commitment(&state, &user, &access, input)
+        .await
+        .map(|(_, advice)| advice);
+    after(&state, &page, &user, id, result, "commitments-heading").await
+}
+
+#[derive(Deserialize)]
+struct OccurrenceForm {
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    happened: String,
+}
+
+async fn mark_done(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path((id, commitment)): Path<(Uuid, Uuid)>,
+    Form(form): Form<OccurrenceForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let result = repairs::mark_done(&state, &user, &access, commitment, &form.due)
+        .await
+        .map(|_| None);
+    after(&state, &page, &user, id, result, "commitments-heading").await
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path((id, commitment)): Path<(Uuid, Uuid)>,
+    Form(form): Form<OccurrenceForm>,
+) -> Result<Response, AppError> {
+    let access = repairs::participant(&state, &user, id).await?;
+    let result = repairs::confirm(
+        &state,
+        &user,
+        &access,
+        commitment,
+        &form.due,
+        &form.happened,
+    )
+    .await
+    .map(|_| None);
+    after(&state, &page, &user, id, result, "commitments-heading").await
+}
