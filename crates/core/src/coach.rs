@@ -27,6 +27,9 @@ pub const MAX_HITS_PER_RULE: usize = 100;
 /// A "sentence" longer than this (a text without full stops) is cut at a space.
 const MAX_SENTENCE_BYTES: usize = 2000;
 
+/// How much text one search looks at, at least (it always reaches the end of a sentence).
+const WINDOW_BYTES: usize = 4096;
+
 /// The name of the capture group whose text becomes a draft commitment.
 const ACTION_GROUP: &str = "action";
 
@@ -411,15 +414,21 @@ fn split_long(text: &str, region: Range<usize>) -> Vec<Range<usize>> {
 }
 
 /// Every accepted match of one rule, at most [`MAX_HITS_PER_RULE`].
+///
+/// Each search looks at a window of whole sentences (about [`WINDOW_BYTES`]) rather than the
+/// rest of the text, so a pattern ending in `[^.!?\n]*` costs a window, not the whole text,
+/// on a text without full stops. Every step moves forward, so the loop ends.
 fn scan(rule: &Rule, text: &str, regions: &[Range<usize>]) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut locs = rule.regex.capture_locations();
     // The last sentence checked against `unless`, and whether it vetoed.
     let mut vetoed: Option<(usize, bool)> = None;
     let mut pos = 0;
-    while pos <= text.len() && hits.len() < MAX_HITS_PER_RULE {
-        let Some(m) = rule.regex.captures_read_at(&mut locs, text, pos) else {
-            break;
+    while pos < text.len() && hits.len() < MAX_HITS_PER_RULE {
+        let window = window_end(regions, pos);
+        let Some(m) = rule.regex.captures_read_at(&mut locs, &text[..window], pos) else {
+            pos = window;
+            continue;
         };
         let (mut start, mut end) = (m.start(), m.end());
         let si = regions
@@ -440,11 +449,7 @@ fn scan(rule: &Rule, text: &str, regions: &[Range<usize>]) -> Vec<Hit> {
                 }
             }
         }
-        let mut next = if end > start {
-            end
-        } else {
-            next_char(text, end)
-        };
+        let mut next = end;
 
         let veto = match vetoed {
             Some((checked, v)) if checked == si => v,
@@ -455,25 +460,22 @@ fn scan(rule: &Rule, text: &str, regions: &[Range<usize>]) -> Vec<Hit> {
                 v
             }
         };
-        if veto {
-            pos = next;
-            continue;
-        }
-
         let action = rule
             .action_groups
             .iter()
             .find_map(|&g| locs.get(g))
             .filter(|(s, e)| e > s);
         match action {
+            _ if veto => {}
             None => hits.push(Hit {
                 span: start..end,
                 offer: None,
             }),
             Some((a_start, a_end)) => {
-                // Search again from where the action starts: it may hold a second offer.
-                next = a_start.max(pos + 1).min(next);
+                // Go on after the action's first clause, which may be followed by another
+                // offer: "I won't let it happen again, and I will call you every Friday."
                 let a_end = action_end(rule, text, a_start, a_end);
+                next = a_end;
                 let action_text = &text[a_start..a_end];
                 if !action_text.is_empty()
                     && !rule.action_unless.iter().any(|u| u.is_match(action_text))
@@ -482,17 +484,25 @@ fn scan(rule: &Rule, text: &str, regions: &[Range<usize>]) -> Vec<Hit> {
                         span: start..a_end,
                         offer: Some(capitalise(action_text)),
                     });
-                    next = next.max(a_end);
                 }
             }
         }
-        pos = if text.is_char_boundary(next) {
+        pos = if next > pos {
             next
         } else {
-            next_char(text, next)
+            next_char(text, pos)
         };
     }
     hits
+}
+
+/// The end of the sentence holding `pos`, or of a later one, so that the window from `pos`
+/// is at least [`WINDOW_BYTES`] long (or reaches the end of the text).
+fn window_end(regions: &[Range<usize>], pos: usize) -> usize {
+    let first = regions.partition_point(|r| r.end <= pos);
+    let wanted = pos.saturating_add(WINDOW_BYTES);
+    let last = first + regions[first..].partition_point(|r| r.end < wanted);
+    regions[last.min(regions.len() - 1)].end
 }
 
 /// Where the action that starts at `start` really ends: at the rule's `action_end`, and
@@ -510,10 +520,10 @@ fn action_end(rule: &Rule, text: &str, start: usize, end: usize) -> usize {
     start + trimmed.len()
 }
 
+/// The position after the char at `at` (a char boundary), or past the end.
 fn next_char(text: &str, at: usize) -> usize {
-    text[at.min(text.len())..]
-        .chars()
-        .next()
+    text.get(at..)
+        .and_then(|rest| rest.chars().next())
         .map_or(text.len() + 1, |c| at + c.len_utf8())
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::{AdminUser, CurrentUser};
 use crate::error::extract::{Json, Path};
 use crate::error::{AppError, Problem};
-use crate::repairs::{self, CommitmentInput, OpenInput};
+use crate::repairs::{self, CommitmentInput, InRepair, OpenInput};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -404,10 +404,8 @@ async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> 
     responses((status = 200, body = RepairOut), (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn show(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { access, .. }: InRepair,
 ) -> Result<axum::Json<RepairOut>, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     Ok(axum::Json(repair_out(&state, access.repair).await?))
 }
 
@@ -448,12 +446,9 @@ pub struct CoachOut {
 #[utoipa::path(post, path = "/repairs/{id}/coach", tag = "repairs", security(("session" = [])), params(("id" = Uuid, Path)),
     request_body = TextBody, responses((status = 200, body = CoachOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn coach(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { access, .. }: InRepair,
     Json(b): Json<TextBody>,
 ) -> Result<axum::Json<CoachOut>, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     access.require_accountable()?;
     if b.body.len() > crate::BODY_LIMIT {
         return Err(AppError::invalid("body", "is too long"));
@@ -491,11 +486,9 @@ async fn coach(
     request_body = TextBody, responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn acknowledge(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Json(b): Json<TextBody>,
 ) -> Result<StatusCode, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     repairs::acknowledge(&state, &user, &access, &b.body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -513,11 +506,9 @@ pub struct CauseBody {
     request_body = CauseBody, responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn add_cause(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Json(b): Json<CauseBody>,
 ) -> Result<StatusCode, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     repairs::add_cause(&state, &user, &access, &b.category, &b.description).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -533,11 +524,9 @@ pub struct ReasonBody {
     request_body = ReasonBody, responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn no_round_reason(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Json(b): Json<ReasonBody>,
 ) -> Result<StatusCode, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     repairs::record_no_round_reason(&state, &user, &access, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -565,11 +554,9 @@ pub struct StageOut {
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn move_stage(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Json(b): Json<StageBody>,
 ) -> Result<axum::Json<StageOut>, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     let stage = repairs::move_stage(&state, &user, &access, &b.from, &b.action, &b.reason).await?;
     Ok(axum::Json(StageOut {
         stage: stage.as_str().into(),
@@ -592,11 +579,9 @@ pub struct UpdateBody {
     request_body = UpdateBody, responses((status = 201, body = Created), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn post_update(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Json(b): Json<UpdateBody>,
 ) -> Result<(StatusCode, axum::Json<Created>), AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     let uid = repairs::post_update(&state, &user, &access, &b.kind, &b.body, &b.reason).await?;
     Ok((
         StatusCode::CREATED,
@@ -621,11 +606,10 @@ pub struct VersionBody {
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn edit_update(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path((id, update)): Path<(Uuid, Uuid)>,
+    InRepair { user, access }: InRepair,
+    Path((_repair, update)): Path<(Uuid, Uuid)>,
     Json(b): Json<VersionBody>,
 ) -> Result<StatusCode, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     repairs::edit_update(&state, &user, &access, update, &b.body, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -649,11 +633,9 @@ pub struct CommitmentBody {
     request_body = CommitmentBody, responses((status = 201, body = Created), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn add_commitment(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Json(b): Json<CommitmentBody>,
 ) -> Result<(StatusCode, axum::Json<Created>), AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     let input = CommitmentInput {
         owner: b.owner,
         statement: &b.statement,
@@ -672,10 +654,9 @@ async fn add_commitment(
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn mark_done(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path((id, commitment, due)): Path<(Uuid, Uuid, String)>,
+    InRepair { user, access }: InRepair,
+    Path((_repair, commitment, due)): Path<(Uuid, Uuid, String)>,
 ) -> Result<StatusCode, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     repairs::mark_done(&state, &user, &access, commitment, &due).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -692,11 +673,10 @@ pub struct ConfirmBody {
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn confirm(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path((id, commitment, due)): Path<(Uuid, Uuid, String)>,
+    InRepair { user, access }: InRepair,
+    Path((_repair, commitment, due)): Path<(Uuid, Uuid, String)>,
     Json(b): Json<ConfirmBody>,
 ) -> Result<StatusCode, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     repairs::confirm(
         &state,
         &user,

@@ -111,6 +111,33 @@ pub async fn participant(
     Ok(access)
 }
 
+/// A participant's request to one repair, checked before any body is read: for anyone
+/// outside the repair, everything under `/repairs/{id}` is a 404, whatever they send.
+pub struct InRepair {
+    pub user: CurrentUser,
+    pub access: Access,
+}
+
+impl axum::extract::FromRequestParts<AppState> for InRepair {
+    type Rejection = AppError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let axum::extract::Path(params) = axum::extract::Path::<
+            std::collections::HashMap<String, String>,
+        >::from_request_parts(parts, state)
+        .await?;
+        let id = params
+            .get("id")
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| AppError::not_found("repair"))?;
+        let access = participant(state, &user, id).await?;
+        Ok(InRepair { user, access })
+    }
+}
+
 pub fn today(state: &AppState) -> Date {
     state.now().date()
 }

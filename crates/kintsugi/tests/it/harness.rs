@@ -359,3 +359,31 @@ pub async fn invitation_link(admin: &Browser, person_id: &str) -> String {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     value_by_id(&page.body, "invite-link").expect("the page shows the link")
 }
+
+/// Adds a person, invites them, and signs them in with a password; their id and browser.
+pub async fn member(
+    app: &App,
+    admin: &Browser,
+    name: &str,
+    email: &str,
+    roles: &[&str],
+) -> (String, Browser) {
+    let id = add_person(admin, name, email, "", roles).await;
+    let link = invitation_link(admin, &id).await;
+    let b = app.browser();
+    b.get_abs(&link).await;
+    let path = link.trim_start_matches(&app.url).to_owned();
+    let done = b
+        .post_form(
+            &format!("{path}/password"),
+            &[("password", "a long enough password")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    (id, b)
+}
+
+/// Today's date as the server sees it (UTC), shifted by `days`.
+pub fn day(days: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
+}

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod harness;
 mod ops;
+mod repairs;
 mod roles;
 mod setup;
 mod tidy;

@@ -23,6 +23,16 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/invite/{token}", Access::Anyone),
     ("POST", "/invite/{token}/password", Access::Anyone),
     ("POST", "/invite/{token}/continue", Access::Anyone),
+    ("GET", "/admin/audit", Access::Admin),
+    ("GET", "/me/feeds", Access::Member),
+    ("POST", "/me/feeds", Access::Member),
+    ("POST", "/me/feeds/revoke", Access::Member),
+    ("GET", "/feeds/{token}/commitments.ics", Access::Anyone),
+    (
+        "GET",
+        "/feeds/{token}/repairs/{id}/updates.atom",
+        Access::Anyone,
+    ),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -37,7 +47,7 @@ pub enum Access {
 fn api_access(path: &str) -> Access {
     match path {
         "/api/v1/session" => Access::Anyone,
-        "/api/v1/me" => Access::Member,
+        p if p.starts_with("/api/v1/me") || p.starts_with("/api/v1/repairs") => Access::Member,
         _ => Access::Admin,
     }
 }
@@ -97,7 +107,10 @@ async fn every_route_as_every_role() {
     };
     for (who, b) in &browsers {
         for (method, path, access) in PAGE_ROUTES {
-            if (*path == "/logout") || (*who == Who::Admin && path.ends_with("/deactivate")) {
+            if *path == "/logout"
+                || (*who == Who::Admin && path.ends_with("/deactivate"))
+                || path.starts_with("/feeds/") && *who != Who::Anonymous
+            {
                 continue; // would end the session this walk needs
             }
             let url = fill(path);
@@ -177,6 +190,172 @@ async fn every_route_as_every_role() {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+/// Repair B's routes, walked by people of repair A and by an admin outside B: the repair does
+/// not exist for them (404), pages and API alike; the admin may see B's title and stage only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repair_routes_as_every_role() {
+    use crate::repairs::{cast, commitment_id};
+    let c = cast(Backend::Sqlite).await;
+    // Repair B: between two other people, facilitated by a second facilitator.
+    let (_, gil) = member(
+        &c.app,
+        &c.admin,
+        "Gil Facilitator",
+        "gil@acme.example",
+        &["facilitator"],
+    )
+    .await;
+    let (bea_id, bea) = member(&c.app, &c.admin, "Bea", "bea@acme.example", &[]).await;
+    let (cal_id, _) = member(&c.app, &c.admin, "Cal", "cal@acme.example", &[]).await;
+    let b = gil
+        .post_form(
+            "/repairs",
+            &[
+                ("title", "Repair B"),
+                ("summary", "Private to B."),
+                ("breach", "other"),
+                ("scope", "person_person"),
+                ("accountable_people", &bea_id),
+                ("affected_people", &cal_id),
+            ],
+        )
+        .await
+        .location
+        .unwrap()
+        .trim_start_matches("/repairs/")
+        .to_owned();
+    gil.post_form(
+        &format!("/repairs/{b}/updates"),
+        &[("kind", "progress"), ("body", "B update")],
+    )
+    .await;
+    bea.post_form(
+        &format!("/repairs/{b}/commitments"),
+        &[
+            ("owner", &bea_id),
+            ("statement", "B promise"),
+            ("due", &day(0)),
+        ],
+    )
+    .await;
+    let page = gil.get(&format!("/repairs/{b}")).await;
+    let commitment = commitment_id(&page.body, "B promise");
+    let update = page.body.split("/updates/").nth(1).unwrap()[..36].to_owned();
+    let fill = |p: &str| {
+        p.replace("{id}", &b)
+            .replace("{commitment}", &commitment)
+            .replace("{update}", &update)
+            .replace("{due}", &day(0))
+    };
+
+    let source = include_str!("../../../web/src/repair_pages.rs");
+    let routes: Vec<(String, String)> = crate::tidy::routes_in(source)
+        .into_iter()
+        .filter(|(_, p)| p.contains("{id}"))
+        .collect();
+    assert!(routes.len() >= 12, "{routes:?}");
+    let doc = c
+        .app
+        .browser()
+        .json(Method::GET, "/api/v1/openapi.json", None)
+        .await
+        .json();
+    let mut api = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if path.contains("/repairs/{id}") {
+            for m in ops.as_object().unwrap().keys() {
+                api.push((m.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    assert!(api.len() >= 11, "{api:?}");
+
+    let people = [
+        ("outsider", &c.oz),
+        ("accountable in A", &c.lee),
+        ("affected in A", &c.ana),
+        ("facilitator of A", &c.fay),
+        ("admin", &c.admin),
+    ];
+    for (who, browser) in people {
+        for (method, path) in &routes {
+            let url = fill(path);
+            let page = if method == "GET" {
+                browser.get(&url).await
+            } else {
+                browser.post_form(&url, &[]).await
+            };
+            let overseer_view = who == "admin" && method == "GET" && path == "/repairs/{id}";
+            if overseer_view {
+                assert_eq!(page.status, StatusCode::OK);
+                assert!(
+                    page.body.contains("Repair B") && !page.body.contains("Private to B"),
+                    "title and stage only"
+                );
+            } else {
+                assert_eq!(
+                    page.status,
+                    StatusCode::NOT_FOUND,
+                    "{who} {method} {url}: {}",
+                    page.body
+                );
+                assert!(!page.body.contains("Private to B") && !page.body.contains("B promise"));
+            }
+        }
+        for (method, path) in &api {
+            let url = fill(path);
+            let page = browser
+                .json(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &url,
+                    Some(serde_json::json!({})),
+                )
+                .await;
+            assert_eq!(
+                page.status,
+                StatusCode::NOT_FOUND,
+                "{who} {method} {url}: {}",
+                page.body
+            );
+        }
+    }
+    // B's own people get in, and never a 5xx with empty forms.
+    for browser in [&gil, &bea] {
+        for (method, path) in &routes {
+            let url = fill(path);
+            let page = if method == "GET" {
+                browser.get(&url).await
+            } else {
+                browser.post_form(&url, &[]).await
+            };
+            if method == "GET" {
+                assert_eq!(page.status, StatusCode::OK, "{method} {url}");
+            }
+            assert!(
+                page.status.as_u16() < 500,
+                "{method} {url}: {}",
+                page.status
+            );
+        }
+        for (method, path) in &api {
+            let url = fill(path);
+            let page = browser
+                .json(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &url,
+                    Some(serde_json::json!({})),
+                )
+                .await;
+            assert!(
+                page.status.as_u16() < 500,
+                "{method} {url}: {} {}",
+                page.status,
+                page.body
+            );
         }
     }
 }

@@ -150,3 +150,22 @@ fn every_page_route_is_walked_by_the_roles_test() {
         );
     }
 }
+
+/// The `(METHOD, path)` pairs a router's source declares with `.route(path, get(..).post(..))`,
+/// however rustfmt wrapped them.
+pub fn routes_in(source: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for chunk in source.split(".route(").skip(1) {
+        let Some(path) = chunk.split('"').nth(1) else {
+            continue;
+        };
+        let call = chunk.split(".route(").next().unwrap_or(chunk);
+        let call = call.split(".layer(").next().unwrap_or(call);
+        for method in ["get", "post", "put", "delete"] {
+            if call.contains(&format!("{method}(")) {
+                out.push((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    out
+}
