@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use regex::{Regex, RegexBuilder};
@@ -33,61 +32,8 @@ const WINDOW_BYTES: usize = 4096;
 /// The name of the capture group whose text becomes a draft commitment.
 const ACTION_GROUP: &str = "action";
 
-/// The kinds of breach a repair can have. The advice differs by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Breach {
-    /// A competence lapse, where an apology helps most.
-    MissedDeadline,
-    /// An integrity breach, which needs action as well as words.
-    BrokenPromise,
-    LackOfRespect,
-    Other,
-}
-
-impl Breach {
-    pub const ALL: [Breach; 4] = [
-        Breach::MissedDeadline,
-        Breach::BrokenPromise,
-        Breach::LackOfRespect,
-        Breach::Other,
-    ];
-
-    /// The snake_case name, as in JSON and in the rule file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Breach::MissedDeadline => "missed_deadline",
-            Breach::BrokenPromise => "broken_promise",
-            Breach::LackOfRespect => "lack_of_respect",
-            Breach::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for Breach {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A kind of breach that is not one of [`Breach::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown kind of breach `{0}`: expected missed_deadline, broken_promise, lack_of_respect or other"
-)]
-pub struct UnknownBreach(pub String);
-
-impl FromStr for Breach {
-    type Err = UnknownBreach;
-    /// Accepts `missed_deadline`, `missed-deadline`, in any case.
-    fn from_str(s: &str) -> Result<Self, UnknownBreach> {
-        let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        Breach::ALL
-            .into_iter()
-            .find(|b| b.as_str() == wanted)
-            .ok_or_else(|| UnknownBreach(s.to_owned()))
-    }
-}
+/// The kinds of breach: the repair's own, whose advice differs by kind.
+pub use crate::repair::Breach;
 
 /// A part of an apology found in the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -303,6 +249,44 @@ impl Coach {
             advice,
             offers_of_repair: offers,
             hints,
+        }
+    }
+
+    /// Reviews every rule's examples as the rule file documents them: a component must be
+    /// found in each `examples_pass` and not in any `examples_fail`; a flag must be raised on
+    /// each `examples_fail` and not on any `examples_pass`. Returns how many examples there
+    /// are, or one line per failure naming the rule and the example.
+    pub fn check_examples(&self) -> Result<usize, Vec<String>> {
+        let mut failures = Vec::new();
+        let mut count = 0;
+        for rule in &self.rules {
+            let found = |text: &str| {
+                let review = self.review(text, None, false);
+                match rule.kind {
+                    Kind::Component => review.components.iter().any(|c| c.id == rule.id),
+                    Kind::Flag => review.flags.iter().any(|f| f.rule == rule.id),
+                }
+            };
+            let (must, must_not) = match rule.kind {
+                Kind::Component => (&rule.examples_pass, &rule.examples_fail),
+                Kind::Flag => (&rule.examples_fail, &rule.examples_pass),
+            };
+            for text in must {
+                if !found(text) {
+                    failures.push(format!("rule `{}` should match: {text:?}", rule.id));
+                }
+            }
+            for text in must_not {
+                if found(text) {
+                    failures.push(format!("rule `{}` should not match: {text:?}", rule.id));
+                }
+            }
+            count += must.len() + must_not.len();
+        }
+        if failures.is_empty() {
+            Ok(count)
+        } else {
+            Err(failures)
         }
     }
 
@@ -646,8 +630,11 @@ mod parse {
             };
             let breach = match raw.breach.as_str() {
                 "deception" => None,
-                other => Some(other.parse::<Breach>().map_err(|e| {
-                    err(format!("{e} (or deception, for advice given on deception)"))
+                other => Some(Breach::parse(other).map_err(|e| {
+                    err(format!(
+                        "breach {} (or deception, for advice given on deception)",
+                        e.message
+                    ))
                 })?),
             };
             if let Some(id) = &raw.when_missing

@@ -532,7 +532,15 @@ mod tests {
     #[test]
     fn sides() {
         use Scope::*;
-        let table: Vec<(Scope, &[u8], usize, &[u8], usize, Option<&str>)> = vec![
+        type Case = (
+            Scope,
+            &'static [u8],
+            usize,
+            &'static [u8],
+            usize,
+            Option<&'static str>,
+        );
+        let table: Vec<Case> = vec![
             (PersonPerson, &[1], 0, &[2], 0, None),
             (PersonPerson, &[1], 0, &[2, 3], 0, Some("scope")),
             (PersonPerson, &[1], 0, &[2], 1, Some("scope")),

@@ -77,6 +77,20 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Review a draft apology with the apology coach (advice only), from FILE or `-` for stdin.
+    Coach {
+        /// The draft, or `-` to read standard input.
+        file: PathBuf,
+        /// Print exactly {"components": [...], "flags": [...], "score": N} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The kind of breach: missed_deadline, broken_promise, lack_of_respect or other.
+        #[arg(long, value_name = "KIND")]
+        breach: Option<String>,
+        /// Deception was involved: words alone will not restore trust.
+        #[arg(long)]
+        deception: bool,
+    },
     /// Administration from the command line.
     Admin {
         #[command(subcommand)]
@@ -123,6 +137,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             flags.push(("demo", demo.then_some(json!(true))));
             flags.push(("public_url", public_url.as_ref().map(|u| json!(u))));
         }
+        Command::Coach { .. } => {}
         Command::Migrate { db: d }
         | Command::Backup { db: d, .. }
         | Command::Restore { db: d, .. }
@@ -198,6 +213,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Database::Postgres(_) => None,
     };
     let store = open_store(&settings).await?;
+    // Parse the coach's rules now, off the runtime, so no request waits for it.
+    tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
     if settings.demo {
         demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
     }
@@ -233,9 +250,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
 
-    let sweeper = store.clone();
+    // Housekeeping: expired sessions and links go, missed commitment occurrences are
+    // announced in their repair's update log even when nobody opens the repair.
+    let (sweeper, swept) = (store.clone(), state.clone());
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             every.tick().await;
             if let Err(e) = sweeper
@@ -243,6 +262,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .await
             {
                 tracing::warn!(error = %e, "could not remove expired sessions");
+            }
+            if let Err(e) = kintsugi_web::repairs::announce_missed_everywhere(&swept).await {
+                tracing::warn!(error = %e, "could not announce missed commitments");
             }
         }
     });
@@ -283,11 +305,67 @@ fn sqlite_only(settings: &Settings, what: &str) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The coach needs no database and no settings: it reads text and prints advice.
+fn coach(file: &Path, json: bool, breach: Option<&str>, deception: bool) -> anyhow::Result<()> {
+    use std::io::Read;
+    let breach = breach
+        .map(kintsugi_core::repair::Breach::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--breach {e}"))?;
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input as UTF-8 text")?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+    }
+    let review = kintsugi_core::coach::Coach::default_rules().review(&text, breach, deception);
+    if json {
+        println!("{}", serde_json::to_string(&review)?);
+        return Ok(());
+    }
+    println!("Score: {} of 100", review.score);
+    for c in &review.components {
+        println!("  found {}: \"{}\"", c.id, &text[c.start..c.end]);
+    }
+    for f in &review.flags {
+        println!(
+            "  flag {} at \"{}\": {}\n    try: {}",
+            f.rule,
+            &text[f.start..f.end],
+            f.message,
+            f.suggestion
+        );
+    }
+    for h in &review.hints {
+        println!("  consider: {h}");
+    }
+    for a in &review.advice {
+        println!("  advice: {a}");
+    }
+    for o in &review.offers_of_repair {
+        println!("  offer of repair, to track as a commitment: {o}");
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Coach {
+        file,
+        json,
+        breach,
+        deception,
+    } = &cli.command
+    {
+        return coach(file, *json, breach.as_deref(), *deception);
+    }
     let settings = settings(&cli)?;
     init_logging(&settings);
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
+        Command::Coach { .. } => unreachable!("handled before settings are read"),
         Command::Migrate { .. } => {
             open_store(&settings).await?;
             println!("The database schema is up to date.");

@@ -366,16 +366,8 @@ macro_rules! store_impl {
             tx.commit().await.map_err($crate::db)
         }
 
-        async fn edit_update(
-            &self,
-            repair_id: uuid::Uuid,
-            update_id: uuid::Uuid,
-            editor_id: uuid::Uuid,
-            body: &str,
-            reason: Option<&str>,
-            at: time::OffsetDateTime,
-            audit: &kintsugi_store::Audit,
-        ) -> kintsugi_store::Result<()> {
+        async fn edit_update(&self, repair_id: uuid::Uuid, e: &kintsugi_store::UpdateEdit, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            let (update_id, editor_id, body, reason, at) = (e.update_id, e.editor_id, e.body.as_str(), e.reason.as_deref(), e.at);
             let mut tx = self.write_tx().await?;
             Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
             let found: Option<(String,)> = $crate::sqlx::query_as("SELECT kind FROM updates WHERE id = $1 AND repair_id = $2")

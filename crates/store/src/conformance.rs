@@ -361,6 +361,16 @@ fn update(kind: UpdateKind, author: Option<Uuid>, body: &str) -> NewUpdate {
     }
 }
 
+fn edit(update_id: Uuid, editor_id: Uuid, body: &str, t: i64) -> UpdateEdit {
+    UpdateEdit {
+        update_id,
+        editor_id,
+        body: body.into(),
+        reason: None,
+        at: at(t),
+    }
+}
+
 async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     use kintsugi_core::repair::Transition;
     let lead = person(org_id, "Lee Lead", "lee@acme.example", vec![]);
@@ -590,11 +600,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     store
         .edit_update(
             repair.id,
-            first.id,
-            facilitator,
-            "Plan agreed with both sides.",
-            None,
-            at(210),
+            &edit(first.id, facilitator, "Plan agreed with both sides.", 210),
             &audit(org_id, "update.edit"),
         )
         .await
@@ -622,11 +628,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         store
             .edit_update(
                 repair.id,
-                missed.id,
-                facilitator,
-                "hide it",
-                None,
-                at(220),
+                &edit(missed.id, facilitator, "hide it", 220),
                 &audit(org_id, "x")
             )
             .await,

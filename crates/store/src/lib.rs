@@ -139,16 +139,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Stage>;
     async fn post_update(&self, repair_id: Uuid, update: &NewUpdate, audit: &Audit) -> Result<()>;
     /// Adds a version to an update; the earlier versions stay.
-    async fn edit_update(
-        &self,
-        repair_id: Uuid,
-        update_id: Uuid,
-        editor_id: Uuid,
-        body: &str,
-        reason: Option<&str>,
-        at: OffsetDateTime,
-        audit: &Audit,
-    ) -> Result<()>;
+    async fn edit_update(&self, repair_id: Uuid, edit: &UpdateEdit, audit: &Audit) -> Result<()>;
     async fn updates(&self, repair_id: Uuid) -> Result<Vec<Update>>;
     async fn add_commitment(&self, commitment: &NewCommitment, audit: &Audit) -> Result<()>;
     async fn commitments(&self, repair_id: Uuid) -> Result<Vec<Commitment>>;

@@ -265,6 +265,16 @@ pub struct NewUpdate {
     pub created_at: OffsetDateTime,
 }
 
+/// A new version of an update.
+#[derive(Debug, Clone)]
+pub struct UpdateEdit {
+    pub update_id: Uuid,
+    pub editor_id: Uuid,
+    pub body: String,
+    pub reason: Option<String>,
+    pub at: OffsetDateTime,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewCommitment {
     pub id: Uuid,

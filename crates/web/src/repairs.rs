@@ -277,14 +277,7 @@ pub async fn open(
 // ---- Acknowledgment and the coach ----
 
 pub fn coach_review(access: &Access, draft: &str) -> kintsugi_core::coach::Review {
-    use kintsugi_core::coach::Breach as B;
-    let breach = match access.repair.breach {
-        Breach::MissedDeadline => B::MissedDeadline,
-        Breach::BrokenPromise => B::BrokenPromise,
-        Breach::LackOfRespect => B::LackOfRespect,
-        Breach::Other => B::Other,
-    };
-    Coach::default_rules().review(draft, Some(breach), access.repair.deception)
+    Coach::default_rules().review(draft, Some(access.repair.breach), access.repair.deception)
 }
 
 pub async fn acknowledge(
@@ -513,11 +506,13 @@ pub async fn edit_update(
         .store()
         .edit_update(
             access.repair.id,
-            update_id,
-            user.person.id,
-            &body,
-            reason.as_deref(),
-            state.now(),
+            &kintsugi_store::UpdateEdit {
+                update_id,
+                editor_id: user.person.id,
+                body,
+                reason,
+                at: state.now(),
+            },
             &entry,
         )
         .await?;
@@ -625,7 +620,7 @@ pub fn occurrence(r: &OccurrenceRecord) -> Occurrence {
     }
 }
 
-pub fn find_commitment<'a>(list: &'a [Commitment], id: Uuid) -> Result<&'a Commitment, AppError> {
+pub fn find_commitment(list: &[Commitment], id: Uuid) -> Result<&Commitment, AppError> {
     list.iter()
         .find(|c| c.id == id)
         .ok_or_else(|| AppError::not_found("commitment"))

@@ -165,7 +165,11 @@ async fn openapi_document_lists_every_api_route() {
         .await
         .json();
     assert_eq!(doc["openapi"], "3.1.0");
-    let source = include_str!("../../../web/src/api.rs");
+    let source = [
+        include_str!("../../../web/src/api.rs"),
+        include_str!("../../../web/src/repair_api.rs"),
+    ]
+    .concat();
     // Every handler registered with `routes!` carries a #[utoipa::path], so it is in the document.
     let documented: usize = doc["paths"]
         .as_object()

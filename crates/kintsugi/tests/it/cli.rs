@@ -314,3 +314,81 @@ async fn json_logs_on_request() {
         "raw paths never reach the logs"
     );
 }
+
+#[test]
+fn coach_from_the_command_line() {
+    let mut child = Command::new(BIN)
+        .args(["coach", "-", "--json", "--breach", "missed_deadline"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let draft = "I’m sorry if anyone was offended, but the deadline was unrealistic.";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(draft.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = review
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["components", "flags", "score"], "exactly this shape");
+    let rules: Vec<&str> = review["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"conditional") && rules.contains(&"sorry-but"),
+        "{rules:?}"
+    );
+    for f in review["flags"].as_array().unwrap() {
+        let (start, end) = (
+            f["start"].as_u64().unwrap() as usize,
+            f["end"].as_u64().unwrap() as usize,
+        );
+        assert!(
+            draft.get(start..end).is_some(),
+            "byte offsets on char boundaries"
+        );
+        assert_eq!(
+            f.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["end", "message", "rule", "start", "suggestion"]
+        );
+    }
+    assert!(review["score"].as_u64().unwrap() < 40);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("draft.txt");
+    std::fs::write(&file, "I missed the deadline and did not warn you. I am sorry. I will send the plan every Monday.").unwrap();
+    let (ok, text, _) = kintsugi(&["coach", file.to_str().unwrap()], &[]);
+    assert!(ok);
+    assert!(
+        text.contains("Score:") && text.contains("found responsibility"),
+        "{text}"
+    );
+    assert!(
+        text.contains("offer of repair, to track as a commitment: Send the plan every Monday"),
+        "{text}"
+    );
+
+    let (ok, _, err) = kintsugi(&["coach", "-", "--breach", "felony"], &[]);
+    assert!(
+        !ok && err.contains("--breach") && err.contains("missed_deadline"),
+        "{err}"
+    );
+    let (ok, _, err) = kintsugi(&["coach", "/no/such/draft.txt"], &[]);
+    assert!(
+        !ok && err.contains("cannot read /no/such/draft.txt"),
+        "{err}"
+    );
+}
