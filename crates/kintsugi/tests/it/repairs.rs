@@ -778,3 +778,192 @@ on_both!(feeds_are_secret_and_parse, |backend| async move {
         404
     );
 });
+
+on_both!(the_api_drives_a_repair_too, |backend| async move {
+    let c = cast(backend).await;
+    let base = format!("/api/v1/repairs/{}", c.repair);
+    let coach = c
+        .lee
+        .json(
+            Method::POST,
+            &format!("{base}/coach"),
+            Some(json!({"body": "Mistakes were made."})),
+        )
+        .await;
+    assert_eq!(coach.status, StatusCode::OK);
+    assert_eq!(coach.json()["flags"][0]["rule"], "agentless-passive");
+    let ack = c
+        .lee
+        .json(
+            Method::POST,
+            &format!("{base}/acknowledgments"),
+            Some(json!({"body": "I missed the date; I am sorry."})),
+        )
+        .await;
+    assert_eq!(ack.status, StatusCode::NO_CONTENT);
+    let moved = c
+        .fay
+        .json(
+            Method::POST,
+            &format!("{base}/stage"),
+            Some(json!({"from": "acknowledge", "action": "advance"})),
+        )
+        .await;
+    assert_eq!(moved.json()["stage"], "understand");
+    let refused = c
+        .fay
+        .json(
+            Method::POST,
+            &format!("{base}/stage"),
+            Some(json!({"from": "understand", "action": "advance"})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at least one cause must be named")
+    );
+    let bad_cause = c
+        .fay
+        .json(
+            Method::POST,
+            &format!("{base}/causes"),
+            Some(json!({"category": "weather", "description": "x"})),
+        )
+        .await;
+    assert_eq!(bad_cause.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad_cause.json()["errors"][0]["field"], "category");
+
+    // "Start small": the fourth open commitment of one owner comes with advice.
+    let mut advice = Vec::new();
+    for n in 0..4 {
+        let made = c
+            .lee
+            .json(
+                Method::POST,
+                &format!("{base}/commitments"),
+                Some(
+                    json!({"owner": c.lee_id, "statement": format!("Promise {n}"), "due": day(5)}),
+                ),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        advice.push(made.json()["advice"].clone());
+    }
+    assert!(advice[..3].iter().all(|a| a.is_null()));
+    assert!(
+        advice[3]
+            .as_str()
+            .unwrap()
+            .contains("You already hold 3 open commitments")
+    );
+    let repair = c.ana.json(Method::GET, &base, None).await.json();
+    assert_eq!(repair["commitments"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        repair["commitments"][0]["occurrences"][0]["status"],
+        "upcoming"
+    );
+    assert!(
+        repair["follow_through"]["rate"].is_null(),
+        "nothing due yet"
+    );
+    let cid = repair["commitments"][0]["id"].as_str().unwrap().to_owned();
+    let early = c
+        .ana
+        .json(
+            Method::POST,
+            &format!(
+                "{base}/commitments/{cid}/occurrences/{}/confirmation",
+                day(5)
+            ),
+            Some(json!({"happened": true})),
+        )
+        .await;
+    assert_eq!(
+        early.status,
+        StatusCode::CONFLICT,
+        "nothing to confirm before it is due or done"
+    );
+    let mine = c
+        .lee
+        .json(Method::GET, "/api/v1/me/commitments", None)
+        .await
+        .json();
+    assert_eq!(mine["commitments"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        c.oz.json(Method::GET, "/api/v1/me/commitments", None)
+            .await
+            .json()["commitments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+});
+
+/// Moves a repair's clock back: as if it had opened `days` ago with no update since.
+async fn age_repair(app: &App, repair: &str, days: i64) {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE repairs SET created_at = created_at - {} WHERE id = '{repair}'",
+        days * 86_400
+    ));
+    match &app.database_url {
+        Some(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .connect(url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        None => {
+            let path = app.data_dir.path().join("kintsugi.db");
+            let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .connect_with(opts)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+    }
+}
+
+on_both!(
+    overdue_updates_are_shown_to_everyone,
+    |backend| async move {
+        let c = cast(backend).await;
+        let r = format!("/repairs/{}", c.repair);
+        assert!(!c.ana.get(&r).await.body.contains("Update overdue"));
+        age_repair(&c.app, &c.repair, 9).await;
+        for b in [&c.ana, &c.lee, &c.fay] {
+            let page = b.get(&r).await;
+            assert!(
+                page.body
+                    .contains("Update overdue: last update 9 days ago, promised every 7."),
+                "{}",
+                page.body
+            );
+            assert!(
+                b.get("/repairs")
+                    .await
+                    .body
+                    .contains("Update overdue: last update 9 days ago"),
+                "the list marks it"
+            );
+        }
+        c.fay
+            .post_form(
+                &format!("{r}/updates"),
+                &[
+                    ("kind", "check_in"),
+                    ("body", "Checking in: the plan holds."),
+                ],
+            )
+            .await;
+        assert!(
+            !c.ana.get(&r).await.body.contains("Update overdue"),
+            "a new update clears it"
+        );
+    }
+);
