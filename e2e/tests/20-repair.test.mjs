@@ -118,7 +118,8 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
       }
     });
 
-  // Checks and records a page: axe (fails on serious/critical) and a numbered screenshot.
+  // Checks and records a page: axe (fails on serious/critical) and, when
+  // `name` is given, a numbered full-page screenshot.
   const visited = async (st, p, name, label) => {
     await settled(p);
     const lesser = await checkAccessibility(p, label);
@@ -129,6 +130,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
       axeFindings.push(line);
       st.diagnostic(line);
     }
+    if (!name) return null;
     const file = `${shotNo++}-${name}.png`;
     await screenshot(p, file);
     return file;
@@ -151,11 +153,21 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
       throw new Error(`Expected the repair page to show "Stage: ${label}".\n${await describePage(p)}`);
     }
     // The progress list marks the current stage for assistive technology too.
-    if (label !== 'Rebuilt' && label !== 'Closed without repair') {
+    if (label !== 'Closed without repair') {
       const current = (await p.locator('ol.stages [aria-current="step"]').allTextContents()).map((s) => s.trim());
       assert.deepEqual(current, [label], `the stages list should mark "${label}" as the current step`);
     }
   };
+
+  /** Resolves when the coach has answered for exactly this draft (htmx POST …/coach). */
+  const coachAnswer = (p, draft) =>
+    p.waitForResponse(
+      (res) =>
+        res.request().method() === 'POST' &&
+        new URL(res.url()).pathname.endsWith('/coach') &&
+        new URLSearchParams(res.request().postData() ?? '').get('body') === draft,
+      { timeout: STEP_TIMEOUT_MS },
+    );
 
   /** Reads the follow-through line of the repair page. */
   const followThrough = async (p) =>
@@ -186,9 +198,12 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
 
   for (const person of [FAY, LEE, ANA]) {
     const who = person.name.split(' ')[0].toLowerCase();
+    // Screenshots of the admin pages only for the first person: the rest look alike.
+    const shoot = (name) => (person === FAY ? name : null);
     await step(`2. the admin adds ${person.name}, who sets a password through the invitation link`, async (st) => {
       await (await byRole(header(admin), 'link', 'People', { page: admin })).click();
       await expectPath(admin, '/admin/people', 'the "People" link leads to');
+      await visited(st, admin, shoot('people'), 'the people page');
       await (await byLabel(admin, 'Name')).fill(person.name);
       await (await byLabel(admin, 'Email')).fill(person.email);
       const facilitator = await byRole(admin, 'checkbox', 'Facilitator');
@@ -204,21 +219,26 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
         throw new Error(`After "Add person", expected ${person.name} in the table or on their page.\n${await describePage(admin)}`);
       }
       if (!/^\/admin\/people\/[^/]+$/.test(new URL(admin.url()).pathname)) {
-        await visited(st, admin, `people-${who}`, `the people page with ${person.name}`);
+        await visited(st, admin, null, `the people page with ${person.name}`);
         await (await byRole(admin.getByRole('table'), 'link', person.name, { page: admin })).click();
         await expectPath(admin, /^\/admin\/people\/[^/]+$/, `${person.name}'s page`);
+      }
+      if (person.facilitator) {
+        await expectText(admin.getByRole('main'), 'Facilitator', { page: admin, what: `${person.name}'s roles` });
       }
       await (await byRole(admin, 'button', 'Create invitation link')).click();
       const invitationUrl = await (await byLabel(admin, 'Invitation link')).inputValue();
       assert.match(invitationUrl, /\/invite\/[^/?#\s]+$/, 'the invitation link should point at /invite/TOKEN');
+      await visited(st, admin, shoot('person-invitation'), `${person.name}'s page with an invitation link`);
 
       const p = await open(who);
       await goto(p, invitationUrl);
+      await visited(st, p, shoot('invitation'), `${person.name}'s invitation page`);
       await (await byLabel(p, 'New password')).fill(person.password);
-      if (person === FAY) await visited(st, p, 'invitation-fay', 'the invitation page');
       await (await byRole(p, 'button', 'Set password and sign in')).click();
       await expectPath(p, '/', `after ${person.name} accepts the invitation, the home page`);
       await expectText(header(p), person.name, { page: p, what: `the header (signed in as ${person.name})` });
+      await visited(st, p, null, `${person.name}'s home page`);
     });
   }
 
@@ -266,11 +286,24 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     await (await byRole(region(p, 'Your repairs'), 'link', REPAIR_TITLE, { page: p })).click();
     await expectPath(p, new URL(repairUrl).pathname, 'the repair link on the home page leads to');
 
+    await visited(st, p, null, 'the repair page, as Lee');
+    assert.equal(
+      await p.getByRole('button', { name: 'Move to the next stage', exact: true }).count(),
+      0,
+      'only the facilitator may move the repair between stages',
+    );
     const draft = await byLabel(p, 'Your acknowledgment');
     const coach = p.locator('#coach');
     await expectText(coach, 'Start typing', { page: p, what: 'the coach before any typing' });
     await draft.click();
+    const answered = coachAnswer(p, BAD_APOLOGY);
     await draft.pressSequentially(BAD_APOLOGY, { delay: 5 });
+    try {
+      await answered;
+    } catch {
+      throw new Error(`Typing in "Your acknowledgment" should make htmx ask the coach (POST …/coach) about the whole draft, but it did not.\n${await describePage(p)}`);
+    }
+    await settled(p);
 
     const flagged = coach.locator('ul.flags li');
     try {
@@ -291,7 +324,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     assert.ok(Number.isFinite(badScore), 'the coach should show "Score: N of 100"');
     st.diagnostic(`coach score for the conditional apology: ${badScore}`);
     // The draft keeps its link to the coach after the htmx swap.
-    assert.equal(await draft.getAttribute('aria-describedby'), 'coach');
+    assert.equal(await draft.getAttribute('aria-describedby'), 'coach-summary');
     await visited(st, p, 'coach-flags', 'the coach flagging a conditional apology');
   });
 
@@ -300,17 +333,16 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     const draft = await byLabel(p, 'Your acknowledgment');
     const coach = p.locator('#coach');
     await draft.fill('');
+    const answered = coachAnswer(p, GOOD_APOLOGY);
     await draft.pressSequentially(GOOD_APOLOGY, { delay: 2 });
     try {
+      await answered;
+      await settled(p);
+      assert.equal(await coach.locator('ul.flags').count(), 0, 'no flags');
       await coach
         .getByRole('button', { name: 'Add as a commitment', exact: true })
         .first()
         .waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
-      await p.waitForFunction(
-        () => !document.querySelector('#coach ul.flags') && !document.querySelector('.htmx-request'),
-        null,
-        { timeout: STEP_TIMEOUT_MS, polling: 100 },
-      );
     } catch {
       throw new Error(
         'After typing a good apology, expected the coach to show no flags and offer "Add as a commitment".\n' +
@@ -342,6 +374,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     await (await byLabel(p, 'Why no listening round is possible')).fill(NO_ROUND_REASON);
     await (await byRole(p, 'button', 'Record the reason')).click();
     await expectText(region(p, 'Causes'), `No listening round was possible: ${NO_ROUND_REASON}`, { page: p });
+    await visited(st, p, null, 'the repair after recording why there is no listening round');
 
     await (await byLabel(p, 'Category')).selectOption({ label: CAUSE_CATEGORY });
     await (await byLabel(p, 'Cause')).fill(CAUSE);
@@ -352,6 +385,8 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
 
     await (await byRole(p, 'button', 'Move to the next stage')).click();
     await expectStage(p, 'Act');
+    await expectText(region(p, 'Progress'), 'at least one commitment needs an owner', { page: p, what: 'what Act still needs' });
+    await visited(st, p, null, 'the repair in Act, as Fay');
   });
 
   await step('7. Fay posts a progress update and edits it: the log keeps both versions', async (st) => {
@@ -425,6 +460,8 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
 
     const a = people.ana.page;
     await goto(a, `${server.baseUrl}/`);
+    await expectText(region(a, 'New for you'), REPAIR_TITLE, { page: a, what: `Ana's notifications ("New for you")` });
+    await visited(st, a, null, "Ana's home page");
     await (await byRole(region(a, 'Your repairs'), 'link', REPAIR_TITLE, { page: a })).click();
     await expectPath(a, new URL(repairUrl).pathname, "Ana's link to the repair leads to");
     assert.equal(
@@ -440,6 +477,14 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
       { page: a, what: "today's occurrence after Ana's confirmation" },
     );
     await expectFollowThrough(a, '100%');
+    assert.equal(
+      await a.getByRole('button', { name: /^Mark done/ }).count(),
+      0,
+      'only the owner may mark an occurrence done',
+    );
+    for (const name of ['Move to the next stage', 'Post update', 'Add commitment']) {
+      assert.equal(await a.getByRole('button', { name, exact: true }).count(), 0, `the affected side should not see "${name}"`);
+    }
     st.diagnostic(`Ana sees: ${await followThrough(a)}`);
     await visited(st, a, 'commitment-kept-ana', 'the kept commitment, as Ana');
   });
@@ -461,6 +506,12 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
       'weekly, 4 times',
       { page: p, what: 'the back-dated commitment' },
     );
+    assert.equal(
+      await p.getByRole('button', { name: /^It happened/ }).count(),
+      0,
+      'only the affected side confirms occurrences',
+    );
+    await visited(st, p, null, 'the repair with two commitments, as Lee');
 
     const a = people.ana.page;
     await a.reload({ waitUntil: 'load' });
@@ -491,6 +542,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     await (await byRole(p, 'button', 'Move to the next stage')).click();
     await expectStage(p, 'Rebuild');
     await expectText(region(p, 'Progress'), 'the recovery gate is not measured yet', { page: p });
+    await visited(st, p, null, 'the repair in Rebuild, as Fay');
 
     await p.locator('summary', { hasText: 'Close without repair, or override the recovery gate' }).click();
     await (await byLabel(p, 'Reason (every participant sees it)')).fill(OVERRIDE_REASON);
@@ -502,6 +554,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
       0,
       'a rebuilt repair offers no further stage moves',
     );
+    await visited(st, p, null, 'the rebuilt repair, as Fay');
 
     const a = people.ana.page;
     await a.reload({ waitUntil: 'load' });

@@ -84,9 +84,6 @@ impl Page {
     pub fn chrome(&self, title: &str) -> Chrome {
         Chrome::new(&self.csrf, self.user.as_ref(), title)
     }
-    pub fn csrf_token(&self) -> &str {
-        &self.csrf.0
-    }
 }
 
 impl FromRequestParts<AppState> for Page {

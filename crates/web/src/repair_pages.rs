@@ -19,7 +19,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::error::extract::{Form, Path};
 use crate::pages::{Chrome, Page, html_errors, render};
-use crate::repairs::{self, Access, CommitmentInput, OpenInput};
+use crate::repairs::{self, Access, CommitmentInput, InRepair, OpenInput};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
             get(edit_page).post(edit_update),
         )
         .route("/repairs/{id}/commitments", post(add_commitment))
+        .route("/repairs/{id}/offers", post(accept_offer))
         .route(
             "/repairs/{id}/commitments/{commitment}/done",
             post(mark_done),
@@ -322,6 +323,7 @@ struct RepairPage {
     commitments: Vec<CommitmentView>,
     cadences: [Cadence; 4],
     ft: FollowThroughView,
+    cdraft: CommitmentDraft,
 }
 
 #[derive(Template)]
@@ -340,9 +342,6 @@ struct CoachPartial {
     missing: Vec<&'static str>,
     flags: Vec<(String, String, String, String)>,
     repair_id: Uuid,
-    csrf: String,
-    me: Uuid,
-    default_due: String,
 }
 
 const COMPONENTS: &[(&str, &str)] = &[
@@ -355,7 +354,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("forgiveness", "asking for forgiveness"),
 ];
 
-fn coach_partial(state: &AppState, page: &Page, access: &Access, me: Uuid, draft: &str) -> String {
+fn coach_partial(access: &Access, draft: &str) -> String {
     let review = (!draft.trim().is_empty()).then(|| repairs::coach_review(access, draft));
     let snippet = |start: usize, end: usize| draft.get(start..end).unwrap_or_default().to_owned();
     let (components, missing, flags) = match &review {
@@ -398,11 +397,29 @@ fn coach_partial(state: &AppState, page: &Page, access: &Access, me: Uuid, draft
         missing,
         flags,
         repair_id: access.repair.id,
-        csrf: page.csrf_token().to_owned(),
-        me,
-        default_due: (repairs::today(state) + time::Duration::days(7)).to_string(),
     };
     partial.render().unwrap_or_default()
+}
+
+/// The commitment form as it was submitted, to show again with its problems.
+#[derive(Default, Clone)]
+pub struct CommitmentDraft {
+    pub statement: String,
+    pub owner: String,
+    pub due: String,
+    pub cadence: String,
+    pub count: String,
+    pub first_due: String,
+    pub open: bool,
+}
+
+/// What a re-rendered repair page carries besides the repair.
+#[derive(Default)]
+struct Extras {
+    draft_ack: String,
+    errors: Vec<Invalid>,
+    notice: Option<String>,
+    cdraft: CommitmentDraft,
 }
 
 async fn repair_page(
@@ -410,10 +427,14 @@ async fn repair_page(
     page: &Page,
     user: &CurrentUser,
     access: Access,
-    draft_ack: String,
-    errors: Vec<Invalid>,
-    notice: Option<String>,
+    extras: Extras,
 ) -> Result<Response, AppError> {
+    let Extras {
+        draft_ack,
+        errors,
+        notice,
+        cdraft,
+    } = extras;
     if !access.is_participant() {
         let r = &access.repair;
         return Ok(render(
@@ -543,7 +564,7 @@ async fn repair_page(
             .map(|p| p.name.clone())
             .collect()
     };
-    let coach_html = coach_partial(state, page, &access, me, &draft_ack);
+    let coach_html = coach_partial(&access, &draft_ack);
     let view = RepairPage {
         chrome: page.chrome(&r.title),
         errors,
@@ -567,6 +588,7 @@ async fn repair_page(
         update_kinds: UpdateKind::POSTABLE,
         commitments: views,
         cadences: Cadence::ALL,
+        cdraft,
         r: access.repair,
     };
     let status = if view.errors.is_empty() {
@@ -574,7 +596,12 @@ async fn repair_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(render(status, &view))
+    let mut response = render(status, &view);
+    // A form posted through htmx lands back on the repair's own address, not the POST's.
+    if let Ok(url) = axum::http::HeaderValue::from_str(&format!("/repairs/{id}")) {
+        response.headers_mut().insert("hx-replace-url", url);
+    }
+    Ok(response)
 }
 
 async fn show(
@@ -584,7 +611,7 @@ async fn show(
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     let access = repairs::access(&state, &user, id).await?;
-    repair_page(&state, &page, &user, access, String::new(), vec![], None).await
+    repair_page(&state, &page, &user, access, Extras::default()).await
 }
 
 /// After a change: back to the repair on success; the page again, with what was wrong, when
@@ -606,26 +633,39 @@ async fn after(
                 page,
                 user,
                 access,
-                String::new(),
-                vec![],
-                Some(notice),
+                Extras {
+                    notice: Some(notice),
+                    ..Extras::default()
+                },
             )
             .await
         }
         Err(AppError::Invalid(errors)) => {
             let access = repairs::participant(state, user, id).await?;
-            repair_page(state, page, user, access, String::new(), errors, None).await
+            repair_page(
+                state,
+                page,
+                user,
+                access,
+                Extras {
+                    errors,
+                    ..Extras::default()
+                },
+            )
+            .await
         }
         Err(AppError::Conflict(msg)) => {
             let access = repairs::participant(state, user, id).await?;
+            let errors = vec![Invalid::new(Invalid::FORM, msg)];
             let mut response = repair_page(
                 state,
                 page,
                 user,
                 access,
-                String::new(),
-                vec![Invalid::new(Invalid::FORM, msg)],
-                None,
+                Extras {
+                    errors,
+                    ..Extras::default()
+                },
             )
             .await?;
             *response.status_mut() = StatusCode::CONFLICT;
@@ -644,38 +684,51 @@ struct DraftForm {
 async fn coach(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
+    InRepair { user, access }: InRepair,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
     Form(form): Form<DraftForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
     access.require_accountable()?;
-    if headers.contains_key("hx-request") {
-        return Ok(Html(coach_partial(
-            &state,
-            &page,
-            &access,
-            user.person.id,
-            &form.body,
-        ))
-        .into_response());
+    // htmx asks while someone types (its target is the coach panel): the panel alone.
+    // A boosted "Ask the coach" click targets the page and gets the whole page.
+    if headers.get("hx-target").is_some_and(|t| t == "coach") {
+        return Ok(Html(coach_partial(&access, &form.body)).into_response());
     }
-    repair_page(&state, &page, &user, access, form.body, vec![], None).await
+    repair_page(
+        &state,
+        &page,
+        &user,
+        access,
+        Extras {
+            draft_ack: form.body,
+            ..Extras::default()
+        },
+    )
+    .await
 }
 
 async fn acknowledge(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Form(form): Form<DraftForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     match repairs::acknowledge(&state, &user, &access, &form.body).await {
         Ok(()) => Ok(Redirect::to(&format!("/repairs/{id}#ack-heading")).into_response()),
         Err(AppError::Invalid(errors)) => {
-            repair_page(&state, &page, &user, access, form.body, errors, None).await
+            repair_page(
+                &state,
+                &page,
+                &user,
+                access,
+                Extras {
+                    draft_ack: form.body,
+                    errors,
+                    ..Extras::default()
+                },
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -692,11 +745,10 @@ struct CauseForm {
 async fn add_cause(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Form(form): Form<CauseForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let result = repairs::add_cause(&state, &user, &access, &form.category, &form.description)
         .await
         .map(|_| None);
@@ -712,11 +764,10 @@ struct ReasonForm {
 async fn no_round(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let result = repairs::record_no_round_reason(&state, &user, &access, &form.reason)
         .await
         .map(|_| None);
@@ -736,11 +787,10 @@ struct StageForm {
 async fn move_stage(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Form(form): Form<StageForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let result = repairs::move_stage(
         &state,
         &user,
@@ -767,11 +817,10 @@ struct UpdateForm {
 async fn post_update(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Form(form): Form<UpdateForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let result = repairs::post_update(&state, &user, &access, &form.kind, &form.body, &form.reason)
         .await
         .map(|_| None);
@@ -793,10 +842,10 @@ struct EditPage {
 async fn edit_page(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path((id, update_id)): Path<(Uuid, Uuid)>,
+    InRepair { access, .. }: InRepair,
+    Path((_, update_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let update = repairs::find_update(&state, &access, update_id).await?;
     let current = update.current().clone();
     Ok(render(
@@ -816,11 +865,11 @@ async fn edit_page(
 async fn edit_update(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path((id, update_id)): Path<(Uuid, Uuid)>,
+    InRepair { user, access }: InRepair,
+    Path((_, update_id)): Path<(Uuid, Uuid)>,
     Form(form): Form<UpdateForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     match repairs::edit_update(&state, &user, &access, update_id, &form.body, &form.reason).await {
         Ok(()) => Ok(Redirect::to(&format!("/repairs/{id}#updates-heading")).into_response()),
         Err(AppError::Invalid(errors)) => {
@@ -855,45 +904,132 @@ struct CommitmentForm {
 async fn add_commitment(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
+    InRepair { user, access }: InRepair,
     Form(form): Form<CommitmentForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let count = match form
         .count
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
     {
-        None => None,
-        Some(c) => match c.parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                return after(
-                    &state,
-                    &page,
-                    &user,
-                    id,
-                    Err(AppError::invalid("count", "must be a whole number")),
-                    "",
-                )
-                .await;
-            }
+        None => Ok(None),
+        Some(c) => c
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AppError::invalid("count", "must be a whole number")),
+    };
+    let result = match count {
+        Ok(count) => {
+            let input = CommitmentInput {
+                owner: Uuid::parse_str(form.owner.trim()).ok(),
+                statement: &form.statement,
+                due: form.due.as_deref(),
+                cadence: form.cadence.as_deref(),
+                count,
+                first_due: form.first_due.as_deref(),
+            };
+            repairs::add_commitment(&state, &user, &access, input).await
+        }
+        Err(e) => Err(e),
+    };
+    let errors = match result {
+        Ok((_, None)) => {
+            return Ok(Redirect::to(&format!("/repairs/{id}#commitments-heading")).into_response());
+        }
+        Ok((_, Some(advice))) => {
+            let access = repairs::participant(&state, &user, id).await?;
+            return repair_page(
+                &state,
+                &page,
+                &user,
+                access,
+                Extras {
+                    notice: Some(advice),
+                    ..Extras::default()
+                },
+            )
+            .await;
+        }
+        Err(AppError::Invalid(errors)) => errors,
+        Err(AppError::Conflict(msg)) => vec![Invalid::new(Invalid::FORM, msg)],
+        Err(e) => return Err(e),
+    };
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let cdraft = CommitmentDraft {
+        statement: form.statement.clone(),
+        owner: form.owner.clone(),
+        due: text(&form.due),
+        cadence: text(&form.cadence),
+        count: text(&form.count),
+        first_due: text(&form.first_due),
+        open: true,
+    };
+    repair_page(
+        &state,
+        &page,
+        &user,
+        access,
+        Extras {
+            errors,
+            cdraft,
+            ..Extras::default()
         },
-    };
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct OfferForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    offer: String,
+}
+
+/// "Add as a commitment" beside an offer of repair the coach found: a commitment owned by
+/// the writer, due in a week, and the draft apology kept as it was.
+async fn accept_offer(
+    State(state): State<AppState>,
+    page: Page,
+    InRepair { user, access }: InRepair,
+    Form(form): Form<OfferForm>,
+) -> Result<Response, AppError> {
+    let due = (repairs::today(&state) + time::Duration::days(7)).to_string();
     let input = CommitmentInput {
-        owner: Uuid::parse_str(form.owner.trim()).ok(),
-        statement: &form.statement,
-        due: form.due.as_deref(),
-        cadence: form.cadence.as_deref(),
-        count,
-        first_due: form.first_due.as_deref(),
+        owner: Some(user.person.id),
+        statement: &form.offer,
+        due: Some(&due),
+        cadence: None,
+        count: None,
+        first_due: None,
     };
-    let result = repairs::add_commitment(&state, &user, &access, input)
-        .await
-        .map(|(_, advice)| advice);
-    after(&state, &page, &user, id, result, "commitments-heading").await
+    let id = access.repair.id;
+    let extras = match repairs::add_commitment(&state, &user, &access, input).await {
+        Ok((_, advice)) => {
+            let mut notice = format!(
+                "“{}” is now a commitment of yours, due {due}.",
+                form.offer.trim()
+            );
+            if let Some(advice) = advice {
+                notice = format!("{notice} {advice}");
+            }
+            Extras {
+                draft_ack: form.body,
+                notice: Some(notice),
+                ..Extras::default()
+            }
+        }
+        Err(AppError::Invalid(errors)) => Extras {
+            draft_ack: form.body,
+            errors,
+            ..Extras::default()
+        },
+        Err(e) => return Err(e),
+    };
+    let access = repairs::participant(&state, &user, id).await?;
+    repair_page(&state, &page, &user, access, extras).await
 }
 
 #[derive(Deserialize)]
@@ -907,11 +1043,11 @@ struct OccurrenceForm {
 async fn mark_done(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path((id, commitment)): Path<(Uuid, Uuid)>,
+    InRepair { user, access }: InRepair,
+    Path((_, commitment)): Path<(Uuid, Uuid)>,
     Form(form): Form<OccurrenceForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let result = repairs::mark_done(&state, &user, &access, commitment, &form.due)
         .await
         .map(|_| None);
@@ -921,11 +1057,11 @@ async fn mark_done(
 async fn confirm(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
-    Path((id, commitment)): Path<(Uuid, Uuid)>,
+    InRepair { user, access }: InRepair,
+    Path((_, commitment)): Path<(Uuid, Uuid)>,
     Form(form): Form<OccurrenceForm>,
 ) -> Result<Response, AppError> {
-    let access = repairs::participant(&state, &user, id).await?;
+    let id = access.repair.id;
     let result = repairs::confirm(
         &state,
         &user,

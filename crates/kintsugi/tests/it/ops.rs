@@ -132,6 +132,10 @@ async fn pages_send_security_headers() {
     let app = App::start(Backend::Sqlite).await;
     let page = app.browser().get("/login").await;
     assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(
+        page.headers["referrer-policy"], "same-origin",
+        "no-referrer makes browsers send Origin: null on forms"
+    );
     assert!(
         page.headers["content-security-policy"]
             .to_str()

@@ -129,6 +129,7 @@ on_both!(a_whole_repair, |backend| async move {
         .client
         .post(format!("{}{r}/coach", c.app.url))
         .header("hx-request", "true")
+        .header("hx-target", "coach")
         .header("x-csrf-token", &token)
         .form(&[("body", draft)])
         .send()
@@ -137,8 +138,8 @@ on_both!(a_whole_repair, |backend| async move {
     assert_eq!(partial.status(), StatusCode::OK);
     let partial = partial.text().await.unwrap();
     assert!(
-        partial.starts_with("<div id=\"coach\""),
-        "only the partial: {partial}"
+        !partial.contains("<h1>") && partial.contains("id=\"coach-summary\""),
+        "only the panel: {partial}"
     );
     assert!(
         partial.contains("conditional") && partial.contains("sorry-but"),
@@ -150,6 +151,30 @@ on_both!(a_whole_repair, |backend| async move {
         .post_form(&format!("{r}/coach"), &[("body", draft)])
         .await;
     assert!(whole.body.contains("<h1>Missed launch date</h1>") && whole.body.contains("Score:"));
+    let boosted = c
+        .lee
+        .client
+        .post(format!("{}{r}/coach", c.app.url))
+        .header("hx-request", "true")
+        .header("hx-boosted", "true")
+        .header("x-csrf-token", &token)
+        .form(&[("body", draft)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        boosted.headers()["hx-replace-url"],
+        r.as_str(),
+        "the address bar stays on the repair"
+    );
+    assert!(
+        boosted
+            .text()
+            .await
+            .unwrap()
+            .contains("<h1>Missed launch date</h1>"),
+        "a boosted click gets the whole page"
+    );
     assert_eq!(
         c.ana
             .post_form(&format!("{r}/coach"), &[("body", draft)])
@@ -355,6 +380,34 @@ on_both!(a_whole_repair, |backend| async move {
             .await
             .status,
         StatusCode::SEE_OTHER
+    );
+
+    // One click turns an offer of repair into a commitment, and the draft stays.
+    let offer_draft = "I am sorry. I will send the release plan every Monday.";
+    let offered = c
+        .lee
+        .post_form(
+            &format!("{r}/offers"),
+            &[
+                ("body", offer_draft),
+                ("offer", "Send the release plan every Monday"),
+            ],
+        )
+        .await;
+    assert_eq!(offered.status, StatusCode::OK, "{}", offered.body);
+    assert!(
+        offered
+            .body
+            .contains("“Send the release plan every Monday” is now a commitment of yours, due")
+    );
+    assert!(
+        offered.body.contains(&format!(">{offer_draft}</textarea>")),
+        "the draft is kept"
+    );
+    assert!(
+        offered
+            .body
+            .contains("<strong>Send the release plan every Monday</strong> · Lee Lead")
     );
 
     // Updates: a decision needs reasons; edits keep every version.
@@ -566,6 +619,17 @@ on_both!(bad_input_is_refused_whole, |backend| async move {
         assert!(
             page.body.contains(message),
             "{fields:?}: wanted {message:?}"
+        );
+        let statement = fields
+            .iter()
+            .find(|(k, _)| *k == "statement")
+            .map(|(_, v)| *v)
+            .unwrap_or_default();
+        let kept =
+            format!("placeholder=\"Send the weekly plan every Monday\" value=\"{statement}\"");
+        assert!(
+            page.body.contains(&kept),
+            "the form keeps what was typed: {fields:?}"
         );
     }
     let api = c
