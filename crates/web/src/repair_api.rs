@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use kintsugi_core::commitments::Status;
-use kintsugi_core::repair;
 use kintsugi_store::{Commitment, Repair, Update};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -315,43 +314,18 @@ pub struct RepairOut {
 }
 
 async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> {
-    repairs::announce_missed(state, r.id).await?;
-    let store = state.store();
-    let (acks, causes, updates, commitments) = (
-        store.acknowledgments(r.id).await?,
-        store.causes(r.id).await?,
-        store.updates(r.id).await?,
-        store.commitments(r.id).await?,
-    );
+    let repairs::Detail {
+        acks,
+        causes,
+        updates,
+        commitments,
+        missing,
+        overdue,
+    } = repairs::detail(state, &r).await?;
     let today = repairs::today(state);
-    let facts = repair::Facts {
-        stage: Some(r.stage),
-        acknowledgments: acks.len(),
-        closed_listening_rounds: 0,
-        no_round_reason: r.no_round_reason.is_some(),
-        causes: causes.len(),
-        scheduled_commitments: commitments.len(),
-        gate_passes: None,
-    };
-    let summary = kintsugi_store::RepairSummary {
-        id: r.id,
-        title: r.title.clone(),
-        stage: r.stage,
-        created_at: r.created_at,
-        update_cadence_days: r.update_cadence_days,
-        last_update_at: updates
-            .iter()
-            .filter(|u| u.kind != kintsugi_core::repair::UpdateKind::Missed)
-            .map(|u| u.created_at)
-            .max(),
-    };
     Ok(RepairOut {
-        overdue: repairs::overdue(state, &summary).map(|o| o.describe()),
-        missing: if r.stage.is_open() {
-            repair::missing_to_leave(r.stage, &facts)
-        } else {
-            vec![]
-        },
+        overdue,
+        missing,
         follow_through: repairs::follow_through(&commitments, today).into(),
         id: r.id,
         title: r.title,

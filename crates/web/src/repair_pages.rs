@@ -446,15 +446,15 @@ async fn repair_page(
             },
         ));
     }
-    repairs::announce_missed(state, access.repair.id).await?;
     let id = access.repair.id;
-    let store = state.store();
-    let (acks, causes, updates, commitments) = (
-        store.acknowledgments(id).await?,
-        store.causes(id).await?,
-        store.updates(id).await?,
-        store.commitments(id).await?,
-    );
+    let repairs::Detail {
+        acks,
+        causes,
+        updates,
+        commitments,
+        missing,
+        overdue,
+    } = repairs::detail(state, &access.repair).await?;
     let today = repairs::today(state);
     let me = user.person.id;
     let side = access.side();
@@ -512,20 +512,6 @@ async fn repair_page(
         })
         .collect();
     let r = &access.repair;
-    let facts = repair::Facts {
-        stage: Some(r.stage),
-        acknowledgments: acks.len(),
-        closed_listening_rounds: 0,
-        no_round_reason: r.no_round_reason.is_some(),
-        causes: causes.len(),
-        scheduled_commitments: commitments.len(),
-        gate_passes: None,
-    };
-    let missing = if r.stage.is_open() {
-        repair::missing_to_leave(r.stage, &facts)
-    } else {
-        vec![]
-    };
     let current = Stage::ALL.iter().position(|s| *s == r.stage).unwrap_or(0);
     let stages = Stage::ALL[..5]
         .iter()
@@ -545,18 +531,6 @@ async fn repair_page(
             )
         })
         .collect();
-    let summary = kintsugi_store::RepairSummary {
-        id,
-        title: r.title.clone(),
-        stage: r.stage,
-        created_at: r.created_at,
-        update_cadence_days: r.update_cadence_days,
-        last_update_at: updates
-            .iter()
-            .filter(|u| u.kind != UpdateKind::Missed)
-            .map(|u| u.created_at)
-            .max(),
-    };
     let names = |side: Side| {
         r.participants
             .iter()
@@ -569,7 +543,7 @@ async fn repair_page(
         chrome: page.chrome(&r.title),
         errors,
         notice,
-        overdue: repairs::overdue(state, &summary).map(|o| o.describe()),
+        overdue,
         accountable: names(Side::Accountable),
         affected: names(Side::Affected),
         me,

@@ -768,3 +768,61 @@ pub fn overdue(state: &AppState, r: &RepairSummary) -> Option<repair::Overdue> {
         state.now(),
     )
 }
+
+/// Everything a repair's page or API document shows beyond the repair itself, read once,
+/// after announcing any occurrence that has just been missed.
+pub struct Detail {
+    pub acks: Vec<Acknowledgment>,
+    pub causes: Vec<Cause>,
+    pub updates: Vec<Update>,
+    pub commitments: Vec<Commitment>,
+    /// What still keeps the current stage from ending.
+    pub missing: Vec<String>,
+    pub overdue: Option<String>,
+}
+
+pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
+    announce_missed(state, r.id).await?;
+    let store = state.store();
+    let (acks, causes, updates, commitments) = (
+        store.acknowledgments(r.id).await?,
+        store.causes(r.id).await?,
+        store.updates(r.id).await?,
+        store.commitments(r.id).await?,
+    );
+    let facts = repair::Facts {
+        stage: Some(r.stage),
+        acknowledgments: acks.len(),
+        closed_listening_rounds: 0,
+        no_round_reason: r.no_round_reason.is_some(),
+        causes: causes.len(),
+        scheduled_commitments: commitments.len(),
+        gate_passes: None,
+    };
+    let missing = if r.stage.is_open() {
+        repair::missing_to_leave(r.stage, &facts)
+    } else {
+        vec![]
+    };
+    let summary = RepairSummary {
+        id: r.id,
+        title: r.title.clone(),
+        stage: r.stage,
+        created_at: r.created_at,
+        update_cadence_days: r.update_cadence_days,
+        last_update_at: updates
+            .iter()
+            .filter(|u| u.kind != UpdateKind::Missed)
+            .map(|u| u.created_at)
+            .max(),
+    };
+    let overdue = overdue(state, &summary).map(|o| o.describe());
+    Ok(Detail {
+        acks,
+        causes,
+        updates,
+        commitments,
+        missing,
+        overdue,
+    })
+}
