@@ -588,6 +588,139 @@ macro_rules! store_impl {
             let Some((org_id, id)) = found else { return Ok(None) };
             Self::one_person(&self.pool, &org_id, &id).await
         }
+
+        async fn open_round(&self, r: &kintsugi_store::NewRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            Self::lock_repair(&mut tx, &r.repair_id.to_string()).await?;
+            let open: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM rounds WHERE repair_id = $1 AND kind = $2 AND status = 'open'")
+                .bind(r.repair_id.to_string())
+                .bind(&r.kind)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+            if open.is_some() {
+                return Err(kintsugi_store::StoreError::Conflict("a round of this kind is already open in this repair; close it first".into()));
+            }
+            $crate::sqlx::query(
+                "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL)",
+            )
+            .bind(r.id.to_string())
+            .bind(r.repair_id.to_string())
+            .bind(&r.kind)
+            .bind(&r.public_key)
+            .bind(&r.fingerprint)
+            .bind(r.closes_at.map($crate::ts))
+            .bind($crate::ts(r.opened_at))
+            .execute(&mut *tx)
+            .await
+            .map_err($crate::db)?;
+            Self::write_audit(&mut tx, audit).await?;
+            tx.commit().await.map_err($crate::db)
+        }
+
+        async fn round(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Round>> {
+            let row: Option<$crate::RoundRow> = $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!("{} WHERE id = $1", $crate::ROUND_SQL)))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        async fn rounds_of(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Round>> {
+            let rows: Vec<$crate::RoundRow> =
+                $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!("{} WHERE repair_id = $1 ORDER BY opened_at, id", $crate::ROUND_SQL)))
+                    .bind(repair_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        async fn close_round(&self, id: uuid::Uuid, at: time::OffsetDateTime, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            let done = $crate::sqlx::query("UPDATE rounds SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'")
+                .bind($crate::ts(at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+            if done.rows_affected() != 1 {
+                return Err(kintsugi_store::StoreError::Conflict("this round is already closed".into()));
+            }
+            Self::write_audit(&mut tx, audit).await?;
+            tx.commit().await.map_err($crate::db)
+        }
+
+        async fn record_issue(&self, round_id: uuid::Uuid, person_id: uuid::Uuid) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            $crate::sqlx::query("INSERT INTO round_issued (round_id, person_id) VALUES ($1, $2)")
+                .bind(round_id.to_string())
+                .bind(person_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::map_err("a token for this round was already issued to you"))?;
+            tx.commit().await.map_err($crate::db)
+        }
+
+        async fn redeem(&self, batch: &[kintsugi_store::Redemption]) -> kintsugi_store::Result<Vec<kintsugi_store::Redeemed>> {
+            let mut tx = self.write_tx().await?;
+            let mut out = Vec::with_capacity(batch.len());
+            for r in batch {
+                let open: Option<(String,)> = $crate::sqlx::query_as("SELECT status FROM rounds WHERE id = $1")
+                    .bind(r.round_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if open.map(|(s,)| s) != Some("open".into()) {
+                    out.push(kintsugi_store::Redeemed::RoundClosed);
+                    continue;
+                }
+                let spent = $crate::sqlx::query("INSERT INTO round_spent (round_id, mark) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(r.round_id.to_string())
+                    .bind(&r.mark)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if spent.rows_affected() != 1 {
+                    out.push(kintsugi_store::Redeemed::AlreadySpent);
+                    continue;
+                }
+                $crate::sqlx::query("INSERT INTO round_answers (id, round_id, category, comment, reply_check) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(r.answer.id.to_string())
+                    .bind(r.round_id.to_string())
+                    .bind(r.answer.category.as_deref())
+                    .bind(r.answer.comment.as_deref())
+                    .bind(r.answer.reply_check.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                out.push(kintsugi_store::Redeemed::Stored);
+            }
+            tx.commit().await.map_err($crate::db)?;
+            Ok(out)
+        }
+
+        async fn spent(&self, round_id: uuid::Uuid, mark: &str) -> kintsugi_store::Result<bool> {
+            let found: Option<(String,)> = $crate::sqlx::query_as("SELECT mark FROM round_spent WHERE round_id = $1 AND mark = $2")
+                .bind(round_id.to_string())
+                .bind(mark)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+            Ok(found.is_some())
+        }
+
+        async fn answers(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Answer>> {
+            let rows: Vec<$crate::AnswerRow> =
+                $crate::sqlx::query_as("SELECT id, category, comment, reply_check FROM round_answers WHERE round_id = $1 ORDER BY id")
+                    .bind(round_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
         }
     };
 }

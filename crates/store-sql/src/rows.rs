@@ -451,3 +451,50 @@ impl TryFrom<AuditRow> for AuditEntry {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub struct RoundRow {
+    pub id: String,
+    pub repair_id: String,
+    pub kind: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub status: String,
+    pub closes_at: Option<i64>,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at FROM rounds";
+
+impl TryFrom<RoundRow> for kintsugi_store::Round {
+    type Error = StoreError;
+    fn try_from(r: RoundRow) -> Result<Self, StoreError> {
+        Ok(kintsugi_store::Round {
+            id: uuid(&r.id)?,
+            repair_id: uuid(&r.repair_id)?,
+            kind: r.kind,
+            public_key: r.public_key,
+            fingerprint: r.fingerprint,
+            open: r.status == "open",
+            closes_at: r.closes_at.map(from_ts).transpose()?,
+            opened_at: from_ts(r.opened_at)?,
+            closed_at: r.closed_at.map(from_ts).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AnswerRow {
+    pub id: String,
+    pub category: Option<String>,
+    pub comment: Option<String>,
+    pub reply_check: Option<String>,
+}
+
+impl TryFrom<AnswerRow> for kintsugi_store::Answer {
+    type Error = StoreError;
+    fn try_from(r: AnswerRow) -> Result<Self, StoreError> {
+        Ok(kintsugi_store::Answer { id: uuid(&r.id)?, category: r.category, comment: r.comment, reply_check: r.reply_check })
+    }
+}

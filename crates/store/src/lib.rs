@@ -182,4 +182,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn revoke_feed_token(&self, person_id: Uuid) -> Result<()>;
     async fn feed_person(&self, token_hash: &str) -> Result<Option<Person>>;
+
+    // Anonymous rounds.
+    /// Opens a round; refused while another round of the same kind is open in the repair.
+    async fn open_round(&self, round: &NewRound, audit: &Audit) -> Result<()>;
+    async fn round(&self, id: Uuid) -> Result<Option<Round>>;
+    async fn rounds_of(&self, repair_id: Uuid) -> Result<Vec<Round>>;
+    /// Closes an open round; `Conflict` when it was already closed.
+    async fn close_round(&self, id: Uuid, at: OffsetDateTime, audit: &Audit) -> Result<()>;
+    /// Records that `person_id` received a token for `round_id`, once; `Conflict` the second time.
+    /// No time is kept: when someone fetched a token says nothing about their answer.
+    async fn record_issue(&self, round_id: Uuid, person_id: Uuid) -> Result<()>;
+    /// Stores a batch of answers in one transaction, each with its token marked spent, in
+    /// the order given (the caller shuffles). The answers are durable when this returns.
+    async fn redeem(&self, batch: &[Redemption]) -> Result<Vec<Redeemed>>;
+    /// Whether a token (by its mark) was spent in a round.
+    async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
+    /// The answers of a round, in random id order.
+    async fn answers(&self, round_id: Uuid) -> Result<Vec<Answer>>;
 }

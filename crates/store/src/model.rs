@@ -321,3 +321,61 @@ pub struct Notification {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+// ---- Anonymous rounds ----
+
+#[derive(Debug, Clone)]
+pub struct NewRound {
+    pub id: Uuid,
+    pub repair_id: Uuid,
+    pub kind: String,
+    /// Base64 DER of the round's public key; the secret key is in the key store.
+    pub public_key: String,
+    pub fingerprint: String,
+    pub closes_at: Option<OffsetDateTime>,
+    pub opened_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Round {
+    pub id: Uuid,
+    pub repair_id: Uuid,
+    pub kind: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub open: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub closes_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// One anonymous answer: what was said, with nothing about who or when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub id: Uuid,
+    pub category: Option<String>,
+    pub comment: Option<String>,
+    /// SHA-256 of the author's reply capability, so only they can answer a reply.
+    #[serde(skip)]
+    pub reply_check: Option<String>,
+}
+
+/// A verified token's answer, waiting for its batch.
+#[derive(Debug, Clone)]
+pub struct Redemption {
+    pub round_id: Uuid,
+    /// SHA-256 of the token: stored as spent in the same transaction as the answer.
+    pub mark: String,
+    pub answer: Answer,
+}
+
+/// How one redemption of a batch ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    Stored,
+    AlreadySpent,
+    RoundClosed,
+}
