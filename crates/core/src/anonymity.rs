@@ -76,3 +76,111 @@ mod tests {
         assert_eq!(KThreshold::default().get(), 5);
     }
 }
+
+/// A result that may be shown, or is held back because fewer than k answered. Analytics
+/// return this, so no layer above can display a group smaller than k by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Shown<T> {
+    Shown(T),
+    /// Nothing about the group: not its answers, not even how many there were.
+    Suppressed {
+        k: u32,
+    },
+}
+
+impl<T> Shown<T> {
+    pub fn shown(&self) -> Option<&T> {
+        match self {
+            Shown::Shown(v) => Some(v),
+            Shown::Suppressed { .. } => None,
+        }
+    }
+}
+
+/// `value()` when at least k answered; suppressed otherwise.
+pub fn at_least_k<T>(answered: usize, k: KThreshold, value: impl FnOnce() -> T) -> Shown<T> {
+    if answered >= k.get() as usize {
+        Shown::Shown(value())
+    } else {
+        Shown::Suppressed { k: k.get() }
+    }
+}
+
+/// What a closed listening round shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListeningResults {
+    pub answered: usize,
+    /// Each cause category with how many chose it, most chosen first.
+    pub categories: Vec<(String, usize)>,
+    /// Non-empty comments, in the order given (the caller shuffles them).
+    pub comments: Vec<String>,
+}
+
+/// Results of a listening round from its answers `(category, comment)`.
+pub fn listening_results(
+    answers: &[(Option<String>, Option<String>)],
+    k: KThreshold,
+) -> Shown<ListeningResults> {
+    at_least_k(answers.len(), k, || {
+        let mut categories: Vec<(String, usize)> = Vec::new();
+        for category in answers.iter().filter_map(|(c, _)| c.as_ref()) {
+            match categories.iter_mut().find(|(c, _)| c == category) {
+                Some((_, n)) => *n += 1,
+                None => categories.push((category.clone(), 1)),
+            }
+        }
+        categories.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let comments = answers
+            .iter()
+            .filter_map(|(_, c)| c.clone())
+            .filter(|c| !c.trim().is_empty())
+            .collect();
+        ListeningResults {
+            answered: answers.len(),
+            categories,
+            comments,
+        }
+    })
+}
+
+#[cfg(test)]
+mod results_tests {
+    use super::*;
+
+    fn answers(n: usize) -> Vec<(Option<String>, Option<String>)> {
+        (0..n)
+            .map(|i| {
+                (
+                    Some(
+                        if i % 3 == 0 {
+                            "process"
+                        } else {
+                            "communication"
+                        }
+                        .to_owned(),
+                    ),
+                    Some(format!("comment {i}")),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nothing_below_k() {
+        let k = KThreshold::new(5).unwrap();
+        for (n, shown) in [(0, false), (1, false), (4, false), (5, true), (20, true)] {
+            let r = listening_results(&answers(n), k);
+            assert_eq!(r.shown().is_some(), shown, "{n} answers");
+            if !shown {
+                assert_eq!(r, Shown::Suppressed { k: 5 }, "not even a count below k");
+            }
+        }
+        let r = listening_results(&answers(6), k);
+        let r = r.shown().unwrap();
+        assert_eq!(
+            r.categories,
+            vec![("communication".to_owned(), 4), ("process".to_owned(), 2)]
+        );
+        assert_eq!((r.answered, r.comments.len()), (6, 6));
+    }
+}

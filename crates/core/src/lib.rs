@@ -12,6 +12,6 @@ pub mod repair;
 pub mod validation;
 
 pub use access::{Forbidden, Roles};
-pub use anonymity::KThreshold;
+pub use anonymity::{KThreshold, Shown};
 pub use people::{Email, NewPassword, OrganisationName, PersonName, TeamName};
 pub use validation::Invalid;

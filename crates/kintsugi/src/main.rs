@@ -228,6 +228,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{local}"));
     let mut web = kintsugi_web::WebConfig::new(public_url.clone());
     web.login_attempts_per_minute = settings.login_attempts_per_minute;
+    web.key_dir = settings.data_dir.join("keys");
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");
@@ -265,6 +266,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
             if let Err(e) = kintsugi_web::repairs::announce_missed_everywhere(&swept).await {
                 tracing::warn!(error = %e, "could not announce missed commitments");
+            }
+            if let Err(e) = kintsugi_web::rounds::close_due(&swept).await {
+                tracing::warn!(error = %e, "could not close rounds whose time has come");
             }
         }
     });

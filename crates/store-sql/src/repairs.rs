@@ -322,6 +322,7 @@ macro_rules! store_impl {
                 "SELECT COUNT(*) FROM acknowledgments WHERE repair_id = $1",
                 "SELECT COUNT(*) FROM causes WHERE repair_id = $1",
                 "SELECT COUNT(*) FROM commitments WHERE repair_id = $1",
+                "SELECT COUNT(*) FROM rounds WHERE repair_id = $1 AND kind = 'listening' AND status = 'closed'",
             ] {
                 let (n,): (i64,) = $crate::sqlx::query_as(sql).bind(&id).fetch_one(&mut *tx).await.map_err($crate::db)?;
                 counts.push(n as usize);
@@ -329,7 +330,7 @@ macro_rules! store_impl {
             let facts = Facts {
                 stage: Some(stage),
                 acknowledgments: counts[0],
-                closed_listening_rounds: 0,
+                closed_listening_rounds: counts[3],
                 no_round_reason: no_round_reason.is_some(),
                 causes: counts[1],
                 scheduled_commitments: counts[2],

@@ -495,6 +495,11 @@ pub struct AnswerRow {
 impl TryFrom<AnswerRow> for kintsugi_store::Answer {
     type Error = StoreError;
     fn try_from(r: AnswerRow) -> Result<Self, StoreError> {
-        Ok(kintsugi_store::Answer { id: uuid(&r.id)?, category: r.category, comment: r.comment, reply_check: r.reply_check })
+        Ok(kintsugi_store::Answer {
+            id: uuid(&r.id)?,
+            category: r.category,
+            comment: r.comment,
+            reply_check: r.reply_check,
+        })
     }
 }

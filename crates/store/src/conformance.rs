@@ -707,24 +707,56 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
         closes_at: None,
         opened_at: at(400),
     };
-    store.open_round(&round, &audit(org_id, "round.open")).await.unwrap();
-    let second = NewRound { id: Uuid::new_v4(), ..round.clone() };
-    assert!(matches!(store.open_round(&second, &audit(org_id, "round.open")).await, Err(StoreError::Conflict(_))), "one open round of a kind");
+    store
+        .open_round(&round, &audit(org_id, "round.open"))
+        .await
+        .unwrap();
+    let second = NewRound {
+        id: Uuid::new_v4(),
+        ..round.clone()
+    };
+    assert!(
+        matches!(
+            store
+                .open_round(&second, &audit(org_id, "round.open"))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one open round of a kind"
+    );
     assert!(store.round(round.id).await.unwrap().unwrap().open);
     assert_eq!(store.rounds_of(repair_id).await.unwrap().len(), 1);
 
     store.record_issue(round.id, people[0]).await.unwrap();
-    assert!(matches!(store.record_issue(round.id, people[0]).await, Err(StoreError::Conflict(_))), "one token per member");
+    assert!(
+        matches!(
+            store.record_issue(round.id, people[0]).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one token per member"
+    );
     store.record_issue(round.id, people[1]).await.unwrap();
 
     let answer = |mark: &str, comment: &str| Redemption {
         round_id: round.id,
         mark: mark.into(),
-        answer: Answer { id: Uuid::new_v4(), category: Some("process".into()), comment: Some(comment.into()), reply_check: None },
+        answer: Answer {
+            id: Uuid::new_v4(),
+            category: Some("process".into()),
+            comment: Some(comment.into()),
+            reply_check: None,
+        },
     };
-    let batch = vec![answer("m1", "first"), answer("m2", "second"), answer("m1", "double spend")];
+    let batch = vec![
+        answer("m1", "first"),
+        answer("m2", "second"),
+        answer("m1", "double spend"),
+    ];
     let got = store.redeem(&batch).await.unwrap();
-    assert_eq!(got, vec![Redeemed::Stored, Redeemed::Stored, Redeemed::AlreadySpent]);
+    assert_eq!(
+        got,
+        vec![Redeemed::Stored, Redeemed::Stored, Redeemed::AlreadySpent]
+    );
     assert!(store.spent(round.id, "m1").await.unwrap());
     assert!(!store.spent(round.id, "m3").await.unwrap());
     let stored = store.answers(round.id).await.unwrap();
@@ -732,12 +764,29 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     let mut ids: Vec<String> = stored.iter().map(|a| a.id.to_string()).collect();
     let listed = ids.clone();
     ids.sort();
-    assert_eq!(listed, ids, "answers come back in random id order, not arrival order");
+    assert_eq!(
+        listed, ids,
+        "answers come back in random id order, not arrival order"
+    );
 
-    store.close_round(round.id, at(500), &audit(org_id, "round.close")).await.unwrap();
-    assert!(matches!(store.close_round(round.id, at(501), &audit(org_id, "x")).await, Err(StoreError::Conflict(_))));
-    assert_eq!(store.redeem(&[answer("m4", "late")]).await.unwrap(), vec![Redeemed::RoundClosed]);
-    assert!(!store.spent(round.id, "m4").await.unwrap(), "a refused late answer spends nothing");
+    store
+        .close_round(round.id, at(500), &audit(org_id, "round.close"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .close_round(round.id, at(501), &audit(org_id, "x"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.redeem(&[answer("m4", "late")]).await.unwrap(),
+        vec![Redeemed::RoundClosed]
+    );
+    assert!(
+        !store.spent(round.id, "m4").await.unwrap(),
+        "a refused late answer spends nothing"
+    );
     let closed = store.round(round.id).await.unwrap().unwrap();
     assert_eq!((closed.open, closed.closed_at), (false, Some(at(500))));
 }

@@ -3,6 +3,7 @@
 //! `kintsugi_store::Store`. This crate translates between HTTP and those two.
 
 mod actions;
+pub mod anon;
 mod api;
 mod assets;
 pub mod auth;
@@ -14,6 +15,7 @@ mod pages;
 mod repair_api;
 mod repair_pages;
 pub mod repairs;
+pub mod rounds;
 mod state;
 mod tokens;
 
@@ -43,6 +45,7 @@ pub fn router(state: AppState) -> Router {
             csrf::protect,
         ))
         .merge(ops)
+        .merge(anon::router(state.clone()))
         .merge(assets::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(ops::refuse_oversized))

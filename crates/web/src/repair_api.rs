@@ -32,6 +32,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm))
         .routes(routes!(my_commitments))
         .routes(routes!(audit_log))
+        .routes(routes!(crate::rounds::api_open, crate::rounds::api_list))
+        .routes(routes!(crate::rounds::api_close))
+        .routes(routes!(crate::rounds::api_token))
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {

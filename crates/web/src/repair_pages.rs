@@ -39,6 +39,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/repairs/{id}/commitments", post(add_commitment))
         .route("/repairs/{id}/offers", post(accept_offer))
+        .route("/repairs/{id}/rounds", post(crate::rounds::page_open))
+        .route(
+            "/repairs/{id}/rounds/{round}/close",
+            post(crate::rounds::page_close),
+        )
+        .route(
+            "/repairs/{id}/rounds/{round}/token",
+            post(crate::rounds::api_token),
+        )
         .route(
             "/repairs/{id}/commitments/{commitment}/done",
             post(mark_done),
@@ -324,6 +333,10 @@ struct RepairPage {
     cadences: [Cadence; 4],
     ft: FollowThroughView,
     cdraft: CommitmentDraft,
+    rounds: Vec<crate::rounds::RoundView>,
+    has_open_round: bool,
+    has_side: bool,
+    k: u32,
 }
 
 #[derive(Template)]
@@ -455,6 +468,7 @@ async fn repair_page(
         missing,
         overdue,
     } = repairs::detail(state, &access.repair).await?;
+    let rounds = crate::rounds::views(state, &access).await?;
     let today = repairs::today(state);
     let me = user.person.id;
     let side = access.side();
@@ -563,6 +577,10 @@ async fn repair_page(
         commitments: views,
         cadences: Cadence::ALL,
         cdraft,
+        has_open_round: rounds.iter().any(|round| round.open),
+        has_side: side.is_some(),
+        k: user.org.k_threshold.get(),
+        rounds,
         r: access.repair,
     };
     let status = if view.errors.is_empty() {

@@ -793,7 +793,12 @@ pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
     let facts = repair::Facts {
         stage: Some(r.stage),
         acknowledgments: acks.len(),
-        closed_listening_rounds: 0,
+        closed_listening_rounds: store
+            .rounds_of(r.id)
+            .await?
+            .iter()
+            .filter(|round| !round.open && round.kind == crate::rounds::LISTENING)
+            .count(),
         no_round_reason: r.no_round_reason.is_some(),
         causes: causes.len(),
         scheduled_commitments: commitments.len(),

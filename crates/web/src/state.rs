@@ -19,6 +19,8 @@ pub struct WebConfig {
     pub login_attempts_per_minute: u32,
     /// Whether local password login is offered.
     pub local_login: bool,
+    /// Where round keys live: the data directory's key store, never the database.
+    pub key_dir: std::path::PathBuf,
 }
 
 impl WebConfig {
@@ -29,6 +31,7 @@ impl WebConfig {
             public_url,
             login_attempts_per_minute: 10,
             local_login: true,
+            key_dir: std::path::PathBuf::from("./kintsugi-data/keys"),
         }
     }
 }
@@ -38,6 +41,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     store: Arc<dyn Store>,
+    batcher: crate::anon::Batcher,
     config: WebConfig,
     login_by_email: DefaultKeyedRateLimiter<String>,
     login_by_client: DefaultKeyedRateLimiter<String>,
@@ -49,6 +53,7 @@ impl AppState {
             NonZeroU32::new(config.login_attempts_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let per_client = per_minute.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
         Self(Arc::new(Inner {
+            batcher: crate::anon::Batcher::start(store.clone()),
             store,
             login_by_email: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
             login_by_client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_client)),
@@ -58,6 +63,14 @@ impl AppState {
 
     pub fn store(&self) -> &dyn Store {
         self.0.store.as_ref()
+    }
+
+    pub fn batcher(&self) -> &crate::anon::Batcher {
+        &self.0.batcher
+    }
+
+    pub fn keys(&self) -> crate::anon::KeyStore {
+        crate::anon::KeyStore::new(&self.0.config.key_dir)
     }
 
     pub fn config(&self) -> &WebConfig {

@@ -1,0 +1,392 @@
+//! Listening rounds: opening and closing them, issuing blind-signed tokens to members, and
+//! what their results show. The answers themselves arrive on the anonymous path (`anon.rs`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use kintsugi_anon::RoundKey;
+use kintsugi_core::anonymity::{ListeningResults, Shown, listening_results};
+use kintsugi_store::{NewRound, Round};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::actions::audit;
+use crate::auth::CurrentUser;
+use crate::error::extract::{Json, Path};
+use crate::error::{AppError, Problem};
+use crate::repairs::{Access, InRepair};
+use crate::state::AppState;
+
+pub const LISTENING: &str = "listening";
+
+/// Opens a listening round with a fresh key pair; the secret key goes to the key store.
+pub async fn open(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &Access,
+    closes_in_days: Option<i64>,
+) -> Result<Round, AppError> {
+    access.require_facilitator()?;
+    if !access.repair.stage.is_open() {
+        return Err(AppError::Conflict(
+            "this repair is finished; it takes no new rounds".into(),
+        ));
+    }
+    let closes_at = match closes_in_days {
+        None => None,
+        Some(d) if (1..=60).contains(&d) => Some(state.now() + time::Duration::days(d)),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "closes_in_days",
+                "must be between 1 and 60 days",
+            ));
+        }
+    };
+    let key = tokio::task::spawn_blocking(RoundKey::generate)
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(|e| {
+            tracing::error!(error = %e, "round key generation failed");
+            AppError::Internal
+        })?;
+    let public = key.public_der().map_err(|_| AppError::Internal)?;
+    let id = state.new_id();
+    let secret = key.secret_der().map_err(|_| AppError::Internal)?;
+    state.keys().put(id, &secret).map_err(|e| {
+        tracing::error!(error = %e, "cannot write the round key");
+        AppError::Unavailable
+    })?;
+    let round = NewRound {
+        id,
+        repair_id: access.repair.id,
+        kind: LISTENING.into(),
+        public_key: STANDARD.encode(&public),
+        fingerprint: kintsugi_anon::fingerprint(&public),
+        closes_at,
+        opened_at: state.now(),
+    };
+    let entry = audit(
+        state,
+        user,
+        "round.open",
+        &access.repair.title,
+        format!("listening round, key {}", round.fingerprint),
+    );
+    if let Err(e) = state.store().open_round(&round, &entry).await {
+        let _ = state.keys().destroy(id);
+        return Err(e.into());
+    }
+    state.store().round(id).await?.ok_or(AppError::Internal)
+}
+
+pub async fn round_in(
+    state: &AppState,
+    access: &Access,
+    round_id: Uuid,
+) -> Result<Round, AppError> {
+    match state.store().round(round_id).await? {
+        Some(r) if r.repair_id == access.repair.id => Ok(r),
+        _ => Err(AppError::not_found("round")),
+    }
+}
+
+/// Closes a round and destroys its key: no token can be signed for it again.
+pub async fn close(
+    state: &AppState,
+    org_id: Uuid,
+    actor: Option<&CurrentUser>,
+    round: &Round,
+    title: &str,
+) -> Result<(), AppError> {
+    let entry = match actor {
+        Some(user) => audit(
+            state,
+            user,
+            "round.close",
+            title,
+            "closed by the facilitator",
+        ),
+        None => kintsugi_store::Audit {
+            id: state.new_id(),
+            org_id,
+            actor_id: None,
+            action: "round.close".into(),
+            subject: title.into(),
+            detail: "closed at its set time".into(),
+            at: state.now(),
+        },
+    };
+    state
+        .store()
+        .close_round(round.id, state.now(), &entry)
+        .await?;
+    state.keys().destroy(round.id).map_err(|e| {
+        tracing::error!(error = %e, "cannot destroy the round key");
+        AppError::Unavailable
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Base64 of the blinded message (256 bytes).
+    pub blinded_message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Base64 of the blind signature; the member's client unblinds it into the token.
+    pub blind_signature: String,
+}
+
+/// Signs a member's blinded message, once per member and round. The server records that
+/// the member got a token, with no time, and never sees the token itself.
+pub async fn issue(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &Access,
+    round_id: Uuid,
+    blinded_b64: &str,
+) -> Result<TokenResponse, AppError> {
+    if access.side().is_none() {
+        return Err(AppError::Forbidden(
+            "only the people in the repair answer its rounds".into(),
+        ));
+    }
+    let round = round_in(state, access, round_id).await?;
+    if !round.open {
+        return Err(AppError::Conflict("this round is closed".into()));
+    }
+    let blinded = STANDARD
+        .decode(blinded_b64.trim())
+        .map_err(|_| AppError::invalid("blinded_message", "must be base64"))?;
+    if blinded.len() != kintsugi_anon::MODULUS_BYTES {
+        return Err(AppError::invalid("blinded_message", "must be 256 bytes"));
+    }
+    let secret = state
+        .keys()
+        .get(round.id)
+        .map_err(|_| AppError::Unavailable)?
+        .ok_or_else(|| {
+            AppError::Conflict("this round's key is gone; the round is closed".into())
+        })?;
+    let key = RoundKey::from_secret_der(&secret).map_err(|_| AppError::Internal)?;
+    let signature = tokio::task::spawn_blocking(move || key.sign_blinded(&blinded))
+        .await
+        .map_err(|_| AppError::Internal)?;
+    let signature = signature.map_err(|e| AppError::invalid("blinded_message", e.to_string()))?;
+    // Recorded only once the signature exists, so a refused request does not use up the member's token.
+    state.store().record_issue(round.id, user.person.id).await?;
+    Ok(TokenResponse {
+        blind_signature: STANDARD.encode(signature),
+    })
+}
+
+/// A round as a page or the API shows it: while open, nothing about answers at all.
+#[derive(Serialize, ToSchema)]
+pub struct RoundView {
+    pub id: Uuid,
+    pub kind: String,
+    pub open: bool,
+    /// Base64 DER of the round's public key.
+    pub public_key: String,
+    /// What members compare to know they answer the right round.
+    pub fingerprint: String,
+    pub closes_at: Option<String>,
+    /// After close: the results, or null when fewer than k answered (nothing is shown then).
+    #[schema(value_type = Option<Object>)]
+    pub results: Option<ListeningResults>,
+    /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
+    pub suppressed: Option<String>,
+}
+
+pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, AppError> {
+    let org = state
+        .store()
+        .organisation(access.repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let mut out = Vec::new();
+    for round in state.store().rounds_of(access.repair.id).await? {
+        let (results, suppressed) = if round.open {
+            (None, None)
+        } else {
+            let mut answers: Vec<(Option<String>, Option<String>)> = state
+                .store()
+                .answers(round.id)
+                .await?
+                .into_iter()
+                .map(|a| (a.category, a.comment))
+                .collect();
+            // Comments are shown shuffled and undated.
+            answers.shuffle(&mut rand::rng());
+            match listening_results(&answers, org.k_threshold) {
+                Shown::Shown(r) => (Some(r), None),
+                Shown::Suppressed { k } => (
+                    None,
+                    Some(format!("Fewer than {k} answered; nothing is shown.")),
+                ),
+            }
+        };
+        out.push(RoundView {
+            id: round.id,
+            kind: round.kind,
+            open: round.open,
+            public_key: round.public_key,
+            fingerprint: round.fingerprint,
+            closes_at: round.closes_at.map(crate::actions::date),
+            results,
+            suppressed,
+        });
+    }
+    Ok(out)
+}
+
+/// Closes every round whose set time has passed (the background sweep).
+pub async fn close_due(state: &AppState) -> Result<(), AppError> {
+    for org in state.store().list_organisations().await? {
+        for repair in state.store().all_repairs(org.id).await? {
+            for round in state.store().rounds_of(repair.id).await? {
+                if round.open && round.closes_at.is_some_and(|t| t <= state.now()) {
+                    close(state, org.id, None, &round, &repair.title).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- Handlers (pages and API share them) ----
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRoundBody {
+    /// Only "listening" for now.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Close automatically after this many days (1 to 60); otherwise the facilitator closes it.
+    pub closes_in_days: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenedRound {
+    pub id: Uuid,
+    pub public_key: String,
+    pub fingerprint: String,
+}
+
+/// Open a listening round. The repair's facilitator only.
+#[utoipa::path(post, path = "/repairs/{id}/rounds", tag = "rounds", security(("session" = [])), params(("id" = Uuid, Path)),
+    request_body = OpenRoundBody, responses((status = 201, body = OpenedRound), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn api_open(
+    State(state): State<AppState>,
+    InRepair { user, access }: InRepair,
+    Json(b): Json<OpenRoundBody>,
+) -> Result<Response, AppError> {
+    if b.kind.as_deref().is_some_and(|k| k != LISTENING) {
+        return Err(AppError::invalid("kind", "must be listening"));
+    }
+    let r = open(&state, &user, &access, b.closes_in_days).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(OpenedRound {
+            id: r.id,
+            public_key: r.public_key,
+            fingerprint: r.fingerprint,
+        }),
+    )
+        .into_response())
+}
+
+/// Close a round now and destroy its key. The repair's facilitator only.
+#[utoipa::path(post, path = "/repairs/{id}/rounds/{round}/close", tag = "rounds", security(("session" = [])),
+    params(("id" = Uuid, Path), ("round" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn api_close(
+    State(state): State<AppState>,
+    InRepair { user, access }: InRepair,
+    Path((_repair, round)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, AppError> {
+    access.require_facilitator()?;
+    let round = round_in(&state, &access, round).await?;
+    close(
+        &state,
+        access.repair.org_id,
+        Some(&user),
+        &round,
+        &access.repair.title,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The repair's rounds; results only after close and only when at least k answered.
+#[utoipa::path(get, path = "/repairs/{id}/rounds", tag = "rounds", security(("session" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = [RoundView]), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn api_list(
+    State(state): State<AppState>,
+    InRepair { access, .. }: InRepair,
+) -> Result<axum::Json<Vec<RoundView>>, AppError> {
+    Ok(axum::Json(views(&state, &access).await?))
+}
+
+/// Get a blind signature on a blinded token message, once per member and round.
+#[utoipa::path(post, path = "/repairs/{id}/rounds/{round}/token", tag = "rounds", security(("session" = [])),
+    params(("id" = Uuid, Path), ("round" = Uuid, Path)), request_body = TokenRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn api_token(
+    State(state): State<AppState>,
+    InRepair { user, access }: InRepair,
+    Path((_repair, round)): Path<(Uuid, Uuid)>,
+    Json(b): Json<TokenRequest>,
+) -> Result<axum::Json<TokenResponse>, AppError> {
+    Ok(axum::Json(
+        issue(&state, &user, &access, round, &b.blinded_message).await?,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OpenRoundForm {
+    #[serde(default)]
+    pub closes_in_days: String,
+}
+
+pub async fn page_open(
+    State(state): State<AppState>,
+    InRepair { user, access }: InRepair,
+    crate::error::extract::Form(form): crate::error::extract::Form<OpenRoundForm>,
+) -> Result<Response, AppError> {
+    let days =
+        match form.closes_in_days.trim() {
+            "" => None,
+            d => Some(d.parse::<i64>().map_err(|_| {
+                AppError::invalid("closes_in_days", "must be a whole number of days")
+            })?),
+        };
+    open(&state, &user, &access, days).await?;
+    Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
+}
+
+pub async fn page_close(
+    State(state): State<AppState>,
+    InRepair { user, access }: InRepair,
+    Path((_repair, round)): Path<(Uuid, Uuid)>,
+) -> Result<Response, AppError> {
+    access.require_facilitator()?;
+    let round = round_in(&state, &access, round).await?;
+    close(
+        &state,
+        access.repair.org_id,
+        Some(&user),
+        &round,
+        &access.repair.title,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
+}
