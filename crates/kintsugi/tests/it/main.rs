@@ -9,5 +9,6 @@ mod harness;
 mod ops;
 mod repairs;
 mod roles;
+mod rounds;
 mod setup;
 mod tidy;
