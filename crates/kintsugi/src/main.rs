@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod respond;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,6 +92,30 @@ enum Command {
         #[arg(long)]
         deception: bool,
     },
+    /// Answer a repair's open round anonymously, blinding locally: no served JavaScript involved.
+    Respond {
+        /// The server's address, e.g. https://trust.example.org
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// The repair's id.
+        #[arg(long, value_name = "ID")]
+        repair: String,
+        /// The round's id [default: the repair's open round]
+        #[arg(long, value_name = "ID")]
+        round: Option<String>,
+        /// Sign in with your invitation link (no password needed).
+        #[arg(long, value_name = "LINK")]
+        invitation: Option<String>,
+        /// Sign in with your email; the password comes from KINTSUGI_PASSWORD or standard input.
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// communication, expectations, culture, personality, process or other.
+        #[arg(long)]
+        category: Option<String>,
+        /// What you think caused the breakdown.
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Administration from the command line.
     Admin {
         #[command(subcommand)]
@@ -137,7 +162,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             flags.push(("demo", demo.then_some(json!(true))));
             flags.push(("public_url", public_url.as_ref().map(|u| json!(u))));
         }
-        Command::Coach { .. } => {}
+        Command::Coach { .. } | Command::Respond { .. } => {}
         Command::Migrate { db: d }
         | Command::Backup { db: d, .. }
         | Command::Restore { db: d, .. }
@@ -356,20 +381,41 @@ fn coach(file: &Path, json: bool, breach: Option<&str>, deception: bool) -> anyh
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Coach {
-        file,
-        json,
-        breach,
-        deception,
-    } = &cli.command
-    {
-        return coach(file, *json, breach.as_deref(), *deception);
+    // These two need no settings and no database.
+    match &cli.command {
+        Command::Coach {
+            file,
+            json,
+            breach,
+            deception,
+        } => return coach(file, *json, breach.as_deref(), *deception),
+        Command::Respond {
+            server,
+            repair,
+            round,
+            invitation,
+            email,
+            category,
+            comment,
+        } => {
+            let r = respond::Respond {
+                server: server.clone(),
+                repair: repair.clone(),
+                round: round.clone(),
+                invitation: invitation.clone(),
+                email: email.clone(),
+                category: category.clone(),
+                comment: comment.clone(),
+            };
+            return respond::run(r).await;
+        }
+        _ => {}
     }
     let settings = settings(&cli)?;
     init_logging(&settings);
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
-        Command::Coach { .. } => unreachable!("handled before settings are read"),
+        Command::Coach { .. } | Command::Respond { .. } => Ok(()), // handled before settings are read
         Command::Migrate { .. } => {
             open_store(&settings).await?;
             println!("The database schema is up to date.");

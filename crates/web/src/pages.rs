@@ -137,7 +137,16 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
         .get::<CsrfToken>()
         .cloned()
         .unwrap_or(CsrfToken(String::new()));
+    // A script posting JSON (the token fetch) wants the problem document, not a page.
+    let wants_json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let response = next.run(req).await;
+    if wants_json {
+        return response;
+    }
     let Some(err) = response.extensions().get::<AppError>().cloned() else {
         return response;
     };

@@ -14,6 +14,8 @@ pub struct Group {
     pub admin: Browser,
     pub fay: Browser,
     pub members: Vec<Browser>,
+    /// The invitation links of the affected team's members, in order.
+    pub links: Vec<String>,
     pub repair: String,
 }
 
@@ -22,17 +24,36 @@ pub async fn group(backend: Backend, n: usize) -> Group {
     let app = App::start(backend).await;
     let admin = app.setup().await;
     let team = create_team(&admin, "Support").await;
-    let (_, fay) = member(&app, &admin, "Fay Facilitator", "fay@acme.example", &["facilitator"]).await;
+    let (_, fay) = member(
+        &app,
+        &admin,
+        "Fay Facilitator",
+        "fay@acme.example",
+        &["facilitator"],
+    )
+    .await;
     let (lee_id, lee) = member(&app, &admin, "Lee Lead", "lee@acme.example", &[]).await;
     let mut members = vec![lee];
+    let mut links = Vec::new();
     for i in 0..n {
-        let id = add_person(&admin, &format!("Member {i}"), &format!("m{i}@acme.example"), &team, &[]).await;
+        let id = add_person(
+            &admin,
+            &format!("Member {i}"),
+            &format!("m{i}@acme.example"),
+            &team,
+            &[],
+        )
+        .await;
         let link = invitation_link(&admin, &id).await;
         let b = app.browser();
         b.get_abs(&link).await;
         let path = link.trim_start_matches(&app.url).to_owned();
-        assert_eq!(b.post_form(&format!("{path}/continue"), &[]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            b.post_form(&format!("{path}/continue"), &[]).await.status,
+            StatusCode::SEE_OTHER
+        );
         members.push(b);
+        links.push(link);
     }
     let repair = fay
         .json(
@@ -43,31 +64,68 @@ pub async fn group(backend: Backend, n: usize) -> Group {
         )
         .await;
     assert_eq!(repair.status, StatusCode::CREATED, "{}", repair.body);
-    Group { app, admin, fay, members, repair: repair.json()["id"].as_str().unwrap().to_owned() }
+    Group {
+        app,
+        admin,
+        fay,
+        members,
+        links,
+        repair: repair.json()["id"].as_str().unwrap().to_owned(),
+    }
 }
 
 pub async fn open_round(g: &Group) -> (String, Vec<u8>) {
-    let opened = g.fay.json(Method::POST, &format!("/api/v1/repairs/{}/rounds", g.repair), Some(json!({"kind": "listening"}))).await;
+    let opened = g
+        .fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds", g.repair),
+            Some(json!({"kind": "listening"})),
+        )
+        .await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
     let body = opened.json();
-    (body["id"].as_str().unwrap().to_owned(), STANDARD.decode(body["public_key"].as_str().unwrap()).unwrap())
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        STANDARD
+            .decode(body["public_key"].as_str().unwrap())
+            .unwrap(),
+    )
 }
 
 /// What a member's client does: blind, ask for the signature, unblind.
-pub async fn fetch_token(b: &Browser, repair: &str, round: &str, public: &[u8]) -> Result<Token, StatusCode> {
-    let (pending, blinded) = client::Pending::start(round.parse().unwrap(), public, rand_secret()).unwrap();
+pub async fn fetch_token(
+    b: &Browser,
+    repair: &str,
+    round: &str,
+    public: &[u8],
+) -> Result<Token, StatusCode> {
+    let (pending, blinded) =
+        client::Pending::start(round.parse().unwrap(), public, rand_secret()).unwrap();
     let got = b
-        .json(Method::POST, &format!("/repairs/{repair}/rounds/{round}/token"), Some(json!({"blinded_message": STANDARD.encode(blinded)})))
+        .json(
+            Method::POST,
+            &format!("/repairs/{repair}/rounds/{round}/token"),
+            Some(json!({"blinded_message": STANDARD.encode(blinded)})),
+        )
         .await;
     if got.status != StatusCode::OK {
         return Err(got.status);
     }
-    Ok(pending.finish(&STANDARD.decode(got.json()["blind_signature"].as_str().unwrap()).unwrap()).unwrap())
+    Ok(pending
+        .finish(
+            &STANDARD
+                .decode(got.json()["blind_signature"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap())
 }
 
 fn rand_secret() -> [u8; 32] {
     let mut s = [0u8; 32];
-    s.iter_mut().enumerate().for_each(|(i, b)| *b = (uuid::Uuid::new_v4().as_bytes()[i % 16]) ^ i as u8);
+    s.iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = (uuid::Uuid::new_v4().as_bytes()[i % 16]) ^ i as u8);
     s
 }
 
@@ -78,46 +136,119 @@ pub async fn redeem(app: &App, round: &str, token: &Token, category: &str, comme
         "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
         "answer": {"category": category, "comment": comment},
     });
-    let resp = anon.post(format!("{}/anon/rounds/{round}/answers", app.url)).json(&body).send().await.unwrap();
+    let resp = anon
+        .post(format!("{}/anon/rounds/{round}/answers", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    Page { status, location: None, headers, body: resp.text().await.unwrap() }
+    Page {
+        status,
+        location: None,
+        headers,
+        body: resp.text().await.unwrap(),
+    }
 }
 
 on_both!(a_listening_round, |backend| async move {
     let g = group(backend, 5).await;
     let (round, public) = open_round(&g).await;
     let keys = g.app.data_dir.path().join("keys");
-    assert_eq!(std::fs::read_dir(&keys).unwrap().count(), 1, "the secret key is in the key store");
+    assert_eq!(
+        std::fs::read_dir(&keys).unwrap().count(),
+        1,
+        "the secret key is in the key store"
+    );
     let page = g.members[1].get(&format!("/repairs/{}", g.repair)).await;
-    assert!(page.body.contains(&format!("data-round=\"{round}\"")) && page.body.contains("Send anonymously"));
+    assert!(
+        page.body.contains(&format!("data-round=\"{round}\""))
+            && page.body.contains("Send anonymously")
+    );
     let fingerprint = kintsugi_anon::fingerprint(&public);
-    assert!(page.body.contains(&fingerprint), "members can see the key's fingerprint");
+    assert!(
+        page.body.contains(&fingerprint),
+        "members can see the key's fingerprint"
+    );
 
     // Everyone in the repair gets one token; a second request is refused.
     let mut tokens = Vec::new();
     for b in &g.members {
-        tokens.push(fetch_token(b, &g.repair, &round, &public).await.expect("a token"));
+        tokens.push(
+            fetch_token(b, &g.repair, &round, &public)
+                .await
+                .expect("a token"),
+        );
     }
-    assert_eq!(fetch_token(&g.members[0], &g.repair, &round, &public).await.err(), Some(StatusCode::CONFLICT));
-    assert_eq!(fetch_token(&g.fay, &g.repair, &round, &public).await.err(), Some(StatusCode::FORBIDDEN), "the facilitator does not answer");
+    assert_eq!(
+        fetch_token(&g.members[0], &g.repair, &round, &public)
+            .await
+            .err(),
+        Some(StatusCode::CONFLICT)
+    );
+    assert_eq!(
+        fetch_token(&g.fay, &g.repair, &round, &public).await.err(),
+        Some(StatusCode::FORBIDDEN),
+        "the facilitator does not answer"
+    );
 
     // Four answer; while open nobody sees anything.
     for (i, t) in tokens.iter().take(4).enumerate() {
-        let r = redeem(&g.app, &round, t, "communication", &format!("Nobody told us, {i}")).await;
+        let r = redeem(
+            &g.app,
+            &round,
+            t,
+            "communication",
+            &format!("Nobody told us, {i}"),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
-    let listed = g.fay.json(Method::GET, &format!("/api/v1/repairs/{}/rounds", g.repair), None).await.json();
-    assert!(listed[0]["results"].is_null() && listed[0]["suppressed"].is_null(), "no counts while open: {listed}");
-    assert!(!g.fay.get(&format!("/repairs/{}", g.repair)).await.body.contains("Nobody told us"));
+    let listed = g
+        .fay
+        .json(
+            Method::GET,
+            &format!("/api/v1/repairs/{}/rounds", g.repair),
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        listed[0]["results"].is_null() && listed[0]["suppressed"].is_null(),
+        "no counts while open: {listed}"
+    );
+    assert!(
+        !g.fay
+            .get(&format!("/repairs/{}", g.repair))
+            .await
+            .body
+            .contains("Nobody told us")
+    );
 
     // Refusals store nothing.
-    assert_eq!(redeem(&g.app, &round, &tokens[0], "process", "again").await.status, StatusCode::CONFLICT, "double spend");
+    assert_eq!(
+        redeem(&g.app, &round, &tokens[0], "process", "again")
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "double spend"
+    );
     let mut forged = tokens[4].clone();
     forged.signature[0] ^= 1;
-    assert_eq!(redeem(&g.app, &round, &forged, "process", "forged").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        redeem(&g.app, &round, &forged, "process", "forged")
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let other = uuid::Uuid::new_v4().to_string();
-    assert_eq!(redeem(&g.app, &other, &tokens[4], "process", "wrong round").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        redeem(&g.app, &other, &tokens[4], "process", "wrong round")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let with_cookie = reqwest::Client::new()
         .post(format!("{}/anon/rounds/{round}/answers", g.app.url))
         .header("cookie", "kintsugi_session=whatever")
@@ -126,33 +257,101 @@ on_both!(a_listening_round, |backend| async move {
         .await
         .unwrap();
     assert_eq!(with_cookie.status(), StatusCode::BAD_REQUEST);
-    assert!(with_cookie.text().await.unwrap().contains("takes no cookies"));
+    assert!(
+        with_cookie
+            .text()
+            .await
+            .unwrap()
+            .contains("takes no cookies")
+    );
     let mark = tokens[4].spent_mark();
-    let spent = reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", g.app.url)).await.unwrap().json::<serde_json::Value>().await.unwrap();
+    let spent = reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", g.app.url))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
     assert_eq!(spent["spent"], false, "the refused requests spent nothing");
 
     // Closed with four answers: below k, nothing is shown, not even a count.
-    let closed = g.fay.json(Method::POST, &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair), None).await;
+    let closed = g
+        .fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
+            None,
+        )
+        .await;
     assert_eq!(closed.status, StatusCode::NO_CONTENT);
-    assert_eq!(std::fs::read_dir(&keys).unwrap().count(), 0, "closing destroys the key");
+    assert_eq!(
+        std::fs::read_dir(&keys).unwrap().count(),
+        0,
+        "closing destroys the key"
+    );
     let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
-    assert!(page.body.contains("Fewer than 5 answered; nothing is shown."));
+    assert!(
+        page.body
+            .contains("Fewer than 5 answered; nothing is shown.")
+    );
     assert!(!page.body.contains("Nobody told us") && !page.body.contains("4 people answered"));
-    assert_eq!(redeem(&g.app, &round, &tokens[4], "process", "late").await.status, StatusCode::CONFLICT, "closed");
-    assert_eq!(fetch_token(&g.members[5], &g.repair, &round, &public).await.err(), Some(StatusCode::CONFLICT));
+    assert_eq!(
+        redeem(&g.app, &round, &tokens[4], "process", "late")
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "closed"
+    );
+    assert_eq!(
+        fetch_token(&g.members[5], &g.repair, &round, &public)
+            .await
+            .err(),
+        Some(StatusCode::CONFLICT)
+    );
 
     // A second round reaches k: results show, shuffled and undated.
     let (round2, public2) = open_round(&g).await;
     for (i, b) in g.members.iter().enumerate().take(5) {
         let t = fetch_token(b, &g.repair, &round2, &public2).await.unwrap();
         let category = if i < 3 { "communication" } else { "process" };
-        assert_eq!(redeem(&g.app, &round2, &t, category, &format!("Round two comment {i}")).await.status, StatusCode::CREATED);
+        assert_eq!(
+            redeem(
+                &g.app,
+                &round2,
+                &t,
+                category,
+                &format!("Round two comment {i}")
+            )
+            .await
+            .status,
+            StatusCode::CREATED
+        );
     }
     let owner_check = g.members[0].get(&format!("/repairs/{}", g.repair)).await;
-    assert!(!owner_check.body.contains("Round two comment"), "nothing while open");
-    g.fay.json(Method::POST, &format!("/api/v1/repairs/{}/rounds/{round2}/close", g.repair), None).await;
-    let listed = g.members[2].json(Method::GET, &format!("/api/v1/repairs/{}/rounds", g.repair), None).await.json();
-    let second = listed.as_array().unwrap().iter().find(|r| r["id"] == round2.as_str()).unwrap();
+    assert!(
+        !owner_check.body.contains("Round two comment"),
+        "nothing while open"
+    );
+    g.fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds/{round2}/close", g.repair),
+            None,
+        )
+        .await;
+    let listed = g.members[2]
+        .json(
+            Method::GET,
+            &format!("/api/v1/repairs/{}/rounds", g.repair),
+            None,
+        )
+        .await
+        .json();
+    let second = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == round2.as_str())
+        .unwrap();
     let results = &second["results"];
     assert_eq!(results["answered"], 5);
     assert_eq!(results["categories"][0], json!(["communication", 3]));
@@ -162,10 +361,92 @@ on_both!(a_listening_round, |backend| async move {
 
     // The understand guardrail now sees a closed round.
     let lee = &g.members[0];
-    lee.json(Method::POST, &format!("/api/v1/repairs/{}/acknowledgments", g.repair), Some(json!({"body": "I kept support in the dark. I am sorry."}))).await;
-    g.fay.json(Method::POST, &format!("/api/v1/repairs/{}/stage", g.repair), Some(json!({"from": "acknowledge", "action": "advance"}))).await;
+    lee.json(
+        Method::POST,
+        &format!("/api/v1/repairs/{}/acknowledgments", g.repair),
+        Some(json!({"body": "I kept support in the dark. I am sorry."})),
+    )
+    .await;
+    g.fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/stage", g.repair),
+            Some(json!({"from": "acknowledge", "action": "advance"})),
+        )
+        .await;
     g.fay.json(Method::POST, &format!("/api/v1/repairs/{}/causes", g.repair), Some(json!({"category": "communication", "description": "Dates changed in a channel support cannot see."}))).await;
-    let moved = g.fay.json(Method::POST, &format!("/api/v1/repairs/{}/stage", g.repair), Some(json!({"from": "understand", "action": "advance"}))).await;
+    let moved = g
+        .fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/stage", g.repair),
+            Some(json!({"from": "understand", "action": "advance"})),
+        )
+        .await;
     assert_eq!(moved.json()["stage"], "act", "{}", moved.body);
     let _ = &g.admin;
 });
+
+#[tokio::test]
+async fn answering_from_the_command_line() {
+    let g = group(Backend::Sqlite, 5).await;
+    let (round, public) = open_round(&g).await;
+    let respond = |link: &str| {
+        std::process::Command::new(BIN)
+            .args([
+                "respond",
+                "--server",
+                &g.app.url,
+                "--repair",
+                &g.repair,
+                "--invitation",
+                link,
+            ])
+            .args([
+                "--category",
+                "process",
+                "--comment",
+                "Answered from the command line.",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = respond(&g.links[0]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Received. Your answer is anonymous")
+            && stdout.contains("Reply capability")
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&kintsugi_anon::fingerprint(&public)),
+        "it shows the key fingerprint"
+    );
+    let again = respond(&g.links[0]);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already issued"),
+        "one token per member, from any client: {err}"
+    );
+    for b in g.members.iter().skip(2).take(4) {
+        let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
+        redeem(&g.app, &round, &t, "communication", "From the browser.").await;
+    }
+    g.fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
+            None,
+        )
+        .await;
+    let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
+    assert!(
+        page.body.contains("Answered from the command line."),
+        "the CLI's answer counts like any other"
+    );
+}
