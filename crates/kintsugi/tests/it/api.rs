@@ -168,6 +168,7 @@ async fn openapi_document_lists_every_api_route() {
     let source = [
         include_str!("../../../web/src/api.rs"),
         include_str!("../../../web/src/repair_api.rs"),
+        include_str!("../../../web/src/rounds.rs"),
     ]
     .concat();
     // Every handler registered with `routes!` carries a #[utoipa::path], so it is in the document.

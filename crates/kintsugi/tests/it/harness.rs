@@ -41,12 +41,19 @@ pub struct App {
     pub data_dir: tempfile::TempDir,
     pub database_url: Option<String>,
     child: Child,
+    /// Every line the server wrote to stderr (its log).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for App {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            for line in self.log.lock().unwrap().iter() {
+                eprintln!("server: {line}");
+            }
+        }
     }
 }
 
@@ -98,13 +105,21 @@ impl App {
         }
         cmd.args(args)
             .env_remove("KINTSUGI_DATABASE_URL")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start kintsugi");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let err = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         let out = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -149,6 +164,7 @@ impl App {
             data_dir,
             database_url,
             child,
+            log,
         }
     }
 

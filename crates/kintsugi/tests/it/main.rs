@@ -2,6 +2,7 @@
 //! user drives it, through HTTP on a real bound port or the CLI, against a real `kintsugi` process.
 
 mod admin;
+mod adversary;
 mod api;
 mod auth;
 mod cli;
