@@ -359,3 +359,65 @@ async fn repair_routes_as_every_role() {
         }
     }
 }
+
+/// With k−1 answers, every page and API document that could show a round's results shows
+/// none of them, to every role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_k_nothing_is_shown_anywhere() {
+    use crate::rounds::{fetch_token, group, open_round, redeem};
+    let g = group(Backend::Sqlite, 4).await;
+    let (round, public) = open_round(&g).await;
+    for (i, b) in g.members.iter().take(4).enumerate() {
+        let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
+        redeem(&g.app, &round, &t, "culture", &format!("secret-answer-{i}")).await;
+    }
+    g.fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
+            None,
+        )
+        .await;
+    let doc = g
+        .app
+        .browser()
+        .json(Method::GET, "/api/v1/openapi.json", None)
+        .await
+        .json();
+    let mut gets: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(p, ops)| ops.get("get").is_some() && !p.contains("openapi"))
+        .map(|(p, _)| p.replace("{id}", &g.repair))
+        .collect();
+    let source = include_str!("../../../web/src/repair_pages.rs");
+    gets.extend(
+        crate::tidy::routes_in(source)
+            .into_iter()
+            .filter(|(m, _)| m == "GET")
+            .map(|(_, p)| p.replace("{id}", &g.repair)),
+    );
+    gets.extend(["/".to_owned(), "/repairs".to_owned()]);
+    let everyone = [&g.fay, &g.admin, &g.members[0], &g.members[1]];
+    for b in everyone {
+        for path in &gets {
+            let page = b.get(path).await;
+            assert!(page.status.as_u16() < 500, "{path}");
+            for i in 0..4 {
+                assert!(
+                    !page.body.contains(&format!("secret-answer-{i}")),
+                    "{path} shows an answer below k"
+                );
+            }
+            for count in ["Causes chosen", "class=\"answered\"", "\"answered\""] {
+                assert!(!page.body.contains(count), "{path} shows a count below k");
+            }
+        }
+    }
+    let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
+    assert!(
+        page.body
+            .contains("Fewer than 5 answered; nothing is shown.")
+    );
+}
