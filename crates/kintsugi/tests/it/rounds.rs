@@ -450,3 +450,112 @@ async fn answering_from_the_command_line() {
         "the CLI's answer counts like any other"
     );
 }
+
+async fn count(app_dir: &std::path::Path, database_url: &Option<String>, sql: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match database_url {
+        Some(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .connect(url)
+                .await
+                .unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+        None => {
+            let opts =
+                sqlx::sqlite::SqliteConnectOptions::new().filename(app_dir.join("kintsugi.db"));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .connect_with(opts)
+                .await
+                .unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+on_both!(a_crash_loses_no_acknowledged_answer, |backend| async move {
+    let g = group(backend, 11).await;
+    let (round, public) = open_round(&g).await;
+    let mut tokens = Vec::new();
+    for b in &g.members {
+        tokens.push(fetch_token(b, &g.repair, &round, &public).await.unwrap());
+    }
+    // Answers arrive all at once; the server is killed (SIGKILL) while they do.
+    let url = g.app.url.clone();
+    let sends: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let body = json!({
+                "token": {"message": STANDARD.encode(&t.prepared), "signature": STANDARD.encode(&t.signature)},
+                "answer": {"comment": format!("crash-{i}")},
+            });
+            let url = format!("{url}/anon/rounds/{round}/answers");
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(i as u64 * 3)).await;
+                let sent = reqwest::Client::new().post(url).json(&body).send().await;
+                sent.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    let Group { app, .. } = g;
+    let (dir, db) = app.stop();
+    let mut acked = Vec::new();
+    for (i, s) in sends.into_iter().enumerate() {
+        if s.await.unwrap() == 201 {
+            acked.push(i);
+        }
+    }
+    eprintln!(
+        "crash test: {} of {} answers acknowledged before the kill",
+        acked.len(),
+        tokens.len()
+    );
+    let app = App::launch(dir, db, &[], &[]).await;
+    for i in &acked {
+        let mark = tokens[*i].spent_mark();
+        let spent: serde_json::Value =
+            reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", app.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        assert_eq!(
+            spent["spent"], true,
+            "acknowledged answer {i} survived the crash"
+        );
+    }
+    let answers = count(
+        app.data_dir.path(),
+        &app.database_url,
+        "SELECT COUNT(*) FROM round_answers",
+    )
+    .await;
+    let spent = count(
+        app.data_dir.path(),
+        &app.database_url,
+        "SELECT COUNT(*) FROM round_spent",
+    )
+    .await;
+    assert_eq!(answers, spent, "no token is spent without its answer");
+    assert!(answers as usize >= acked.len());
+    // Whatever was not acknowledged can be sent again.
+    for (i, t) in tokens.iter().enumerate() {
+        if !acked.contains(&i) {
+            let again = redeem(&app, &round, t, "process", &format!("retry-{i}")).await;
+            assert!(
+                again.status.as_u16() == 201 || again.status.as_u16() == 409,
+                "{}",
+                again.status
+            );
+        }
+    }
+});
