@@ -4,6 +4,7 @@
 // only improves it. This file bundles htmx, exposes it as window.htmx, and
 // attaches the page's CSRF token to every htmx request.
 import htmx from 'htmx.org';
+import { startAnonymousRounds } from './anon.js';
 
 window.htmx = htmx;
 
@@ -41,3 +42,7 @@ document.addEventListener('htmx:configRequest', (event) => {
     event.detail.headers['X-CSRF-Token'] = token;
   }
 });
+
+// Anonymous listening rounds (anon.js): on the first page and on every piece
+// of content htmx swaps in (hx-boost navigations included).
+htmx.onLoad((elt) => startAnonymousRounds(elt));

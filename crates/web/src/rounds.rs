@@ -225,7 +225,14 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             // Comments are shown shuffled and undated.
             answers.shuffle(&mut rand::rng());
             match listening_results(&answers, org.k_threshold) {
-                Shown::Shown(r) => (Some(r), None),
+                Shown::Shown(mut r) => {
+                    for (category, _) in &mut r.categories {
+                        if let Ok(c) = kintsugi_core::repair::CauseCategory::parse(category) {
+                            *category = c.label().to_owned();
+                        }
+                    }
+                    (Some(r), None)
+                }
                 Shown::Suppressed { k } => (
                     None,
                     Some(format!("Fewer than {k} answered; nothing is shown.")),

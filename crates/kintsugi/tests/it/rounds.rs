@@ -354,7 +354,10 @@ on_both!(a_listening_round, |backend| async move {
         .unwrap();
     let results = &second["results"];
     assert_eq!(results["answered"], 5);
-    assert_eq!(results["categories"][0], json!(["communication", 3]));
+    assert_eq!(
+        results["categories"][0],
+        json!(["Communication breakdown", 3])
+    );
     assert_eq!(results["comments"].as_array().unwrap().len(), 5);
     let page = g.members[2].get(&format!("/repairs/{}", g.repair)).await;
     assert!(page.body.contains("5 people answered") && page.body.contains("Round two comment 4"));

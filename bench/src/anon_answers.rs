@@ -1,0 +1,347 @@
+//! Anonymous answers per second on SQLite, end to end over HTTP on loopback, beside the two
+//! limits measured in the same run: token verification alone, and raw inserts of the same
+//! rows in batches through the same storage code. Also the cost of one blind signature.
+//!
+//! Run: `cargo run --release -p kintsugi-bench --bin anon-answers [ANSWERS] [CONCURRENCY]`
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use kintsugi_anon::{RoundKey, Token, client};
+use kintsugi_store::{Answer, Redemption, Store};
+use serde_json::{Value, json};
+
+fn arg(n: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    let answers = arg(1, 20_000);
+    let concurrency = arg(2, 64);
+    let bin = std::env::var("KINTSUGI_BIN").unwrap_or_else(|_| "target/release/kintsugi".into());
+    let dir = tempfile::tempdir().unwrap();
+
+    // A real server on SQLite, synced to disk before acknowledging.
+    let mut child = Command::new(&bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (build it with cargo build --release)")
+        });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("Kintsugi is serving at ")
+        .to_owned();
+    let setup = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("Set up your organisation: ")
+        .to_owned();
+
+    // Set up an organisation, two people and a repair with an open round, through HTTP.
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(&setup).send().await.unwrap().text().await.unwrap();
+    let token = setup.split("token=").nth(1).unwrap();
+    http.post(format!("{url}/setup"))
+        .form(&[
+            ("csrf_token", csrf_of(&page).as_str()),
+            ("token", token),
+            ("organisation_name", "Bench"),
+            ("name", "Bea Bench"),
+            ("email", "bench@bench.example"),
+            ("password", "a long bench password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let person = |name: &str, email: &str, facilitator: bool| json!({"name": name, "email": email, "roles": {"facilitator": facilitator}});
+    let post = |path: &str, body: Value| {
+        let http = http.clone();
+        let url = url.clone();
+        let path = path.to_owned();
+        async move {
+            http.post(format!("{url}{path}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let a = post("/api/v1/people", person("Al", "al@bench.example", false)).await;
+    let b = post("/api/v1/people", person("Bo", "bo@bench.example", false)).await;
+    let repair = post(
+        "/api/v1/repairs",
+        json!({"title": "Bench", "summary": "A benchmark.", "breach": "other", "scope": "person_person", "accountable_people": [a["id"]], "affected_people": [b["id"]]}),
+    )
+    .await;
+    let round = post(
+        &format!("/api/v1/repairs/{}/rounds", repair["id"].as_str().unwrap()),
+        json!({"kind": "listening"}),
+    )
+    .await;
+    let round_id: uuid::Uuid = round["id"].as_str().unwrap().parse().unwrap();
+    let public = STANDARD
+        .decode(round["public_key"].as_str().unwrap())
+        .unwrap();
+
+    // Mint the tokens with the round's key from the key store: issuance is one per member
+    // and is measured on its own below; this benchmark is about answers.
+    let secret = std::fs::read(
+        dir.path()
+            .join("keys")
+            .join(format!("round-{round_id}.der")),
+    )
+    .unwrap();
+    let key = Arc::new(RoundKey::from_secret_der(&secret).unwrap());
+    let started = Instant::now();
+    let tokens: Vec<Token> = {
+        let per = answers.div_ceil(2);
+        let jobs: Vec<_> = (0..2)
+            .map(|t| {
+                let (key, public) = (key.clone(), public.clone());
+                std::thread::spawn(move || {
+                    (0..per)
+                        .map(|i| {
+                            let mut s = [0u8; 32];
+                            s[..8].copy_from_slice(&((t * per + i) as u64).to_le_bytes());
+                            rand::RngCore::fill_bytes(&mut rand::rng(), &mut s[8..]);
+                            let (pending, blinded) =
+                                client::Pending::start(round_id, &public, s).unwrap();
+                            pending
+                                .finish(&key.sign_blinded(&blinded).unwrap())
+                                .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .flat_map(|j| j.join().unwrap())
+            .take(answers)
+            .collect()
+    };
+    let mint = started.elapsed();
+
+    // Blind signing alone, per token.
+    let (_, blinded) = client::Pending::start(round_id, &public, [1u8; 32]).unwrap();
+    let started = Instant::now();
+    for _ in 0..200 {
+        key.sign_blinded(&blinded).unwrap();
+    }
+    let sign_ms = started.elapsed().as_secs_f64() * 1000.0 / 200.0;
+
+    // Limit 1: verification alone, on both cores.
+    let started = Instant::now();
+    let tokens = Arc::new(tokens);
+    let verifiers: Vec<_> = (0..2)
+        .map(|t| {
+            let (tokens, public) = (tokens.clone(), public.clone());
+            std::thread::spawn(move || {
+                for tok in tokens.iter().skip(t).step_by(2) {
+                    tok.verify(round_id, &public).unwrap();
+                }
+            })
+        })
+        .collect();
+    verifiers.into_iter().for_each(|v| v.join().unwrap());
+    let verify_rate = answers as f64 / started.elapsed().as_secs_f64();
+
+    // The figure: answers over HTTP, `concurrency` at a time, each acknowledged only after its batch is on disk.
+    let anon = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (anon, next, tokens) = (anon.clone(), next.clone(), tokens.clone());
+            let target = format!("{url}/anon/rounds/{round_id}/answers");
+            tokio::spawn(async move {
+                let mut ok = 0usize;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(t) = tokens.get(i) else { break ok };
+                    let body = json!({
+                        "token": {"message": STANDARD.encode(&t.prepared), "signature": STANDARD.encode(&t.signature)},
+                        "answer": {"category": "process", "comment": format!("answer {i}")},
+                    });
+                    if anon.post(&target).json(&body).send().await.map(|r| r.status().as_u16() == 201).unwrap_or(false) {
+                        ok += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for w in workers {
+        stored += w.await.unwrap();
+    }
+    let http_secs = started.elapsed().as_secs_f64();
+    let http_rate = stored as f64 / http_secs;
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Limit 2: the same rows through the same storage code, in batches of `concurrency`.
+    let raw_dir = tempfile::tempdir().unwrap();
+    let store = kintsugi_store_sqlite::SqliteStore::open(&raw_dir.path().join("raw.db"))
+        .await
+        .unwrap();
+    let rows: Vec<Redemption> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Redemption {
+            round_id,
+            mark: t.spent_mark(),
+            answer: Answer {
+                id: uuid::Uuid::new_v4(),
+                category: Some("process".into()),
+                comment: Some(format!("answer {i}")),
+                reply_check: None,
+            },
+        })
+        .collect();
+    // The raw table needs the round row its answers point to.
+    seed_round(&store, round_id).await;
+    let started = Instant::now();
+    for chunk in rows.chunks(concurrency) {
+        store.redeem(chunk).await.unwrap();
+    }
+    let insert_rate = answers as f64 / started.elapsed().as_secs_f64();
+
+    let slower = verify_rate.min(insert_rate);
+    println!(
+        "anonymous answers, SQLite, synchronous=FULL, {answers} answers, {concurrency} at a time, 2 cores"
+    );
+    println!(
+        "{:<44} {:>12} {:>12} {:>8} {:>10} met",
+        "figure", "value", "limit", "ratio", "target"
+    );
+    let row = |name: &str, value: f64, limit: f64, target: f64| {
+        let ratio = value / limit;
+        println!(
+            "{name:<44} {value:>12.0} {limit:>12.0} {ratio:>8.2} {target:>10.2} {}",
+            if ratio >= target { "yes" } else { "no" }
+        );
+    };
+    row(
+        "answers/s over HTTP vs the slower limit",
+        http_rate,
+        slower,
+        0.5,
+    );
+    row("answers/s over HTTP vs 5,000/s", http_rate, 5000.0, 1.0);
+    println!(
+        "{:<44} {:>12.0}",
+        "limit: token verifications/s (2 threads)", verify_rate
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "limit: raw inserts/s (same rows, same batches)", insert_rate
+    );
+    println!("{:<44} {:>12.3}", "blind signature, ms per token", sign_ms);
+    println!("{:<44} {:>12}", "answers stored", stored);
+    println!(
+        "(minting {answers} tokens took {:.1} s)",
+        mint.as_secs_f64()
+    );
+}
+
+/// An organisation, two people, a repair and the round, so the raw rows have what they reference.
+async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::Uuid) {
+    use kintsugi_core::repair::{Breach, Scope, Side};
+    use kintsugi_core::{Email, KThreshold, OrganisationName, PersonName, Roles};
+    use kintsugi_store::{Audit, NewOrganisation, NewPerson, NewRepair, NewRound};
+    let now = time::OffsetDateTime::now_utc();
+    let org = NewOrganisation {
+        id: uuid::Uuid::new_v4(),
+        name: OrganisationName::parse("Raw").unwrap(),
+        is_demo: false,
+        k_threshold: KThreshold::DEFAULT,
+        created_at: now,
+    };
+    let person = |email: &str| NewPerson {
+        id: uuid::Uuid::new_v4(),
+        org_id: org.id,
+        name: PersonName::parse("Raw").unwrap(),
+        email: Email::parse(email).unwrap(),
+        roles: Roles::ADMIN,
+        team_ids: vec![],
+        password_hash: None,
+        created_at: now,
+    };
+    let (a, b) = (person("a@raw.example"), person("b@raw.example"));
+    store.create_organisation(&org, &a).await.unwrap();
+    store.create_person(&b).await.unwrap();
+    let audit = Audit {
+        id: uuid::Uuid::new_v4(),
+        org_id: org.id,
+        actor_id: None,
+        action: "bench".into(),
+        subject: "bench".into(),
+        detail: String::new(),
+        at: now,
+    };
+    let repair = NewRepair {
+        id: uuid::Uuid::new_v4(),
+        org_id: org.id,
+        title: "Raw".into(),
+        summary: "Raw".into(),
+        breach: Breach::Other,
+        scope: Scope::PersonPerson,
+        facilitator_id: a.id,
+        update_cadence_days: 7,
+        deception: false,
+        participants: vec![(a.id, Side::Accountable), (b.id, Side::Affected)],
+        teams: vec![],
+        created_at: now,
+    };
+    store.create_repair(&repair, "bench", &audit).await.unwrap();
+    let round = NewRound {
+        id: round_id,
+        repair_id: repair.id,
+        kind: "listening".into(),
+        public_key: String::new(),
+        fingerprint: String::new(),
+        closes_at: None,
+        opened_at: now,
+    };
+    store
+        .open_round(
+            &round,
+            &Audit {
+                id: uuid::Uuid::new_v4(),
+                ..audit
+            },
+        )
+        .await
+        .unwrap();
+}
