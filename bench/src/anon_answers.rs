@@ -225,6 +225,7 @@ async fn main() {
                 id: uuid::Uuid::new_v4(),
                 category: Some("process".into()),
                 comment: Some(format!("answer {i}")),
+                rating: None,
                 reply_check: None,
             },
         })

@@ -184,7 +184,12 @@ export async function replyCheck(secret) {
 export async function answerBody(token, answer) {
   return {
     token: { message: token.message, signature: token.signature },
-    answer: { category: answer.category, comment: answer.comment },
+    answer: {
+      category: answer.category,
+      comment: answer.comment,
+      // Only rating rounds (how genuine the acknowledgment felt) have a rating field.
+      ...(answer.rating === undefined ? {} : { rating: answer.rating }),
+    },
     reply_check: await replyCheck(token.secret),
   };
 }
@@ -416,6 +421,8 @@ class Round {
     }
     const data = new FormData(this.form);
     const answer = { category: String(data.get('category') ?? ''), comment: String(data.get('comment') ?? '') };
+    const rating = data.get('rating');
+    if (rating !== null && rating !== '') answer.rating = Number(rating);
     this.busy = true;
     this.setFormEnabled(false);
     this.say(TEXT.sending);

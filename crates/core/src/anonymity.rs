@@ -184,3 +184,67 @@ mod results_tests {
         assert_eq!((r.answered, r.comments.len()), (6, 6));
     }
 }
+
+/// What a closed rating round shows: how genuine the acknowledgment felt, 1 to 7.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RatingResults {
+    pub answered: usize,
+    /// The mean in tenths (54 is 5.4), so it needs no float to compare.
+    pub mean_tenths: u32,
+}
+
+impl RatingResults {
+    pub fn mean(&self) -> String {
+        format!("{}.{}", self.mean_tenths / 10, self.mean_tenths % 10)
+    }
+}
+
+/// The mean of 1–7 ratings, rounded to a tenth, when at least k answered.
+pub fn rating_results(ratings: &[i64], k: KThreshold) -> Shown<RatingResults> {
+    at_least_k(ratings.len(), k, || {
+        let sum: i64 = ratings.iter().sum();
+        let tenths = (sum * 10 * 2 + ratings.len() as i64) / (2 * ratings.len() as i64);
+        RatingResults {
+            answered: ratings.len(),
+            mean_tenths: tenths.max(0) as u32,
+        }
+    })
+}
+
+/// A rating on the 1–7 scale.
+pub fn rating(value: i64) -> Result<i64, crate::Invalid> {
+    if (1..=7).contains(&value) {
+        Ok(value)
+    } else {
+        Err(crate::Invalid::new(
+            "rating",
+            "must be a whole number from 1 to 7",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod rating_tests {
+    use super::*;
+
+    #[test]
+    fn ratings() {
+        let k = KThreshold::new(3).unwrap();
+        assert_eq!(rating_results(&[7, 7], k), Shown::Suppressed { k: 3 });
+        let table: &[(&[i64], &str)] = &[
+            (&[7, 7, 7], "7.0"),
+            (&[1, 2, 3], "2.0"),
+            (&[5, 6, 6], "5.7"),
+            (&[4, 4, 5], "4.3"),
+            (&[1, 1, 2, 2], "1.5"),
+        ];
+        for (values, mean) in table {
+            assert_eq!(
+                rating_results(values, k).shown().unwrap().mean(),
+                *mean,
+                "{values:?}"
+            );
+        }
+        assert!(rating(0).is_err() && rating(8).is_err() && rating(1).is_ok() && rating(7).is_ok());
+    }
+}

@@ -688,11 +688,12 @@ macro_rules! store_impl {
                     out.push(kintsugi_store::Redeemed::AlreadySpent);
                     continue;
                 }
-                $crate::sqlx::query("INSERT INTO round_answers (id, round_id, category, comment, reply_check) VALUES ($1, $2, $3, $4, $5)")
+                $crate::sqlx::query("INSERT INTO round_answers (id, round_id, category, comment, rating, reply_check) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(r.answer.id.to_string())
                     .bind(r.round_id.to_string())
                     .bind(r.answer.category.as_deref())
                     .bind(r.answer.comment.as_deref())
+                    .bind(r.answer.rating)
                     .bind(r.answer.reply_check.as_deref())
                     .execute(&mut *tx)
                     .await
@@ -715,7 +716,7 @@ macro_rules! store_impl {
 
         async fn answers(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Answer>> {
             let rows: Vec<$crate::AnswerRow> =
-                $crate::sqlx::query_as("SELECT id, category, comment, reply_check FROM round_answers WHERE round_id = $1 ORDER BY id")
+                $crate::sqlx::query_as("SELECT id, category, comment, rating, reply_check FROM round_answers WHERE round_id = $1 ORDER BY id")
                     .bind(round_id.to_string())
                     .fetch_all(&self.pool)
                     .await

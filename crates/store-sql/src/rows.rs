@@ -489,6 +489,7 @@ pub struct AnswerRow {
     pub id: String,
     pub category: Option<String>,
     pub comment: Option<String>,
+    pub rating: Option<i64>,
     pub reply_check: Option<String>,
 }
 
@@ -499,6 +500,7 @@ impl TryFrom<AnswerRow> for kintsugi_store::Answer {
             id: uuid(&r.id)?,
             category: r.category,
             comment: r.comment,
+            rating: r.rating,
             reply_check: r.reply_check,
         })
     }

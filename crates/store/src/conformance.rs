@@ -744,6 +744,7 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
             id: Uuid::new_v4(),
             category: Some("process".into()),
             comment: Some(comment.into()),
+            rating: None,
             reply_check: None,
         },
     };

@@ -358,6 +358,8 @@ pub struct Answer {
     pub id: Uuid,
     pub category: Option<String>,
     pub comment: Option<String>,
+    /// 1 to 7, in rating rounds.
+    pub rating: Option<i64>,
     /// SHA-256 of the author's reply capability, so only they can answer a reply.
     #[serde(skip)]
     pub reply_check: Option<String>,

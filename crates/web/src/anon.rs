@@ -165,6 +165,8 @@ pub struct TokenBody {
 pub struct AnswerContent {
     pub category: Option<String>,
     pub comment: Option<String>,
+    /// 1 to 7, in genuineness rounds only.
+    pub rating: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -226,7 +228,24 @@ async fn answer(
             "must be at most 4000 characters",
         ));
     }
-    if category.is_none() && comment.is_none() {
+    let rating = match (round.kind.as_str(), body.answer.rating) {
+        (crate::rounds::GENUINENESS, Some(r)) => Some(kintsugi_core::anonymity::rating(r)?),
+        (crate::rounds::GENUINENESS, None) => {
+            return Err(AppError::invalid(
+                "rating",
+                "is required: how genuine did it feel, from 1 to 7?",
+            ));
+        }
+        (_, Some(_)) => return Err(AppError::invalid("rating", "belongs only to rating rounds")),
+        (_, None) => None,
+    };
+    if round.kind == crate::rounds::GENUINENESS && category.is_some() {
+        return Err(AppError::invalid(
+            "category",
+            "belongs only to listening rounds",
+        ));
+    }
+    if category.is_none() && comment.is_none() && rating.is_none() {
         return Err(AppError::invalid(
             "answer",
             "needs a category, a comment, or both",
@@ -246,6 +265,7 @@ async fn answer(
             id: state.new_id(),
             category,
             comment,
+            rating,
             reply_check,
         },
     };

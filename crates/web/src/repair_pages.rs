@@ -335,7 +335,10 @@ struct RepairPage {
     cdraft: CommitmentDraft,
     rounds: Vec<crate::rounds::RoundView>,
     has_open_round: bool,
+    has_open_genuineness: bool,
+    has_acks: bool,
     has_side: bool,
+    side_affected: bool,
     k: u32,
 }
 
@@ -469,6 +472,7 @@ async fn repair_page(
         overdue,
     } = repairs::detail(state, &access.repair).await?;
     let rounds = crate::rounds::views(state, &access).await?;
+    let has_acks = !acks.is_empty();
     let today = repairs::today(state);
     let me = user.person.id;
     let side = access.side();
@@ -577,7 +581,14 @@ async fn repair_page(
         commitments: views,
         cadences: Cadence::ALL,
         cdraft,
-        has_open_round: rounds.iter().any(|round| round.open),
+        has_open_round: rounds
+            .iter()
+            .any(|round| round.open && round.kind == crate::rounds::LISTENING),
+        has_acks,
+        has_open_genuineness: rounds
+            .iter()
+            .any(|round| round.open && round.kind == crate::rounds::GENUINENESS),
+        side_affected: side == Some(Side::Affected),
         has_side: side.is_some(),
         k: user.org.k_threshold.get(),
         rounds,

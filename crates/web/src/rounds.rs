@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kintsugi_anon::RoundKey;
-use kintsugi_core::anonymity::{ListeningResults, Shown, listening_results};
+use kintsugi_core::anonymity::{
+    ListeningResults, RatingResults, Shown, listening_results, rating_results,
+};
 use kintsugi_store::{NewRound, Round};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -22,18 +24,43 @@ use crate::repairs::{Access, InRepair};
 use crate::state::AppState;
 
 pub const LISTENING: &str = "listening";
+/// The affected side rates how genuine the acknowledgment felt, 1 to 7.
+pub const GENUINENESS: &str = "genuineness";
+
+pub fn parse_kind(raw: Option<&str>) -> Result<&'static str, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") | Some(LISTENING) => Ok(LISTENING),
+        Some(GENUINENESS) => Ok(GENUINENESS),
+        Some(_) => Err(AppError::invalid(
+            "kind",
+            "must be listening or genuineness",
+        )),
+    }
+}
 
 /// Opens a listening round with a fresh key pair; the secret key goes to the key store.
 pub async fn open(
     state: &AppState,
     user: &CurrentUser,
     access: &Access,
+    kind: &'static str,
     closes_in_days: Option<i64>,
 ) -> Result<Round, AppError> {
     access.require_facilitator()?;
     if !access.repair.stage.is_open() {
         return Err(AppError::Conflict(
             "this repair is finished; it takes no new rounds".into(),
+        ));
+    }
+    if kind == GENUINENESS
+        && state
+            .store()
+            .acknowledgments(access.repair.id)
+            .await?
+            .is_empty()
+    {
+        return Err(AppError::Conflict(
+            "there is no acknowledgment to rate yet".into(),
         ));
     }
     let closes_at = match closes_in_days {
@@ -63,7 +90,7 @@ pub async fn open(
     let round = NewRound {
         id,
         repair_id: access.repair.id,
-        kind: LISTENING.into(),
+        kind: kind.into(),
         public_key: STANDARD.encode(&public),
         fingerprint: kintsugi_anon::fingerprint(&public),
         closes_at,
@@ -74,7 +101,7 @@ pub async fn open(
         user,
         "round.open",
         &access.repair.title,
-        format!("listening round, key {}", round.fingerprint),
+        format!("{kind} round, key {}", round.fingerprint),
     );
     if let Err(e) = state.store().open_round(&round, &entry).await {
         let _ = state.keys().destroy(id);
@@ -152,12 +179,20 @@ pub async fn issue(
     round_id: Uuid,
     blinded_b64: &str,
 ) -> Result<TokenResponse, AppError> {
-    if access.side().is_none() {
-        return Err(AppError::Forbidden(
-            "only the people in the repair answer its rounds".into(),
-        ));
-    }
     let round = round_in(state, access, round_id).await?;
+    match (round.kind.as_str(), access.side()) {
+        (_, None) => {
+            return Err(AppError::Forbidden(
+                "only the people in the repair answer its rounds".into(),
+            ));
+        }
+        (GENUINENESS, Some(kintsugi_core::repair::Side::Accountable)) => {
+            return Err(AppError::Forbidden(
+                "only the affected side rates the acknowledgment".into(),
+            ));
+        }
+        _ => {}
+    }
     if !round.open {
         return Err(AppError::Conflict("this round is closed".into()));
     }
@@ -200,6 +235,9 @@ pub struct RoundView {
     /// After close: the results, or null when fewer than k answered (nothing is shown then).
     #[schema(value_type = Option<Object>)]
     pub results: Option<ListeningResults>,
+    /// After close of a genuineness round with at least k answers: the mean rating.
+    #[schema(value_type = Option<Object>)]
+    pub rating: Option<RatingResults>,
     /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
     pub suppressed: Option<String>,
 }
@@ -212,8 +250,24 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         .ok_or(AppError::Internal)?;
     let mut out = Vec::new();
     for round in state.store().rounds_of(access.repair.id).await? {
-        let (results, suppressed) = if round.open {
-            (None, None)
+        let (mut rating, mut suppressed_rating) = (None, None);
+        if !round.open && round.kind == GENUINENESS {
+            let ratings: Vec<i64> = state
+                .store()
+                .answers(round.id)
+                .await?
+                .iter()
+                .filter_map(|a| a.rating)
+                .collect();
+            match rating_results(&ratings, org.k_threshold) {
+                Shown::Shown(r) => rating = Some(r),
+                Shown::Suppressed { k } => {
+                    suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
+                }
+            }
+        }
+        let (results, suppressed) = if round.open || round.kind != LISTENING {
+            (None, suppressed_rating)
         } else {
             let mut answers: Vec<(Option<String>, Option<String>)> = state
                 .store()
@@ -247,6 +301,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             fingerprint: round.fingerprint,
             closes_at: round.closes_at.map(crate::actions::date),
             results,
+            rating,
             suppressed,
         });
     }
@@ -272,7 +327,7 @@ pub async fn close_due(state: &AppState) -> Result<(), AppError> {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRoundBody {
-    /// Only "listening" for now.
+    /// "listening" (everyone, the default) or "genuineness" (the affected side rates the acknowledgment 1 to 7).
     #[serde(default)]
     pub kind: Option<String>,
     /// Close automatically after this many days (1 to 60); otherwise the facilitator closes it.
@@ -295,10 +350,8 @@ pub async fn api_open(
     InRepair { user, access }: InRepair,
     Json(b): Json<OpenRoundBody>,
 ) -> Result<Response, AppError> {
-    if b.kind.as_deref().is_some_and(|k| k != LISTENING) {
-        return Err(AppError::invalid("kind", "must be listening"));
-    }
-    let r = open(&state, &user, &access, b.closes_in_days).await?;
+    let kind = parse_kind(b.kind.as_deref())?;
+    let r = open(&state, &user, &access, kind, b.closes_in_days).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(OpenedRound {
@@ -362,6 +415,8 @@ pub async fn api_token(
 pub struct OpenRoundForm {
     #[serde(default)]
     pub closes_in_days: String,
+    #[serde(default)]
+    pub kind: String,
 }
 
 pub async fn page_open(
@@ -376,7 +431,7 @@ pub async fn page_open(
                 AppError::invalid("closes_in_days", "must be a whole number of days")
             })?),
         };
-    open(&state, &user, &access, days).await?;
+    open(&state, &user, &access, parse_kind(Some(&form.kind))?, days).await?;
     Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
 }
 

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kintsugi_anon::{Token, client};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::*;
 use crate::on_both;
@@ -562,3 +562,104 @@ on_both!(a_crash_loses_no_acknowledged_answer, |backend| async move {
         }
     }
 });
+
+/// What the browser sends for a rating round.
+async fn rate(app: &App, round: &str, token: &Token, rating: Value) -> StatusCode {
+    let body = json!({
+        "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
+        "answer": {"rating": rating, "comment": "It felt honest."},
+    });
+    reqwest::Client::new()
+        .post(format!("{}/anon/rounds/{round}/answers", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+on_both!(
+    the_affected_side_rates_the_acknowledgment,
+    |backend| async move {
+        let g = group(backend, 5).await;
+        let base = format!("/api/v1/repairs/{}", g.repair);
+        let early = g
+            .fay
+            .json(
+                Method::POST,
+                &format!("{base}/rounds"),
+                Some(json!({"kind": "genuineness"})),
+            )
+            .await;
+        assert_eq!(
+            early.status,
+            StatusCode::CONFLICT,
+            "nothing to rate before an acknowledgment"
+        );
+        g.members[0]
+            .json(
+                Method::POST,
+                &format!("{base}/acknowledgments"),
+                Some(json!({"body": "I kept you in the dark. I am sorry."})),
+            )
+            .await;
+        let opened = g
+            .fay
+            .json(
+                Method::POST,
+                &format!("{base}/rounds"),
+                Some(json!({"kind": "genuineness"})),
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+        let round = opened.json()["id"].as_str().unwrap().to_owned();
+        let public = STANDARD
+            .decode(opened.json()["public_key"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            fetch_token(&g.members[0], &g.repair, &round, &public)
+                .await
+                .err(),
+            Some(StatusCode::FORBIDDEN),
+            "the accountable side does not rate itself"
+        );
+        let page = g.members[1].get(&format!("/repairs/{}", g.repair)).await;
+        assert!(
+            page.body
+                .contains("How genuine did the acknowledgment feel?")
+                && page.body.contains("name=\"rating\"")
+        );
+
+        let mut tokens = Vec::new();
+        for b in g.members.iter().skip(1) {
+            tokens.push(fetch_token(b, &g.repair, &round, &public).await.unwrap());
+        }
+        assert_eq!(
+            rate(&g.app, &round, &tokens[0], json!(8)).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            rate(&g.app, &round, &tokens[0], json!(null)).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        for (t, r) in tokens.iter().zip([6, 5, 6, 7, 5]) {
+            assert_eq!(rate(&g.app, &round, t, json!(r)).await, StatusCode::CREATED);
+        }
+        g.fay
+            .json(Method::POST, &format!("{base}/rounds/{round}/close"), None)
+            .await;
+        let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
+        assert!(
+            page.body
+                .contains("How genuine it felt, on average: <strong>5.8 of 7</strong>"),
+            "{}",
+            page.body
+        );
+        let listed = g
+            .fay
+            .json(Method::GET, &format!("{base}/rounds"), None)
+            .await
+            .json();
+        assert_eq!(listed[0]["rating"]["mean_tenths"], 58);
+    }
+);

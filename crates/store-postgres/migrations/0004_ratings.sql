@@ -1,0 +1,3 @@
+-- Rating rounds (how genuine an acknowledgment felt, 1 to 7). Twin of the SQLite migration
+-- with the same name; keep them in step.
+ALTER TABLE round_answers ADD COLUMN rating BIGINT;
