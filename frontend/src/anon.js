@@ -497,6 +497,89 @@ export function startAnonymousRounds(root = document) {
     started.add(section);
     new Round(section).start();
   }
+  const closed = [];
+  if (root instanceof Element && root.matches('article.round-results[data-round]')) closed.push(root);
+  if (root.querySelectorAll) closed.push(...root.querySelectorAll('article.round-results[data-round]'));
+  for (const article of closed) {
+    if (started.has(article)) continue;
+    started.add(article);
+    showThread(article).catch(() => {});
+  }
+}
+
+// ---- Replies: the author's side of an anonymous thread ----
+
+/**
+ * Under a closed round, shows the member their own comment's thread, if the facilitator
+ * replied, found with the capability only their stored token can derive. Sent with no
+ * cookie: the server learns that the holder of the capability asked, never who.
+ */
+async function showThread(article) {
+  const token = readStored(article.dataset.round);
+  const box = article.querySelector('.anon-thread');
+  if (!token || !box) return;
+  const capability = await replyCapability(token.secret);
+  const res = await fetch(article.dataset.threadUrl, {
+    ...ANONYMOUS,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ capability }),
+  });
+  if (res.status !== 200) return;
+  const thread = await res.json();
+  if (!thread.replies.length) return;
+  box.replaceChildren();
+  const heading = document.createElement('h3');
+  heading.textContent = 'Replies to your comment (only you see this)';
+  box.append(heading);
+  if (thread.comment) {
+    const mine = document.createElement('p');
+    mine.className = 'prewrap';
+    mine.textContent = `You wrote: ${thread.comment}`;
+    box.append(mine);
+  }
+  for (const reply of thread.replies) {
+    const p = document.createElement('p');
+    p.className = 'reply';
+    const who = document.createElement('strong');
+    who.textContent = reply.from_author ? 'You: ' : 'The facilitator: ';
+    p.append(who, reply.body);
+    box.append(p);
+  }
+  const form = document.createElement('form');
+  form.className = 'anon-reply';
+  const id = `anon-reply-${article.dataset.round}`;
+  const label = document.createElement('label');
+  label.htmlFor = id;
+  label.textContent = 'Answer the facilitator, still anonymous';
+  const text = document.createElement('textarea');
+  text.id = id;
+  text.name = 'body';
+  text.rows = 2;
+  const send = document.createElement('button');
+  send.type = 'submit';
+  send.textContent = 'Answer anonymously';
+  const status = document.createElement('p');
+  status.setAttribute('role', 'status');
+  form.append(label, text, send, status);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    const sent = await fetch(article.dataset.replyUrl, {
+      ...ANONYMOUS,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ capability, body: text.value }),
+    });
+    if (sent.status === 201) {
+      started.delete(article);
+      await showThread(article);
+      started.add(article);
+    } else {
+      status.textContent = (await problemText(sent)) || 'Not sent.';
+    }
+  });
+  box.append(form);
 }
 
 // The answer form must never be submitted as an ordinary (or htmx-boosted)

@@ -106,6 +106,22 @@ pub fn at_least_k<T>(answered: usize, k: KThreshold, value: impl FnOnce() -> T) 
     }
 }
 
+/// One anonymous answer of a listening round, as the results read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListeningAnswer {
+    /// The answer's random id: lets the facilitator reply without knowing who wrote it.
+    pub id: String,
+    pub category: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// A comment as results show it: its text and the random id replies attach to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comment {
+    pub id: String,
+    pub text: String,
+}
+
 /// What a closed listening round shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ListeningResults {
@@ -113,17 +129,14 @@ pub struct ListeningResults {
     /// Each cause category with how many chose it, most chosen first.
     pub categories: Vec<(String, usize)>,
     /// Non-empty comments, in the order given (the caller shuffles them).
-    pub comments: Vec<String>,
+    pub comments: Vec<Comment>,
 }
 
-/// Results of a listening round from its answers `(category, comment)`.
-pub fn listening_results(
-    answers: &[(Option<String>, Option<String>)],
-    k: KThreshold,
-) -> Shown<ListeningResults> {
+/// Results of a listening round from its answers.
+pub fn listening_results(answers: &[ListeningAnswer], k: KThreshold) -> Shown<ListeningResults> {
     at_least_k(answers.len(), k, || {
         let mut categories: Vec<(String, usize)> = Vec::new();
-        for category in answers.iter().filter_map(|(c, _)| c.as_ref()) {
+        for category in answers.iter().filter_map(|a| a.category.as_ref()) {
             match categories.iter_mut().find(|(c, _)| c == category) {
                 Some((_, n)) => *n += 1,
                 None => categories.push((category.clone(), 1)),
@@ -132,8 +145,15 @@ pub fn listening_results(
         categories.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let comments = answers
             .iter()
-            .filter_map(|(_, c)| c.clone())
-            .filter(|c| !c.trim().is_empty())
+            .filter_map(|a| {
+                a.comment
+                    .as_ref()
+                    .filter(|c| !c.trim().is_empty())
+                    .map(|c| Comment {
+                        id: a.id.clone(),
+                        text: c.clone(),
+                    })
+            })
             .collect();
         ListeningResults {
             answered: answers.len(),
@@ -147,20 +167,19 @@ pub fn listening_results(
 mod results_tests {
     use super::*;
 
-    fn answers(n: usize) -> Vec<(Option<String>, Option<String>)> {
+    fn answers(n: usize) -> Vec<ListeningAnswer> {
         (0..n)
-            .map(|i| {
-                (
-                    Some(
-                        if i % 3 == 0 {
-                            "process"
-                        } else {
-                            "communication"
-                        }
-                        .to_owned(),
-                    ),
-                    Some(format!("comment {i}")),
-                )
+            .map(|i| ListeningAnswer {
+                id: i.to_string(),
+                category: Some(
+                    if i % 3 == 0 {
+                        "process"
+                    } else {
+                        "communication"
+                    }
+                    .to_owned(),
+                ),
+                comment: Some(format!("comment {i}")),
             })
             .collect()
     }

@@ -723,6 +723,57 @@ macro_rules! store_impl {
                     .map_err($crate::db)?;
             rows.into_iter().map(TryInto::try_into).collect()
         }
+
+        async fn answer_by_reply_check(&self, check: &str) -> kintsugi_store::Result<Option<(uuid::Uuid, kintsugi_store::Answer)>> {
+            let row: Option<(String,)> = $crate::sqlx::query_as("SELECT round_id FROM round_answers WHERE reply_check = $1")
+                .bind(check)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+            let Some((round,)) = row else { return Ok(None) };
+            let answer: $crate::AnswerRow =
+                $crate::sqlx::query_as("SELECT id, category, comment, rating, reply_check FROM round_answers WHERE reply_check = $1")
+                    .bind(check)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+            Ok(Some(($crate::uuid(&round)?, answer.try_into()?)))
+        }
+
+        async fn add_reply(&self, answer_id: uuid::Uuid, from_author: bool, body: &str) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            let (seq,): (i64,) = $crate::sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM answer_replies WHERE answer_id = $1")
+                .bind(answer_id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+            $crate::sqlx::query("INSERT INTO answer_replies (id, answer_id, from_author, body, seq) VALUES ($1, $2, $3, $4, $5)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(answer_id.to_string())
+                .bind(from_author)
+                .bind(body)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::map_err("another reply arrived at the same moment; send yours again"))?;
+            tx.commit().await.map_err($crate::db)
+        }
+
+        async fn replies(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Reply>> {
+            let rows: Vec<(String, bool, String, i64)> = $crate::sqlx::query_as(
+                "SELECT r.answer_id, r.from_author, r.body, r.seq FROM answer_replies r JOIN round_answers a ON a.id = r.answer_id \
+                 WHERE a.round_id = $1 ORDER BY r.answer_id, r.seq",
+            )
+            .bind(round_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::db)?;
+            rows.into_iter()
+                .map(|(answer, from_author, body, seq)| {
+                    Ok(kintsugi_store::Reply { answer_id: $crate::uuid(&answer)?, from_author, body, seq: seq as u32 })
+                })
+                .collect()
+        }
         }
     };
 }

@@ -200,4 +200,10 @@ pub trait Store: Send + Sync + 'static {
     async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
     /// The answers of a round, in random id order.
     async fn answers(&self, round_id: Uuid) -> Result<Vec<Answer>>;
+    /// The answer whose reply check is `check`, with its round: how an author's capability finds their answer.
+    async fn answer_by_reply_check(&self, check: &str) -> Result<Option<(Uuid, Answer)>>;
+    /// Adds a message to an answer's thread.
+    async fn add_reply(&self, answer_id: Uuid, from_author: bool, body: &str) -> Result<()>;
+    /// The threads of a round's answers, in order.
+    async fn replies(&self, round_id: Uuid) -> Result<Vec<Reply>>;
 }

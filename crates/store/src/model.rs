@@ -381,3 +381,13 @@ pub enum Redeemed {
     AlreadySpent,
     RoundClosed,
 }
+
+/// One message in the thread under an anonymous answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub answer_id: Uuid,
+    /// True when the answer's author wrote it (through their capability), false for the facilitator.
+    pub from_author: bool,
+    pub body: String,
+    pub seq: u32,
+}

@@ -137,6 +137,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/anon/rounds/{round}/answers", post(answer))
         .route("/anon/rounds/{round}/spent/{mark}", get(spent))
+        .route("/anon/replies/thread", post(thread))
+        .route("/anon/replies", post(author_reply))
         .layer(axum::middleware::from_fn(refuse_cookies))
         .with_state(state)
 }
@@ -308,4 +310,82 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, AppError> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|_| AppError::Internal)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadRequest {
+    /// The author's reply capability, hex(sha256("reply:" + secret)); only its hash is stored.
+    pub capability: String,
+    pub body: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ThreadMessage {
+    from_author: bool,
+    body: String,
+}
+
+#[derive(Serialize)]
+struct Thread {
+    round: Uuid,
+    comment: Option<String>,
+    replies: Vec<ThreadMessage>,
+}
+
+/// The answer a capability opens, found by the hash of the capability.
+async fn by_capability(state: &AppState, capability: &str) -> Result<(Uuid, Answer), AppError> {
+    let capability = capability.trim().to_ascii_lowercase();
+    if capability.len() != 64 || !capability.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::invalid("capability", "must be 64 hex digits"));
+    }
+    let check = kintsugi_anon::client::reply_check(&capability);
+    state
+        .store()
+        .answer_by_reply_check(&check)
+        .await?
+        .ok_or_else(|| AppError::not_found("thread"))
+}
+
+/// The author reads their comment's thread, with nothing but their capability.
+async fn thread(
+    State(state): State<AppState>,
+    Json(body): Json<ThreadRequest>,
+) -> Result<axum::Json<Thread>, AppError> {
+    let (round, answer) = by_capability(&state, &body.capability).await?;
+    let replies = state
+        .store()
+        .replies(round)
+        .await?
+        .into_iter()
+        .filter(|r| r.answer_id == answer.id)
+        .map(|r| ThreadMessage {
+            from_author: r.from_author,
+            body: r.body,
+        })
+        .collect();
+    Ok(axum::Json(Thread {
+        round,
+        comment: answer.comment,
+        replies,
+    }))
+}
+
+/// The author answers the facilitator, still anonymous.
+async fn author_reply(
+    State(state): State<AppState>,
+    Json(body): Json<ThreadRequest>,
+) -> Result<StatusCode, AppError> {
+    let (round, answer) = by_capability(&state, &body.capability).await?;
+    let replies = state.store().replies(round).await?;
+    if !replies
+        .iter()
+        .any(|r| r.answer_id == answer.id && !r.from_author)
+    {
+        return Err(AppError::Conflict("there is no reply to answer yet".into()));
+    }
+    let text = kintsugi_core::repair::reason_text(body.body.as_deref().unwrap_or_default())
+        .map_err(|e| AppError::invalid("body", e.message))?;
+    state.store().add_reply(answer.id, true, &text).await?;
+    Ok(StatusCode::CREATED)
 }

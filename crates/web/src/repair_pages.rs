@@ -49,6 +49,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::rounds::api_token),
         )
         .route(
+            "/repairs/{id}/rounds/{round}/answers/{answer}/replies",
+            post(crate::rounds::page_reply),
+        )
+        .route(
             "/repairs/{id}/commitments/{commitment}/done",
             post(mark_done),
         )

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kintsugi_anon::RoundKey;
 use kintsugi_core::anonymity::{
-    ListeningResults, RatingResults, Shown, listening_results, rating_results,
+    ListeningAnswer, ListeningResults, RatingResults, Shown, listening_results, rating_results,
 };
 use kintsugi_store::{NewRound, Round};
 use rand::seq::SliceRandom;
@@ -235,6 +235,9 @@ pub struct RoundView {
     /// After close: the results, or null when fewer than k answered (nothing is shown then).
     #[schema(value_type = Option<Object>)]
     pub results: Option<ListeningResults>,
+    /// The facilitator's view of the threads under comments (empty for everyone else: a
+    /// thread is between the facilitator and the comment's anonymous author).
+    pub replies: Vec<ReplyView>,
     /// After close of a genuineness round with at least k answers: the mean rating.
     #[schema(value_type = Option<Object>)]
     pub rating: Option<RatingResults>,
@@ -269,12 +272,16 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         let (results, suppressed) = if round.open || round.kind != LISTENING {
             (None, suppressed_rating)
         } else {
-            let mut answers: Vec<(Option<String>, Option<String>)> = state
+            let mut answers: Vec<ListeningAnswer> = state
                 .store()
                 .answers(round.id)
                 .await?
                 .into_iter()
-                .map(|a| (a.category, a.comment))
+                .map(|a| ListeningAnswer {
+                    id: a.id.to_string(),
+                    category: a.category,
+                    comment: a.comment,
+                })
                 .collect();
             // Comments are shown shuffled and undated.
             answers.shuffle(&mut rand::rng());
@@ -300,12 +307,91 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             public_key: round.public_key,
             fingerprint: round.fingerprint,
             closes_at: round.closes_at.map(crate::actions::date),
+            replies: if access.is_facilitator() && !round.open {
+                reply_views(state, round.id).await?
+            } else {
+                vec![]
+            },
             results,
             rating,
             suppressed,
         });
     }
     Ok(out)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplyView {
+    pub answer_id: String,
+    /// True when the comment's author wrote it.
+    pub from_author: bool,
+    pub body: String,
+}
+
+async fn reply_views(state: &AppState, round: Uuid) -> Result<Vec<ReplyView>, AppError> {
+    Ok(state
+        .store()
+        .replies(round)
+        .await?
+        .into_iter()
+        .map(|r| ReplyView {
+            answer_id: r.answer_id.to_string(),
+            from_author: r.from_author,
+            body: r.body,
+        })
+        .collect())
+}
+
+/// The facilitator replies to an anonymous comment of a closed round that showed its results.
+pub async fn reply(
+    state: &AppState,
+    access: &Access,
+    round_id: Uuid,
+    answer_id: Uuid,
+    body: &str,
+) -> Result<(), AppError> {
+    access.require_facilitator()?;
+    let round = round_in(state, access, round_id).await?;
+    if round.open {
+        return Err(AppError::Conflict(
+            "replies open when the round has closed".into(),
+        ));
+    }
+    let answers = state.store().answers(round.id).await?;
+    let org = state
+        .store()
+        .organisation(access.repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    if answers.len() < org.k_threshold.get() as usize {
+        return Err(AppError::not_found("comment"));
+    }
+    if !answers
+        .iter()
+        .any(|a| a.id == answer_id && a.comment.is_some())
+    {
+        return Err(AppError::not_found("comment"));
+    }
+    let body = kintsugi_core::repair::reason_text(body)
+        .map_err(|e| kintsugi_core::Invalid::new("body", e.message))?;
+    state.store().add_reply(answer_id, false, &body).await?;
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReplyForm {
+    #[serde(default)]
+    pub body: String,
+}
+
+pub async fn page_reply(
+    State(state): State<AppState>,
+    InRepair { access, .. }: InRepair,
+    Path((_repair, round, answer)): Path<(Uuid, Uuid, Uuid)>,
+    crate::error::extract::Form(form): crate::error::extract::Form<ReplyForm>,
+) -> Result<Response, AppError> {
+    reply(&state, &access, round, answer, &form.body).await?;
+    Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
 }
 
 /// Closes every round whose set time has passed (the background sweep).

@@ -663,3 +663,190 @@ on_both!(
         assert_eq!(listed[0]["rating"]["mean_tenths"], 58);
     }
 );
+
+/// A token with a known secret, redeemed with its reply check: what the browser does.
+async fn answer_with_secret(
+    g: &Group,
+    member: usize,
+    round: &str,
+    public: &[u8],
+    comment: &str,
+) -> String {
+    let mut secret = [0u8; 32];
+    secret[0] = member as u8 + 1;
+    secret[31] = 0x5a;
+    let (pending, blinded) =
+        client::Pending::start(round.parse().unwrap(), public, secret).unwrap();
+    let secret_hex = pending.secret_hex.clone();
+    let signed = g.members[member]
+        .json(
+            Method::POST,
+            &format!("/repairs/{}/rounds/{round}/token", g.repair),
+            Some(json!({"blinded_message": STANDARD.encode(blinded)})),
+        )
+        .await
+        .json();
+    let token = pending
+        .finish(
+            &STANDARD
+                .decode(signed["blind_signature"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+    let capability = client::reply_capability(&secret_hex);
+    let body = json!({
+        "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
+        "answer": {"category": "communication", "comment": comment},
+        "reply_check": client::reply_check(&capability),
+    });
+    let sent = reqwest::Client::new()
+        .post(format!("{}/anon/rounds/{round}/answers", g.app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    capability
+}
+
+async fn anon_post(app: &App, path: &str, body: Value) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+on_both!(
+    replies_stay_between_the_facilitator_and_the_author,
+    |backend| async move {
+        let g = group(backend, 5).await;
+        let (round, public) = open_round(&g).await;
+        let mut capabilities = Vec::new();
+        for m in 0..5 {
+            capabilities.push(
+                answer_with_secret(&g, m, &round, &public, &format!("comment by number {m}")).await,
+            );
+        }
+        let (status, _) = anon_post(
+            &g.app,
+            "/anon/replies",
+            json!({"capability": capabilities[2], "body": "too early"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "no reply to answer yet");
+        g.fay
+            .json(
+                Method::POST,
+                &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
+                None,
+            )
+            .await;
+
+        // The facilitator replies to one comment, knowing only its random id.
+        let listed = g
+            .fay
+            .json(
+                Method::GET,
+                &format!("/api/v1/repairs/{}/rounds", g.repair),
+                None,
+            )
+            .await
+            .json();
+        let comment = listed[0]["results"]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["text"] == "comment by number 2")
+            .unwrap();
+        let answer_id = comment["id"].as_str().unwrap().to_owned();
+        let sent = g
+            .fay
+            .post_form(
+                &format!(
+                    "/repairs/{}/rounds/{round}/answers/{answer_id}/replies",
+                    g.repair
+                ),
+                &[("body", "Which dates moved?")],
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            g.members[3]
+                .post_form(
+                    &format!(
+                        "/repairs/{}/rounds/{round}/answers/{answer_id}/replies",
+                        g.repair
+                    ),
+                    &[("body", "me too")]
+                )
+                .await
+                .status,
+            StatusCode::FORBIDDEN,
+            "only the facilitator replies"
+        );
+
+        // Only the author, through the capability, sees the reply; everyone else sees nothing of it.
+        let (status, thread) = anon_post(
+            &g.app,
+            "/anon/replies/thread",
+            json!({"capability": capabilities[2]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(thread["comment"], "comment by number 2");
+        assert_eq!(thread["replies"][0]["body"], "Which dates moved?");
+        let (_, other) = anon_post(
+            &g.app,
+            "/anon/replies/thread",
+            json!({"capability": capabilities[3]}),
+        )
+        .await;
+        assert!(
+            other["replies"].as_array().unwrap().is_empty(),
+            "another author's thread is empty"
+        );
+        for b in &g.members {
+            let page = b.get(&format!("/repairs/{}", g.repair)).await;
+            assert!(
+                !page.body.contains("Which dates moved?"),
+                "no participant sees the thread on the page"
+            );
+        }
+        let (status, _) = anon_post(
+            &g.app,
+            "/anon/replies/thread",
+            json!({"capability": "0".repeat(64)}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // The author answers back, still anonymous; the facilitator sees it under the comment.
+        let (status, _) = anon_post(
+            &g.app,
+            "/anon/replies",
+            json!({"capability": capabilities[2], "body": "The launch and the hotfix."}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
+        assert!(
+            page.body
+                .contains("<strong>The author:</strong> The launch and the hotfix.")
+        );
+        assert!(
+            page.body
+                .contains("<strong>You:</strong> Which dates moved?")
+        );
+        let with_cookie = reqwest::Client::new()
+            .post(format!("{}/anon/replies/thread", g.app.url))
+            .header("cookie", "kintsugi_session=x")
+            .json(&json!({"capability": capabilities[2]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(with_cookie.status(), StatusCode::BAD_REQUEST);
+    }
+);
