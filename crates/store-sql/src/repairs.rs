@@ -265,6 +265,14 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
+            for answer in &c.support {
+                $crate::sqlx::query("INSERT INTO cause_support (cause_id, answer_id) VALUES ($1, $2)")
+                    .bind(c.id.to_string())
+                    .bind(answer.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("this comment is already linked to the cause"))?;
+            }
             Self::write_audit(&mut tx, audit).await?;
             tx.commit().await.map_err($crate::db)
         }
@@ -277,7 +285,24 @@ macro_rules! store_impl {
             .fetch_all(&self.pool)
             .await
             .map_err($crate::db)?;
-            rows.into_iter().map(TryInto::try_into).collect()
+            let links: Vec<(String, String, Option<String>)> = $crate::sqlx::query_as(
+                "SELECT cs.cause_id, cs.answer_id, a.comment FROM cause_support cs JOIN causes c ON c.id = cs.cause_id \
+                 JOIN round_answers a ON a.id = cs.answer_id WHERE c.repair_id = $1 ORDER BY cs.answer_id",
+            )
+            .bind(repair_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::db)?;
+            let mut causes: Vec<kintsugi_store::Cause> = rows.into_iter().map(TryInto::try_into).collect::<kintsugi_store::Result<_>>()?;
+            for cause in &mut causes {
+                for (cause_id, answer_id, comment) in &links {
+                    if *cause_id == cause.id.to_string() {
+                        cause.support.push($crate::uuid(answer_id)?);
+                        cause.supporting_comments.extend(comment.clone());
+                    }
+                }
+            }
+            Ok(causes)
         }
 
         async fn record_no_round_reason(&self, repair_id: uuid::Uuid, reason: &str, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {

@@ -277,6 +277,8 @@ impl TryFrom<CauseRow> for Cause {
             id: uuid(&r.id)?,
             category: parsed("category", CauseCategory::parse(&r.category))?,
             description: r.description,
+            support: vec![],
+            supporting_comments: vec![],
             created_at: from_ts(r.created_at)?,
         })
     }

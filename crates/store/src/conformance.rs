@@ -507,6 +507,8 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         id: Uuid::new_v4(),
         category: CauseCategory::Process,
         description: "No release checklist.".into(),
+        support: vec![],
+        supporting_comments: vec![],
         created_at: at(120),
     };
     store

@@ -119,6 +119,7 @@ pub trait Store: Send + Sync + 'static {
         audit: &Audit,
     ) -> Result<()>;
     async fn acknowledgments(&self, repair_id: Uuid) -> Result<Vec<Acknowledgment>>;
+    /// Names a cause, with the anonymous comments (answer ids) that support it.
     async fn add_cause(&self, repair_id: Uuid, cause: &Cause, audit: &Audit) -> Result<()>;
     async fn causes(&self, repair_id: Uuid) -> Result<Vec<Cause>>;
     async fn record_no_round_reason(

@@ -218,6 +218,9 @@ pub struct Cause {
     pub id: Uuid,
     pub category: CauseCategory,
     pub description: String,
+    /// The anonymous comments the facilitator linked as support (their ids, then texts).
+    pub support: Vec<Uuid>,
+    pub supporting_comments: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

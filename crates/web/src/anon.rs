@@ -214,6 +214,8 @@ async fn answer(
         .map(str::trim)
         .filter(|c| !c.is_empty())
     {
+        // A causes round's "category" is the answer agree or disagree, checked below.
+        Some(c) if round.kind == crate::rounds::CAUSES => Some(c.to_owned()),
         Some(c) => Some(CauseCategory::parse(c)?.as_str().to_owned()),
         None => None,
     };
@@ -241,6 +243,11 @@ async fn answer(
         (_, Some(_)) => return Err(AppError::invalid("rating", "belongs only to rating rounds")),
         (_, None) => None,
     };
+    if round.kind == crate::rounds::CAUSES
+        && !matches!(category.as_deref(), Some("agree" | "disagree"))
+    {
+        return Err(AppError::invalid("category", "must be agree or disagree"));
+    }
     if round.kind == crate::rounds::GENUINENESS && category.is_some() {
         return Err(AppError::invalid(
             "category",

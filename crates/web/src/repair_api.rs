@@ -168,6 +168,8 @@ pub struct AckOut {
 pub struct CauseOut {
     category: String,
     description: String,
+    /// The comments (from closed listening rounds) the facilitator linked as support.
+    supporting_comments: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -364,6 +366,7 @@ async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> 
         causes: causes
             .into_iter()
             .map(|c| CauseOut {
+                supporting_comments: c.supporting_comments,
                 category: c.category.as_str().into(),
                 description: c.description,
             })
@@ -476,6 +479,9 @@ pub struct CauseBody {
     /// communication, expectations, culture, personality, process or other.
     category: String,
     description: String,
+    /// Ids of comments (from the repair's closed listening rounds) that support this cause.
+    #[serde(default)]
+    support: Vec<Uuid>,
 }
 
 /// Name a cause. The facilitator only.
@@ -486,7 +492,15 @@ async fn add_cause(
     InRepair { user, access }: InRepair,
     Json(b): Json<CauseBody>,
 ) -> Result<StatusCode, AppError> {
-    repairs::add_cause(&state, &user, &access, &b.category, &b.description).await?;
+    repairs::add_cause(
+        &state,
+        &user,
+        &access,
+        &b.category,
+        &b.description,
+        &b.support,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

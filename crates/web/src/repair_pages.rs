@@ -340,6 +340,7 @@ struct RepairPage {
     rounds: Vec<crate::rounds::RoundView>,
     has_open_round: bool,
     has_open_genuineness: bool,
+    has_open_agreement: bool,
     has_acks: bool,
     has_side: bool,
     side_affected: bool,
@@ -589,6 +590,9 @@ async fn repair_page(
             .iter()
             .any(|round| round.open && round.kind == crate::rounds::LISTENING),
         has_acks,
+        has_open_agreement: rounds
+            .iter()
+            .any(|round| round.open && round.kind == crate::rounds::CAUSES),
         has_open_genuineness: rounds
             .iter()
             .any(|round| round.open && round.kind == crate::rounds::GENUINENESS),
@@ -747,6 +751,8 @@ struct CauseForm {
     category: String,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    support: Vec<Uuid>,
 }
 
 async fn add_cause(
@@ -756,9 +762,16 @@ async fn add_cause(
     Form(form): Form<CauseForm>,
 ) -> Result<Response, AppError> {
     let id = access.repair.id;
-    let result = repairs::add_cause(&state, &user, &access, &form.category, &form.description)
-        .await
-        .map(|_| None);
+    let result = repairs::add_cause(
+        &state,
+        &user,
+        &access,
+        &form.category,
+        &form.description,
+        &form.support,
+    )
+    .await
+    .map(|_| None);
     after(&state, &page, &user, id, result, "causes-heading").await
 }
 

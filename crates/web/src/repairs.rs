@@ -319,8 +319,16 @@ pub async fn add_cause(
     access: &Access,
     category: &str,
     description: &str,
+    support: &[Uuid],
 ) -> Result<(), AppError> {
     access.require_facilitator()?;
+    let shown = crate::rounds::visible_comment_ids(state, access).await?;
+    if support.iter().any(|id| !shown.contains(id)) {
+        return Err(AppError::invalid(
+            "support",
+            "must name comments shown in this repair's closed listening rounds",
+        ));
+    }
     let mut bad = Vec::new();
     let category = collect(&mut bad, CauseCategory::parse(category));
     let description = collect(
@@ -334,6 +342,8 @@ pub async fn add_cause(
         id: state.new_id(),
         category,
         description,
+        support: support.to_vec(),
+        supporting_comments: vec![],
         created_at: state.now(),
     };
     let entry = audit(

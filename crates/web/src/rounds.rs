@@ -26,14 +26,17 @@ use crate::state::AppState;
 pub const LISTENING: &str = "listening";
 /// The affected side rates how genuine the acknowledgment felt, 1 to 7.
 pub const GENUINENESS: &str = "genuineness";
+/// The affected side says whether the named causes capture what went wrong.
+pub const CAUSES: &str = "causes";
 
 pub fn parse_kind(raw: Option<&str>) -> Result<&'static str, AppError> {
     match raw.map(str::trim) {
         None | Some("") | Some(LISTENING) => Ok(LISTENING),
         Some(GENUINENESS) => Ok(GENUINENESS),
+        Some(CAUSES) => Ok(CAUSES),
         Some(_) => Err(AppError::invalid(
             "kind",
-            "must be listening or genuineness",
+            "must be listening, genuineness or causes",
         )),
     }
 }
@@ -62,6 +65,9 @@ pub async fn open(
         return Err(AppError::Conflict(
             "there is no acknowledgment to rate yet".into(),
         ));
+    }
+    if kind == CAUSES && state.store().causes(access.repair.id).await?.is_empty() {
+        return Err(AppError::Conflict("no cause has been named yet".into()));
     }
     let closes_at = match closes_in_days {
         None => None,
@@ -186,9 +192,9 @@ pub async fn issue(
                 "only the people in the repair answer its rounds".into(),
             ));
         }
-        (GENUINENESS, Some(kintsugi_core::repair::Side::Accountable)) => {
+        (GENUINENESS | CAUSES, Some(kintsugi_core::repair::Side::Accountable)) => {
             return Err(AppError::Forbidden(
-                "only the affected side rates the acknowledgment".into(),
+                "only the affected side answers this round".into(),
             ));
         }
         _ => {}
@@ -241,6 +247,9 @@ pub struct RoundView {
     /// After close of a genuineness round with at least k answers: the mean rating.
     #[schema(value_type = Option<Object>)]
     pub rating: Option<RatingResults>,
+    /// After close of a causes round with at least k answers: how many agree and disagree.
+    #[schema(value_type = Option<Object>)]
+    pub agreement: Option<Agreement>,
     /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
     pub suppressed: Option<String>,
 }
@@ -253,7 +262,28 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         .ok_or(AppError::Internal)?;
     let mut out = Vec::new();
     for round in state.store().rounds_of(access.repair.id).await? {
-        let (mut rating, mut suppressed_rating) = (None, None);
+        let (mut rating, mut suppressed_rating, mut agreement) = (None, None, None);
+        if !round.open && round.kind == CAUSES {
+            let answers = state.store().answers(round.id).await?;
+            let count = |v: &str| {
+                answers
+                    .iter()
+                    .filter(|a| a.category.as_deref() == Some(v))
+                    .count()
+            };
+            match kintsugi_core::anonymity::at_least_k(answers.len(), org.k_threshold, || {
+                Agreement {
+                    answered: answers.len(),
+                    agree: count("agree"),
+                    disagree: count("disagree"),
+                }
+            }) {
+                Shown::Shown(a) => agreement = Some(a),
+                Shown::Suppressed { k } => {
+                    suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
+                }
+            }
+        }
         if !round.open && round.kind == GENUINENESS {
             let ratings: Vec<i64> = state
                 .store()
@@ -314,10 +344,18 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             },
             results,
             rating,
+            agreement,
             suppressed,
         });
     }
     Ok(out)
+}
+
+#[derive(Serialize, Clone, ToSchema)]
+pub struct Agreement {
+    pub answered: usize,
+    pub agree: usize,
+    pub disagree: usize,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -392,6 +430,27 @@ pub async fn page_reply(
 ) -> Result<Response, AppError> {
     reply(&state, &access, round, answer, &form.body).await?;
     Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
+}
+
+/// Comments that anyone in the repair can already see: those of closed listening rounds
+/// that reached k. Only these may be linked to a cause.
+pub async fn visible_comment_ids(state: &AppState, access: &Access) -> Result<Vec<Uuid>, AppError> {
+    let org = state
+        .store()
+        .organisation(access.repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let mut ids = Vec::new();
+    for round in state.store().rounds_of(access.repair.id).await? {
+        if round.open || round.kind != LISTENING {
+            continue;
+        }
+        let answers = state.store().answers(round.id).await?;
+        if answers.len() >= org.k_threshold.get() as usize {
+            ids.extend(answers.iter().filter(|a| a.comment.is_some()).map(|a| a.id));
+        }
+    }
+    Ok(ids)
 }
 
 /// Closes every round whose set time has passed (the background sweep).

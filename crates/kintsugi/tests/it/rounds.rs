@@ -850,3 +850,113 @@ on_both!(
         assert_eq!(with_cookie.status(), StatusCode::BAD_REQUEST);
     }
 );
+
+on_both!(
+    causes_link_comments_and_the_affected_side_agrees,
+    |backend| async move {
+        let g = group(backend, 5).await;
+        let base = format!("/api/v1/repairs/{}", g.repair);
+        assert_eq!(
+            g.fay
+                .json(
+                    Method::POST,
+                    &format!("{base}/rounds"),
+                    Some(json!({"kind": "causes"}))
+                )
+                .await
+                .status,
+            StatusCode::CONFLICT
+        );
+        let (round, public) = open_round(&g).await;
+        for (i, b) in g.members.iter().enumerate() {
+            let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
+            redeem(
+                &g.app,
+                &round,
+                &t,
+                "communication",
+                &format!("support text {i}"),
+            )
+            .await;
+        }
+        g.fay
+            .json(Method::POST, &format!("{base}/rounds/{round}/close"), None)
+            .await;
+        let listed = g
+            .fay
+            .json(Method::GET, &format!("{base}/rounds"), None)
+            .await
+            .json();
+        let comments = listed[0]["results"]["comments"].as_array().unwrap().clone();
+        let id_of = |text: &str| {
+            comments.iter().find(|c| c["text"] == text).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let support = vec![id_of("support text 1"), id_of("support text 4")];
+        let bad = g
+        .fay
+        .json(Method::POST, &format!("{base}/causes"), Some(json!({"category": "communication", "description": "x", "support": [uuid::Uuid::new_v4()]})))
+        .await;
+        assert_eq!(
+            bad.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only comments the repair can see"
+        );
+        let named = g
+        .fay
+        .json(Method::POST, &format!("{base}/causes"), Some(json!({"category": "communication", "description": "Dates moved in a closed channel.", "support": support})))
+        .await;
+        assert_eq!(named.status, StatusCode::NO_CONTENT, "{}", named.body);
+        let page = g.members[2].get(&format!("/repairs/{}", g.repair)).await;
+        assert!(
+            page.body.contains("“support text 1”") && page.body.contains("“support text 4”"),
+            "supporting comments under the cause"
+        );
+
+        // The affected side says, anonymously, whether the causes capture it.
+        let opened = g
+            .fay
+            .json(
+                Method::POST,
+                &format!("{base}/rounds"),
+                Some(json!({"kind": "causes"})),
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::CREATED);
+        let agreement = opened.json()["id"].as_str().unwrap().to_owned();
+        let key = STANDARD
+            .decode(opened.json()["public_key"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            fetch_token(&g.members[0], &g.repair, &agreement, &key)
+                .await
+                .err(),
+            Some(StatusCode::FORBIDDEN)
+        );
+        for (i, b) in g.members.iter().skip(1).enumerate() {
+            let t = fetch_token(b, &g.repair, &agreement, &key).await.unwrap();
+            if i == 0 {
+                assert_eq!(
+                    redeem(&g.app, &agreement, &t, "maybe", "").await.status,
+                    StatusCode::UNPROCESSABLE_ENTITY
+                );
+            }
+            let vote = if i == 4 { "disagree" } else { "agree" };
+            assert_eq!(
+                redeem(&g.app, &agreement, &t, vote, "").await.status,
+                StatusCode::CREATED
+            );
+        }
+        g.fay
+            .json(
+                Method::POST,
+                &format!("{base}/rounds/{agreement}/close"),
+                None,
+            )
+            .await;
+        let page = g.members[0].get(&format!("/repairs/{}", g.repair)).await;
+        assert!(page.body.contains("5 people answered: <strong>4 agree</strong> the causes capture what went wrong, 1 do not."), "{}", page.body);
+    }
+);
