@@ -97,6 +97,39 @@ impl<T> Shown<T> {
     }
 }
 
+/// Who is looking at a group's results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone the results are for: the k rule applies.
+    Group,
+    /// The affected person or the facilitator of a person↔person repair. A pair can never
+    /// reach k; there the affected person's own answers are theirs and the facilitator's to see.
+    PairInsider,
+}
+
+/// `value()` when at least k answered (or for a pair's insiders); suppressed otherwise.
+pub fn visible<T>(
+    answered: usize,
+    k: KThreshold,
+    audience: Audience,
+    value: impl FnOnce() -> T,
+) -> Shown<T> {
+    match audience {
+        Audience::PairInsider if answered > 0 => Shown::Shown(value()),
+        _ => at_least_k(answered, k, value),
+    }
+}
+
+/// A pair's coarse direction, for the accountable person, and only with the affected
+/// person's consent: "it felt genuine" from a mean of 5 of 7, otherwise "not yet".
+pub fn coarse_direction(mean_tenths: u32) -> &'static str {
+    if mean_tenths >= 50 {
+        "felt genuine"
+    } else {
+        "not yet"
+    }
+}
+
 /// `value()` when at least k answered; suppressed otherwise.
 pub fn at_least_k<T>(answered: usize, k: KThreshold, value: impl FnOnce() -> T) -> Shown<T> {
     if answered >= k.get() as usize {
@@ -133,8 +166,12 @@ pub struct ListeningResults {
 }
 
 /// Results of a listening round from its answers.
-pub fn listening_results(answers: &[ListeningAnswer], k: KThreshold) -> Shown<ListeningResults> {
-    at_least_k(answers.len(), k, || {
+pub fn listening_results(
+    answers: &[ListeningAnswer],
+    k: KThreshold,
+    audience: Audience,
+) -> Shown<ListeningResults> {
+    visible(answers.len(), k, audience, || {
         let mut categories: Vec<(String, usize)> = Vec::new();
         for category in answers.iter().filter_map(|a| a.category.as_ref()) {
             match categories.iter_mut().find(|(c, _)| c == category) {
@@ -188,13 +225,13 @@ mod results_tests {
     fn nothing_below_k() {
         let k = KThreshold::new(5).unwrap();
         for (n, shown) in [(0, false), (1, false), (4, false), (5, true), (20, true)] {
-            let r = listening_results(&answers(n), k);
+            let r = listening_results(&answers(n), k, Audience::Group);
             assert_eq!(r.shown().is_some(), shown, "{n} answers");
             if !shown {
                 assert_eq!(r, Shown::Suppressed { k: 5 }, "not even a count below k");
             }
         }
-        let r = listening_results(&answers(6), k);
+        let r = listening_results(&answers(6), k, Audience::Group);
         let r = r.shown().unwrap();
         assert_eq!(
             r.categories,
@@ -218,9 +255,9 @@ impl RatingResults {
     }
 }
 
-/// The mean of 1–7 ratings, rounded to a tenth, when at least k answered.
-pub fn rating_results(ratings: &[i64], k: KThreshold) -> Shown<RatingResults> {
-    at_least_k(ratings.len(), k, || {
+/// The mean of 1–7 ratings, rounded to a tenth, when at least k answered (or for a pair's insiders).
+pub fn rating_results(ratings: &[i64], k: KThreshold, audience: Audience) -> Shown<RatingResults> {
+    visible(ratings.len(), k, audience, || {
         let sum: i64 = ratings.iter().sum();
         let tenths = (sum * 10 * 2 + ratings.len() as i64) / (2 * ratings.len() as i64);
         RatingResults {
@@ -249,7 +286,26 @@ mod rating_tests {
     #[test]
     fn ratings() {
         let k = KThreshold::new(3).unwrap();
-        assert_eq!(rating_results(&[7, 7], k), Shown::Suppressed { k: 3 });
+        assert_eq!(
+            rating_results(&[7, 7], k, Audience::Group),
+            Shown::Suppressed { k: 3 }
+        );
+        assert_eq!(
+            rating_results(&[6], k, Audience::PairInsider)
+                .shown()
+                .unwrap()
+                .mean(),
+            "6.0",
+            "a pair's insiders see it"
+        );
+        assert_eq!(
+            rating_results(&[], k, Audience::PairInsider),
+            Shown::Suppressed { k: 3 }
+        );
+        assert_eq!(
+            (coarse_direction(50), coarse_direction(49)),
+            ("felt genuine", "not yet")
+        );
         let table: &[(&[i64], &str)] = &[
             (&[7, 7, 7], "7.0"),
             (&[1, 2, 3], "2.0"),
@@ -259,7 +315,10 @@ mod rating_tests {
         ];
         for (values, mean) in table {
             assert_eq!(
-                rating_results(values, k).shown().unwrap().mean(),
+                rating_results(values, k, Audience::Group)
+                    .shown()
+                    .unwrap()
+                    .mean(),
                 *mean,
                 "{values:?}"
             );

@@ -318,6 +318,19 @@ macro_rules! store_impl {
             tx.commit().await.map_err($crate::db)
         }
 
+        async fn set_pair_consent(&self, repair_id: uuid::Uuid, consent: bool, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
+            $crate::sqlx::query("UPDATE repairs SET pair_consent = $1 WHERE id = $2")
+                .bind(consent)
+                .bind(repair_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+            Self::write_audit(&mut tx, audit).await?;
+            tx.commit().await.map_err($crate::db)
+        }
+
         async fn move_stage(
             &self,
             repair_id: uuid::Uuid,

@@ -176,7 +176,7 @@ impl TryFrom<RepairListRow> for RepairSummary {
 
 pub const REPAIR_SQL: &str = "SELECT r.id, r.org_id, r.title, r.summary, r.breach, r.scope, r.stage, r.facilitator_id, \
     f.name AS facilitator_name, r.update_cadence_days, r.deception, r.no_round_reason, r.closed_reason, \
-    r.override_reason, r.created_at FROM repairs r JOIN people f ON f.id = r.facilitator_id \
+    r.override_reason, r.pair_consent, r.created_at FROM repairs r JOIN people f ON f.id = r.facilitator_id \
     WHERE r.id = $1 AND r.org_id = $2";
 
 #[derive(sqlx::FromRow)]
@@ -195,6 +195,7 @@ pub struct RepairRow {
     pub no_round_reason: Option<String>,
     pub closed_reason: Option<String>,
     pub override_reason: Option<String>,
+    pub pair_consent: bool,
     pub created_at: i64,
 }
 
@@ -219,6 +220,7 @@ impl RepairRow {
             no_round_reason: self.no_round_reason,
             closed_reason: self.closed_reason,
             override_reason: self.override_reason,
+            pair_consent: self.pair_consent,
             participants: people
                 .into_iter()
                 .map(|(id, name, side)| {

@@ -128,6 +128,7 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         audit: &Audit,
     ) -> Result<()>;
+    async fn set_pair_consent(&self, repair_id: Uuid, consent: bool, audit: &Audit) -> Result<()>;
     /// Moves the stage if the repair is still at `from` and the guardrail (checked in this
     /// transaction, against what is stored) allows it. `Refused` says what is missing;
     /// `Conflict` means the repair moved on meanwhile.

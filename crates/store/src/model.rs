@@ -186,6 +186,8 @@ pub struct Repair {
     pub no_round_reason: Option<String>,
     pub closed_reason: Option<String>,
     pub override_reason: Option<String>,
+    /// Person↔person only: the affected person shares a coarse direction with the accountable one.
+    pub pair_consent: bool,
     pub participants: Vec<Participant>,
     /// (team id, team name, side)
     pub teams: Vec<(Uuid, String, Side)>,

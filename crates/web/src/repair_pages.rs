@@ -49,6 +49,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::rounds::api_token),
         )
         .route(
+            "/repairs/{id}/pair-consent",
+            post(crate::rounds::page_pair_consent),
+        )
+        .route(
             "/repairs/{id}/rounds/{round}/answers/{answer}/replies",
             post(crate::rounds::page_reply),
         )
@@ -341,6 +345,7 @@ struct RepairPage {
     has_open_round: bool,
     has_open_genuineness: bool,
     has_open_agreement: bool,
+    pair_affected: bool,
     has_acks: bool,
     has_side: bool,
     side_affected: bool,
@@ -590,6 +595,8 @@ async fn repair_page(
             .iter()
             .any(|round| round.open && round.kind == crate::rounds::LISTENING),
         has_acks,
+        pair_affected: side == Some(Side::Affected)
+            && access.repair.scope == kintsugi_core::repair::Scope::PersonPerson,
         has_open_agreement: rounds
             .iter()
             .any(|round| round.open && round.kind == crate::rounds::CAUSES),

@@ -8,7 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kintsugi_anon::RoundKey;
 use kintsugi_core::anonymity::{
-    ListeningAnswer, ListeningResults, RatingResults, Shown, listening_results, rating_results,
+    Audience, ListeningAnswer, ListeningResults, RatingResults, Shown, coarse_direction,
+    listening_results, rating_results,
 };
 use kintsugi_store::{NewRound, Round};
 use rand::seq::SliceRandom;
@@ -250,6 +251,8 @@ pub struct RoundView {
     /// After close of a causes round with at least k answers: how many agree and disagree.
     #[schema(value_type = Option<Object>)]
     pub agreement: Option<Agreement>,
+    /// Person↔person repairs: the coarse direction the accountable person may see, with consent.
+    pub direction: Option<String>,
     /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
     pub suppressed: Option<String>,
 }
@@ -260,6 +263,16 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         .organisation(access.repair.org_id)
         .await?
         .ok_or(AppError::Internal)?;
+    let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
+    let insider =
+        access.is_facilitator() || access.side() == Some(kintsugi_core::repair::Side::Affected);
+    let audience = if pair && insider {
+        Audience::PairInsider
+    } else {
+        Audience::Group
+    };
+    let accountable_in_pair =
+        pair && access.side() == Some(kintsugi_core::repair::Side::Accountable);
     let mut out = Vec::new();
     for round in state.store().rounds_of(access.repair.id).await? {
         let (mut rating, mut suppressed_rating, mut agreement) = (None, None, None);
@@ -271,13 +284,16 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
                     .filter(|a| a.category.as_deref() == Some(v))
                     .count()
             };
-            match kintsugi_core::anonymity::at_least_k(answers.len(), org.k_threshold, || {
-                Agreement {
+            match kintsugi_core::anonymity::visible(
+                answers.len(),
+                org.k_threshold,
+                audience,
+                || Agreement {
                     answered: answers.len(),
                     agree: count("agree"),
                     disagree: count("disagree"),
-                }
-            }) {
+                },
+            ) {
                 Shown::Shown(a) => agreement = Some(a),
                 Shown::Suppressed { k } => {
                     suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
@@ -292,7 +308,16 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
                 .iter()
                 .filter_map(|a| a.rating)
                 .collect();
-            match rating_results(&ratings, org.k_threshold) {
+            match rating_results(
+                &ratings,
+                org.k_threshold,
+                // The accountable person of a pair gets only a direction derived from this (below).
+                if pair {
+                    Audience::PairInsider
+                } else {
+                    audience
+                },
+            ) {
                 Shown::Shown(r) => rating = Some(r),
                 Shown::Suppressed { k } => {
                     suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
@@ -315,7 +340,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
                 .collect();
             // Comments are shown shuffled and undated.
             answers.shuffle(&mut rand::rng());
-            match listening_results(&answers, org.k_threshold) {
+            match listening_results(&answers, org.k_threshold, Audience::Group) {
                 Shown::Shown(mut r) => {
                     for (category, _) in &mut r.categories {
                         if let Ok(c) = kintsugi_core::repair::CauseCategory::parse(category) {
@@ -332,7 +357,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         };
         out.push(RoundView {
             id: round.id,
-            kind: round.kind,
+            kind: round.kind.clone(),
             open: round.open,
             public_key: round.public_key,
             fingerprint: round.fingerprint,
@@ -342,10 +367,20 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             } else {
                 vec![]
             },
+            direction: match (&rating, accountable_in_pair) {
+                (Some(r), true) if access.repair.pair_consent => Some(coarse_direction(r.mean_tenths).to_owned()),
+                _ => None,
+            },
+            suppressed: match (accountable_in_pair, round.open, round.kind.as_str()) {
+                (true, false, GENUINENESS | CAUSES) if !access.repair.pair_consent || round.kind == CAUSES => Some(
+                    "The affected person's answers are theirs and the facilitator's; a coarse direction is shown only if they choose to share it."
+                        .into(),
+                ),
+                _ => suppressed,
+            },
+            rating: if accountable_in_pair { None } else { rating },
+            agreement: if accountable_in_pair { None } else { agreement },
             results,
-            rating,
-            agreement,
-            suppressed,
         });
     }
     Ok(out)
@@ -451,6 +486,57 @@ pub async fn visible_comment_ids(state: &AppState, access: &Access) -> Result<Ve
         }
     }
     Ok(ids)
+}
+
+/// In a person↔person repair, the affected person lets the accountable person see a coarse
+/// direction of their ratings, or stops it.
+pub async fn set_pair_consent(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &Access,
+    consent: bool,
+) -> Result<(), AppError> {
+    if access.repair.scope != kintsugi_core::repair::Scope::PersonPerson {
+        return Err(AppError::Conflict(
+            "only a person-to-person repair has this choice".into(),
+        ));
+    }
+    if access.side() != Some(kintsugi_core::repair::Side::Affected) {
+        return Err(AppError::Forbidden(
+            "only the affected person decides what the accountable person sees".into(),
+        ));
+    }
+    let detail = if consent {
+        "shares a coarse direction"
+    } else {
+        "shares nothing"
+    };
+    let entry = audit(
+        state,
+        user,
+        "repair.pair_consent",
+        &access.repair.title,
+        detail,
+    );
+    state
+        .store()
+        .set_pair_consent(access.repair.id, consent, &entry)
+        .await?;
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConsentForm {
+    pub share: Option<String>,
+}
+
+pub async fn page_pair_consent(
+    State(state): State<AppState>,
+    InRepair { user, access }: InRepair,
+    crate::error::extract::Form(form): crate::error::extract::Form<ConsentForm>,
+) -> Result<Response, AppError> {
+    set_pair_consent(&state, &user, &access, form.share.as_deref() == Some("yes")).await?;
+    Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
 }
 
 /// Closes every round whose set time has passed (the background sweep).

@@ -960,3 +960,96 @@ on_both!(
         assert!(page.body.contains("5 people answered: <strong>4 agree</strong> the causes capture what went wrong, 1 do not."), "{}", page.body);
     }
 );
+
+on_both!(
+    in_a_pair_the_affected_person_decides_what_is_shared,
+    |backend| async move {
+        let c = crate::repairs::cast(backend).await;
+        let base = format!("/api/v1/repairs/{}", c.repair);
+        c.lee
+            .json(
+                Method::POST,
+                &format!("{base}/acknowledgments"),
+                Some(json!({"body": "I missed the date. I am sorry."})),
+            )
+            .await;
+        let opened = c
+            .fay
+            .json(
+                Method::POST,
+                &format!("{base}/rounds"),
+                Some(json!({"kind": "genuineness"})),
+            )
+            .await
+            .json();
+        let round = opened["id"].as_str().unwrap().to_owned();
+        let public = STANDARD
+            .decode(opened["public_key"].as_str().unwrap())
+            .unwrap();
+        let t = fetch_token(&c.ana, &c.repair, &round, &public)
+            .await
+            .unwrap();
+        assert_eq!(
+            rate(&c.app, &round, &t, json!(6)).await,
+            StatusCode::CREATED
+        );
+        c.fay
+            .json(Method::POST, &format!("{base}/rounds/{round}/close"), None)
+            .await;
+
+        // A pair can never reach k: the affected person's answer is theirs and the facilitator's.
+        let page = format!("/repairs/{}", c.repair);
+        for insider in [&c.ana, &c.fay] {
+            assert!(
+                insider
+                    .get(&page)
+                    .await
+                    .body
+                    .contains("How genuine it felt, on average: <strong>6.0 of 7</strong>")
+            );
+        }
+        let lee = c.lee.get(&page).await;
+        assert!(
+            !lee.body.contains("6.0 of 7")
+                && lee
+                    .body
+                    .contains("a coarse direction is shown only if they choose to share it")
+        );
+        assert!(
+            c.lee
+                .json(Method::GET, &format!("{base}/rounds"), None)
+                .await
+                .json()[0]["rating"]
+                .is_null()
+        );
+
+        // Only the affected person decides; then the accountable person sees a coarse direction only.
+        assert_eq!(
+            c.lee
+                .post_form(&format!("{page}/pair-consent"), &[("share", "yes")])
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            c.ana
+                .post_form(&format!("{page}/pair-consent"), &[("share", "yes")])
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+        let lee = c.lee.get(&page).await;
+        assert!(
+            lee.body
+                .contains("as a coarse direction: <strong>felt genuine</strong>")
+                && !lee.body.contains("6.0 of 7")
+        );
+        c.ana
+            .post_form(&format!("{page}/pair-consent"), &[("share", "no")])
+            .await;
+        assert!(
+            !c.lee.get(&page).await.body.contains("felt genuine"),
+            "consent can be taken back"
+        );
+    }
+);
