@@ -572,6 +572,7 @@ async function showThread(article) {
       body: JSON.stringify({ capability, body: text.value }),
     });
     if (sent.status === 201) {
+      await sent.arrayBuffer();
       started.delete(article);
       await showThread(article);
       started.add(article);
