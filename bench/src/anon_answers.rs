@@ -334,6 +334,7 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
         fingerprint: String::new(),
         closes_at: None,
         opened_at: now,
+        subject: None,
     };
     store
         .open_round(

@@ -631,9 +631,10 @@ macro_rules! store_impl {
         async fn open_round(&self, r: &kintsugi_store::NewRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
             let mut tx = self.write_tx().await?;
             Self::lock_repair(&mut tx, &r.repair_id.to_string()).await?;
-            let open: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM rounds WHERE repair_id = $1 AND kind = $2 AND status = 'open'")
+            let open: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM rounds WHERE repair_id = $1 AND kind = $2 AND status = 'open' AND COALESCE(subject, '') = COALESCE($3, '')")
                 .bind(r.repair_id.to_string())
                 .bind(&r.kind)
+                .bind(r.subject.as_deref())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::db)?;
@@ -641,8 +642,8 @@ macro_rules! store_impl {
                 return Err(kintsugi_store::StoreError::Conflict("a round of this kind is already open in this repair; close it first".into()));
             }
             $crate::sqlx::query(
-                "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL)",
+                "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject) \
+                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL, $8)",
             )
             .bind(r.id.to_string())
             .bind(r.repair_id.to_string())
@@ -651,6 +652,7 @@ macro_rules! store_impl {
             .bind(&r.fingerprint)
             .bind(r.closes_at.map($crate::ts))
             .bind($crate::ts(r.opened_at))
+            .bind(r.subject.as_deref())
             .execute(&mut *tx)
             .await
             .map_err($crate::db)?;
@@ -811,6 +813,22 @@ macro_rules! store_impl {
                     Ok(kintsugi_store::Reply { answer_id: $crate::uuid(&answer)?, from_author, body, seq: seq as u32 })
                 })
                 .collect()
+        }
+
+        async fn record_confirmations(&self, commitment_id: uuid::Uuid, due: time::Date, yes: u32, no: u32, on: time::Date) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            for happened in std::iter::repeat_n(true, yes as usize).chain(std::iter::repeat_n(false, no as usize)) {
+                $crate::sqlx::query("INSERT INTO confirmations (id, commitment_id, due, happened, confirmed_on) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(commitment_id.to_string())
+                    .bind($crate::date_text(due))
+                    .bind(happened)
+                    .bind($crate::date_text(on))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+            }
+            tx.commit().await.map_err($crate::db)
         }
         }
     };

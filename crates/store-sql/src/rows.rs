@@ -467,9 +467,10 @@ pub struct RoundRow {
     pub closes_at: Option<i64>,
     pub opened_at: i64,
     pub closed_at: Option<i64>,
+    pub subject: Option<String>,
 }
 
-pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at FROM rounds";
+pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject FROM rounds";
 
 impl TryFrom<RoundRow> for kintsugi_store::Round {
     type Error = StoreError;
@@ -480,6 +481,7 @@ impl TryFrom<RoundRow> for kintsugi_store::Round {
             kind: r.kind,
             public_key: r.public_key,
             fingerprint: r.fingerprint,
+            subject: r.subject,
             open: r.status == "open",
             closes_at: r.closes_at.map(from_ts).transpose()?,
             opened_at: from_ts(r.opened_at)?,

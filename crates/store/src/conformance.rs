@@ -708,6 +708,7 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
         fingerprint: "abcd".into(),
         closes_at: None,
         opened_at: at(400),
+        subject: None,
     };
     store
         .open_round(&round, &audit(org_id, "round.open"))

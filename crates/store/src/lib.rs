@@ -186,7 +186,7 @@ pub trait Store: Send + Sync + 'static {
     async fn feed_person(&self, token_hash: &str) -> Result<Option<Person>>;
 
     // Anonymous rounds.
-    /// Opens a round; refused while another round of the same kind is open in the repair.
+    /// Opens a round; refused while another round of the same kind (and subject) is open in the repair.
     async fn open_round(&self, round: &NewRound, audit: &Audit) -> Result<()>;
     async fn round(&self, id: Uuid) -> Result<Option<Round>>;
     async fn rounds_of(&self, repair_id: Uuid) -> Result<Vec<Round>>;
@@ -202,6 +202,15 @@ pub trait Store: Send + Sync + 'static {
     async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
     /// The answers of a round, in random id order.
     async fn answers(&self, round_id: Uuid) -> Result<Vec<Answer>>;
+    /// Records the outcome of an anonymous confirmation round as unattributed confirmations.
+    async fn record_confirmations(
+        &self,
+        commitment_id: Uuid,
+        due: Date,
+        yes: u32,
+        no: u32,
+        on: Date,
+    ) -> Result<()>;
     /// The answer whose reply check is `check`, with its round: how an author's capability finds their answer.
     async fn answer_by_reply_check(&self, check: &str) -> Result<Option<(Uuid, Answer)>>;
     /// Adds a message to an answer's thread.

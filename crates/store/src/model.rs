@@ -339,6 +339,8 @@ pub struct NewRound {
     pub fingerprint: String,
     pub closes_at: Option<OffsetDateTime>,
     pub opened_at: OffsetDateTime,
+    /// What the round asks about, when it is about one thing (a commitment occurrence).
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -348,6 +350,7 @@ pub struct Round {
     pub kind: String,
     pub public_key: String,
     pub fingerprint: String,
+    pub subject: Option<String>,
     pub open: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     pub closes_at: Option<OffsetDateTime>,

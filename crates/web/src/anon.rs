@@ -215,7 +215,11 @@ async fn answer(
         .filter(|c| !c.is_empty())
     {
         // A causes round's "category" is the answer agree or disagree, checked below.
-        Some(c) if round.kind == crate::rounds::CAUSES => Some(c.to_owned()),
+        Some(c)
+            if round.kind == crate::rounds::CAUSES || round.kind == crate::rounds::CONFIRMATION =>
+        {
+            Some(c.to_owned())
+        }
         Some(c) => Some(CauseCategory::parse(c)?.as_str().to_owned()),
         None => None,
     };
@@ -247,6 +251,14 @@ async fn answer(
         && !matches!(category.as_deref(), Some("agree" | "disagree"))
     {
         return Err(AppError::invalid("category", "must be agree or disagree"));
+    }
+    if round.kind == crate::rounds::CONFIRMATION
+        && !matches!(category.as_deref(), Some("happened" | "not_happened"))
+    {
+        return Err(AppError::invalid(
+            "category",
+            "must be happened or not_happened",
+        ));
     }
     if round.kind == crate::rounds::GENUINENESS && category.is_some() {
         return Err(AppError::invalid(

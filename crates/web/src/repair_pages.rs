@@ -482,6 +482,7 @@ async fn repair_page(
         overdue,
     } = repairs::detail(state, &access.repair).await?;
     let rounds = crate::rounds::views(state, &access).await?;
+    let anon_confirm = crate::rounds::anonymous_confirmations(state, &access.repair).await?;
     let has_acks = !acks.is_empty();
     let today = repairs::today(state);
     let me = user.person.id;
@@ -531,7 +532,8 @@ async fn repair_page(
                             && o.due
                                 <= today
                                     + time::Duration::days(kintsugi_core::commitments::GRACE_DAYS),
-                        can_confirm: side == Some(Side::Affected)
+                        can_confirm: !anon_confirm
+                            && side == Some(Side::Affected)
                             && o.yes + o.no == 0
                             && (o.due <= today || o.done_on.is_some()),
                     }

@@ -686,6 +686,11 @@ pub async fn confirm(
     happened: &str,
 ) -> Result<(), AppError> {
     access.require_affected()?;
+    if crate::rounds::anonymous_confirmations(state, &access.repair).await? {
+        return Err(AppError::Conflict(
+            "confirmations are anonymous in this repair: answer in the occurrence's confirmation round".into(),
+        ));
+    }
     let happened = match happened {
         "yes" | "true" => true,
         "no" | "false" => false,
@@ -792,6 +797,11 @@ pub struct Detail {
 }
 
 pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
+    // Time-driven changes first, so the page shows them: rounds that are due close (and
+    // settle their confirmations), due occurrences get their confirmation round, then
+    // occurrences that are missed by now are announced.
+    crate::rounds::close_due_in(state, r.org_id, r.id, &r.title).await?;
+    crate::rounds::open_confirmation_rounds(state, r).await?;
     announce_missed(state, r.id).await?;
     let store = state.store();
     let (acks, causes, updates, commitments) = (

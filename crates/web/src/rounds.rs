@@ -80,6 +80,26 @@ pub async fn open(
             ));
         }
     };
+    let entry = audit(
+        state,
+        user,
+        "round.open",
+        &access.repair.title,
+        format!("{kind} round"),
+    );
+    create(state, access.repair.id, kind, None, closes_at, &entry).await
+}
+
+/// Generates the round's key pair, puts the secret half in the key store and the round in
+/// the database. The secret key is removed again if the round cannot be stored.
+async fn create(
+    state: &AppState,
+    repair_id: Uuid,
+    kind: &str,
+    subject: Option<String>,
+    closes_at: Option<time::OffsetDateTime>,
+    entry: &kintsugi_store::Audit,
+) -> Result<Round, AppError> {
     let key = tokio::task::spawn_blocking(RoundKey::generate)
         .await
         .map_err(|_| AppError::Internal)?
@@ -96,25 +116,140 @@ pub async fn open(
     })?;
     let round = NewRound {
         id,
-        repair_id: access.repair.id,
+        repair_id,
         kind: kind.into(),
         public_key: STANDARD.encode(&public),
         fingerprint: kintsugi_anon::fingerprint(&public),
         closes_at,
         opened_at: state.now(),
+        subject,
     };
-    let entry = audit(
-        state,
-        user,
-        "round.open",
-        &access.repair.title,
-        format!("{kind} round, key {}", round.fingerprint),
-    );
-    if let Err(e) = state.store().open_round(&round, &entry).await {
+    if let Err(e) = state.store().open_round(&round, entry).await {
         let _ = state.keys().destroy(id);
         return Err(e.into());
     }
     state.store().round(id).await?.ok_or(AppError::Internal)
+}
+
+// ---- Anonymous confirmations ----
+
+/// Confirmations of commitments go anonymous when the affected side has at least k people:
+/// each due occurrence gets a round of its own, and its outcome lands at close.
+pub const CONFIRMATION: &str = "confirmation";
+
+pub fn subject_of(commitment: Uuid, due: time::Date) -> String {
+    format!("{commitment}:{due}")
+}
+
+/// Whether this repair's confirmations go through anonymous rounds.
+pub async fn anonymous_confirmations(
+    state: &AppState,
+    repair: &kintsugi_store::Repair,
+) -> Result<bool, AppError> {
+    let org = state
+        .store()
+        .organisation(repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let affected = repair
+        .participants
+        .iter()
+        .filter(|p| p.side == kintsugi_core::repair::Side::Affected)
+        .count();
+    Ok(
+        kintsugi_core::anonymity::at_least_k(affected, org.k_threshold, || ())
+            .shown()
+            .is_some(),
+    )
+}
+
+/// Opens a confirmation round for every occurrence that is due (or done early) and has
+/// none yet; each closes when the occurrence's grace ends. Idempotent.
+pub async fn open_confirmation_rounds(
+    state: &AppState,
+    repair: &kintsugi_store::Repair,
+) -> Result<(), AppError> {
+    if !repair.stage.is_open() || !anonymous_confirmations(state, repair).await? {
+        return Ok(());
+    }
+    let today = state.now().date();
+    let existing: Vec<Option<String>> = state
+        .store()
+        .rounds_of(repair.id)
+        .await?
+        .into_iter()
+        .map(|r| r.subject)
+        .collect();
+    for c in state.store().commitments(repair.id).await? {
+        for o in &c.occurrences {
+            let subject = subject_of(c.id, o.due);
+            let settled = o.yes + o.no > 0;
+            if settled
+                || (o.due > today && o.done_on.is_none())
+                || existing.contains(&Some(subject.clone()))
+            {
+                continue;
+            }
+            let grace_ends =
+                o.due + time::Duration::days(kintsugi_core::commitments::GRACE_DAYS + 1);
+            let closes_at = grace_ends.midnight().assume_utc();
+            let entry = kintsugi_store::Audit {
+                id: state.new_id(),
+                org_id: repair.org_id,
+                actor_id: None,
+                action: "round.open".into(),
+                subject: repair.title.clone(),
+                detail: format!("anonymous confirmation of “{}”, due {}", c.statement, o.due),
+                at: state.now(),
+            };
+            match create(
+                state,
+                repair.id,
+                CONFIRMATION,
+                Some(subject),
+                Some(closes_at),
+                &entry,
+            )
+            .await
+            {
+                Ok(_) | Err(AppError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// At close, a confirmation round's outcome becomes the occurrence's confirmations, without
+/// any person attached, and only if at least k answered.
+async fn settle_confirmation(
+    state: &AppState,
+    round: &Round,
+    k: kintsugi_core::KThreshold,
+) -> Result<(), AppError> {
+    let Some((commitment, due)) = round.subject.as_deref().and_then(|s| s.split_once(':')) else {
+        return Ok(());
+    };
+    let (Ok(commitment), Ok(due)) = (
+        Uuid::parse_str(commitment),
+        kintsugi_core::commitments::parse_date("due", due),
+    ) else {
+        return Ok(());
+    };
+    let answers = state.store().answers(round.id).await?;
+    if let Shown::Shown((yes, no)) = kintsugi_core::anonymity::at_least_k(answers.len(), k, || {
+        let yes = answers
+            .iter()
+            .filter(|a| a.category.as_deref() == Some("happened"))
+            .count() as u32;
+        (yes, answers.len() as u32 - yes)
+    }) {
+        state
+            .store()
+            .record_confirmations(commitment, due, yes, no, state.now().date())
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn round_in(
@@ -158,6 +293,14 @@ pub async fn close(
         .store()
         .close_round(round.id, state.now(), &entry)
         .await?;
+    if round.kind == CONFIRMATION {
+        let org = state
+            .store()
+            .organisation(org_id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        settle_confirmation(state, round, org.k_threshold).await?;
+    }
     state.keys().destroy(round.id).map_err(|e| {
         tracing::error!(error = %e, "cannot destroy the round key");
         AppError::Unavailable
@@ -193,7 +336,7 @@ pub async fn issue(
                 "only the people in the repair answer its rounds".into(),
             ));
         }
-        (GENUINENESS | CAUSES, Some(kintsugi_core::repair::Side::Accountable)) => {
+        (GENUINENESS | CAUSES | CONFIRMATION, Some(kintsugi_core::repair::Side::Accountable)) => {
             return Err(AppError::Forbidden(
                 "only the affected side answers this round".into(),
             ));
@@ -253,6 +396,8 @@ pub struct RoundView {
     pub agreement: Option<Agreement>,
     /// Person↔person repairs: the coarse direction the accountable person may see, with consent.
     pub direction: Option<String>,
+    /// What a confirmation round asks about: "“statement”, due DATE".
+    pub about: Option<String>,
     /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
     pub suppressed: Option<String>,
 }
@@ -273,8 +418,23 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
     };
     let accountable_in_pair =
         pair && access.side() == Some(kintsugi_core::repair::Side::Accountable);
+    let commitments = state.store().commitments(access.repair.id).await?;
     let mut out = Vec::new();
     for round in state.store().rounds_of(access.repair.id).await? {
+        // A closed confirmation round lives on as its occurrence's status.
+        if round.kind == CONFIRMATION && !round.open {
+            continue;
+        }
+        let about = round
+            .subject
+            .as_deref()
+            .and_then(|s| s.split_once(':'))
+            .and_then(|(c, due)| {
+                commitments
+                    .iter()
+                    .find(|x| x.id.to_string() == c)
+                    .map(|x| format!("“{}” by {}, due {due}", x.statement, x.owner_name))
+            });
         let (mut rating, mut suppressed_rating, mut agreement) = (None, None, None);
         if !round.open && round.kind == CAUSES {
             let answers = state.store().answers(round.id).await?;
@@ -367,6 +527,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             } else {
                 vec![]
             },
+                        about,
             direction: match (&rating, accountable_in_pair) {
                 (Some(r), true) if access.repair.pair_consent => Some(coarse_direction(r.mean_tenths).to_owned()),
                 _ => None,
@@ -543,10 +704,25 @@ pub async fn page_pair_consent(
 pub async fn close_due(state: &AppState) -> Result<(), AppError> {
     for org in state.store().list_organisations().await? {
         for repair in state.store().all_repairs(org.id).await? {
-            for round in state.store().rounds_of(repair.id).await? {
-                if round.open && round.closes_at.is_some_and(|t| t <= state.now()) {
-                    close(state, org.id, None, &round, &repair.title).await?;
-                }
+            close_due_in(state, org.id, repair.id, &repair.title).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Closes one repair's rounds whose set time has passed.
+pub async fn close_due_in(
+    state: &AppState,
+    org_id: Uuid,
+    repair_id: Uuid,
+    title: &str,
+) -> Result<(), AppError> {
+    for round in state.store().rounds_of(repair_id).await? {
+        if round.open && round.closes_at.is_some_and(|t| t <= state.now()) {
+            match close(state, org_id, None, &round, title).await {
+                // Another request closed it first.
+                Ok(()) | Err(AppError::Conflict(_)) => {}
+                Err(e) => return Err(e),
             }
         }
     }

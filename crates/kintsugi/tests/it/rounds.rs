@@ -1053,3 +1053,122 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    confirmations_go_anonymous_from_k_affected_people,
+    |backend| async move {
+        let g = group(backend, 5).await;
+        let base = format!("/api/v1/repairs/{}", g.repair);
+        let lee = &g.members[0];
+        let lee_id = lee.json(Method::GET, "/api/v1/me", None).await.json()["person"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let today = day(0);
+        let made = lee
+        .json(Method::POST, &format!("{base}/commitments"), Some(json!({"owner": lee_id, "statement": "Post the release plan to support", "due": today})))
+        .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let commitment = made.json()["id"].as_str().unwrap().to_owned();
+
+        // Five on the affected side reach k: the due occurrence gets its own anonymous round.
+        let page = g.members[1].get(&format!("/repairs/{}", g.repair)).await;
+        assert!(
+            page.body
+                .contains("Did this happen? “Post the release plan to support” by Lee Lead"),
+            "{}",
+            page.body
+        );
+        assert!(
+            !page.body.contains(&format!("It happened ({today})")),
+            "no identified confirmation buttons"
+        );
+        let direct = g.members[1]
+            .json(
+                Method::POST,
+                &format!("{base}/commitments/{commitment}/occurrences/{today}/confirmation"),
+                Some(json!({"happened": true})),
+            )
+            .await;
+        assert_eq!(direct.status, StatusCode::CONFLICT);
+        assert!(
+            direct.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("anonymous")
+        );
+
+        let rounds = g.members[1]
+            .json(Method::GET, &format!("{base}/rounds"), None)
+            .await
+            .json();
+        let round = rounds
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "confirmation")
+            .expect("a confirmation round");
+        let (id, public) = (
+            round["id"].as_str().unwrap().to_owned(),
+            STANDARD
+                .decode(round["public_key"].as_str().unwrap())
+                .unwrap(),
+        );
+        assert_eq!(
+            fetch_token(lee, &g.repair, &id, &public).await.err(),
+            Some(StatusCode::FORBIDDEN),
+            "the owner does not confirm"
+        );
+        for (i, b) in g.members.iter().skip(1).enumerate() {
+            let t = fetch_token(b, &g.repair, &id, &public).await.unwrap();
+            let said = if i == 4 { "not_happened" } else { "happened" };
+            assert_eq!(
+                redeem(&g.app, &id, &t, said, "").await.status,
+                StatusCode::CREATED
+            );
+        }
+        let repair = g.fay.json(Method::GET, &base, None).await.json();
+        assert_eq!(
+            repair["commitments"][0]["occurrences"][0]["status"], "awaiting_owner",
+            "nothing lands while the round is open"
+        );
+
+        // The round closes when the occurrence's grace ends; its outcome lands without anyone attached.
+        let sql = format!(
+            "UPDATE rounds SET closes_at = closes_at - {} WHERE id = '{id}'",
+            6 * 86_400
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        match &g.app.database_url {
+            Some(url) => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .connect(url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+            None => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(g.app.data_dir.path().join("kintsugi.db"));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .connect_with(opts)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+        }
+        let repair = g.fay.json(Method::GET, &base, None).await.json();
+        assert_eq!(
+            repair["commitments"][0]["occurrences"][0]["status"], "kept",
+            "{repair}"
+        );
+        assert_eq!(repair["follow_through"]["rate"], 100);
+        let receipts = count(
+            g.app.data_dir.path(),
+            &g.app.database_url,
+            "SELECT COUNT(*) FROM confirmation_receipts",
+        )
+        .await;
+        assert_eq!(receipts, 0, "no record of who confirmed");
+    }
+);
