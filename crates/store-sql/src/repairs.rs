@@ -318,6 +318,21 @@ macro_rules! store_impl {
             tx.commit().await.map_err($crate::db)
         }
 
+        async fn set_k_threshold(&self, org_id: uuid::Uuid, k: kintsugi_core::KThreshold, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            let done = $crate::sqlx::query("UPDATE organisations SET k_threshold = $1 WHERE id = $2")
+                .bind(i64::from(k))
+                .bind(org_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+            if done.rows_affected() != 1 {
+                return Err(kintsugi_store::StoreError::NotFound("organisation"));
+            }
+            Self::write_audit(&mut tx, audit).await?;
+            tx.commit().await.map_err($crate::db)
+        }
+
         async fn set_pair_consent(&self, repair_id: uuid::Uuid, consent: bool, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
             let mut tx = self.write_tx().await?;
             Self::lock_repair(&mut tx, &repair_id.to_string()).await?;

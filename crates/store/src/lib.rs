@@ -53,6 +53,13 @@ pub trait Store: Send + Sync + 'static {
     async fn create_organisation(&self, org: &NewOrganisation, admin: &NewPerson) -> Result<()>;
     async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>>;
     async fn list_organisations(&self) -> Result<Vec<Organisation>>;
+    /// Sets the organisation's minimum group size (already checked: 3 or more).
+    async fn set_k_threshold(
+        &self,
+        org_id: Uuid,
+        k: kintsugi_core::KThreshold,
+        audit: &Audit,
+    ) -> Result<()>;
 
     // Teams.
     async fn create_team(&self, team: &NewTeam) -> Result<()>;

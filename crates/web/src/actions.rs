@@ -220,3 +220,24 @@ pub fn date(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.format(&f).unwrap_or_default()
 }
+
+/// Sets the minimum group size below which nothing confidential is shown (3 to 100).
+pub async fn set_k(
+    state: &AppState,
+    admin: &CurrentUser,
+    k: i64,
+) -> Result<kintsugi_core::KThreshold, AppError> {
+    let k = kintsugi_core::KThreshold::new(k)?;
+    let entry = audit(
+        state,
+        admin,
+        "organisation.k_threshold",
+        &admin.org.name,
+        format!("minimum group size set to {}", k.get()),
+    );
+    state
+        .store()
+        .set_k_threshold(admin.org.id, k, &entry)
+        .await?;
+    Ok(k)
+}

@@ -58,6 +58,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_roles))
         .routes(routes!(deactivate))
         .routes(routes!(invite))
+        .routes(routes!(set_organisation))
         .merge(crate::repair_api::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
@@ -387,4 +388,28 @@ async fn invite(
             expires_at: rfc3339(inv.expires_at),
         }),
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationBody {
+    /// The minimum group size: 3 to 100.
+    k_threshold: i64,
+}
+
+/// Change the organisation's settings. Admins only.
+#[utoipa::path(put, path = "/organisation", tag = "admin", security(("session" = [])), request_body = OrganisationBody,
+    responses((status = 200, body = OrganisationOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn set_organisation(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Json(body): Json<OrganisationBody>,
+) -> Result<axum::Json<OrganisationOut>, AppError> {
+    actions::set_k(&state, &admin, body.k_threshold).await?;
+    let org = state
+        .store()
+        .organisation(admin.org.id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    Ok(axum::Json(org.into()))
 }

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/invite/{token}/password", post(accept_with_password))
         .route("/invite/{token}/continue", post(accept_without_password))
         .route("/admin/audit", get(audit_page))
+        .route("/admin/settings", get(settings_page).post(save_settings))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             html_errors,
@@ -844,4 +845,50 @@ async fn accept_without_password(
     let (person, _) = invited(&state, &token).await?;
     let jar = auth::start_session(&state, jar, person.id).await?;
     Ok((jar, Redirect::to("/")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    errors: Vec<Invalid>,
+    k: String,
+}
+
+async fn settings_page(page: Page, AdminUser(admin): AdminUser) -> Response {
+    let k = admin.org.k_threshold.get().to_string();
+    render(
+        StatusCode::OK,
+        &SettingsPage {
+            chrome: page.chrome("Settings"),
+            errors: vec![],
+            k,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    k_threshold: String,
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    page: Page,
+    AdminUser(admin): AdminUser,
+    Form(form): Form<SettingsForm>,
+) -> Result<Response, AppError> {
+    let result = match form.k_threshold.trim().parse::<i64>() {
+        Ok(k) => actions::set_k(&state, &admin, k).await,
+        Err(_) => Err(AppError::invalid("k_threshold", "must be a whole number")),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/admin/settings").into_response()),
+        Err(e) => Ok(form_error(e, |errors| SettingsPage {
+            chrome: page.chrome("Settings"),
+            errors,
+            k: form.k_threshold.clone(),
+        })),
+    }
 }

@@ -24,6 +24,8 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/invite/{token}/password", Access::Anyone),
     ("POST", "/invite/{token}/continue", Access::Anyone),
     ("GET", "/admin/audit", Access::Admin),
+    ("GET", "/admin/settings", Access::Admin),
+    ("POST", "/admin/settings", Access::Admin),
     ("GET", "/me/feeds", Access::Member),
     ("POST", "/me/feeds", Access::Member),
     ("POST", "/me/feeds/revoke", Access::Member),

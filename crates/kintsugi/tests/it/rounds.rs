@@ -1172,3 +1172,61 @@ on_both!(
         assert_eq!(receipts, 0, "no record of who confirmed");
     }
 );
+
+on_both!(admins_set_k_never_below_three, |backend| async move {
+    let g = group(backend, 3).await;
+    let low = g
+        .admin
+        .post_form("/admin/settings", &[("k_threshold", "2")])
+        .await;
+    assert_eq!(low.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(low.body.contains("must be at least 3"));
+    let api = g
+        .admin
+        .json(
+            Method::PUT,
+            "/api/v1/organisation",
+            Some(json!({"k_threshold": 1})),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        g.fay
+            .post_form("/admin/settings", &[("k_threshold", "3")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        g.admin
+            .post_form("/admin/settings", &[("k_threshold", "3")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        g.admin
+            .get("/admin/settings")
+            .await
+            .body
+            .contains("value=\"3\"")
+    );
+
+    // With k = 3, three answers show.
+    let (round, public) = open_round(&g).await;
+    for (i, b) in g.members.iter().skip(1).enumerate() {
+        let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
+        redeem(&g.app, &round, &t, "process", &format!("k is three {i}")).await;
+    }
+    g.fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
+            None,
+        )
+        .await;
+    let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
+    assert!(page.body.contains("3 people answered") && page.body.contains("k is three 2"));
+    let audit = g.admin.get("/admin/audit").await;
+    assert!(audit.body.contains("minimum group size set to 3"));
+});
