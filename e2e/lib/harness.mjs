@@ -409,3 +409,34 @@ export async function goto(page, url) {
   }
   return res;
 }
+
+/**
+ * A runner for scenario steps that build on each other: once one fails, the later ones are
+ * skipped, and the failing step leaves a screenshot of every person's page and the server's
+ * output. `people` maps a name to `{ page }`; `server` is read when a step fails.
+ */
+export function sequentialSteps(t, { prefix, people, server }) {
+  let failed = false;
+  const step = (name, fn) =>
+    t.test(name, async (st) => {
+      if (failed) {
+        st.skip('an earlier step failed');
+        return;
+      }
+      try {
+        await fn(st);
+      } catch (e) {
+        failed = true;
+        const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
+        for (const [who, s] of Object.entries(people)) {
+          if (s.page.isClosed()) continue;
+          await screenshot(s.page, `FAILED-${prefix}-${slug}-${who}.png`).catch(() => {});
+        }
+        e.message += `\n${server().dump()}`;
+        throw e;
+      }
+    });
+  /** Whether a step has failed (the run's closing checks skip then). */
+  step.failed = () => failed;
+  return step;
+}

@@ -30,8 +30,7 @@ import {
   screenshot,
   settled,
   startServer,
-  STEP_TIMEOUT_MS,
-} from '../lib/harness.mjs';
+  STEP_TIMEOUT_MS, sequentialSteps } from '../lib/harness.mjs';
 
 const ORG_NAME = 'Blue Kiln Studio';
 const ADMIN = { name: 'Ada Admin', email: 'ada@example.org', password: 'correct horse battery staple' };
@@ -92,31 +91,12 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
   const admin = await open('admin');
 
   let repairUrl;
-  let failed = false;
   let shotNo = 20;
   const axeFindings = [];
 
   // Runs one step as a subtest; after a failure the later steps are skipped.
   // A failing step saves a FAILED-*.png screenshot of every person's page.
-  const step = (name, fn) =>
-    t.test(name, async (st) => {
-      if (failed) {
-        st.skip('an earlier step failed');
-        return;
-      }
-      try {
-        await fn(st);
-      } catch (e) {
-        failed = true;
-        const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
-        for (const [who, s] of Object.entries(people)) {
-          if (s.page.isClosed()) continue;
-          await screenshot(s.page, `FAILED-20-${slug}-${who}.png`).catch(() => {});
-        }
-        e.message += `\n${server.dump()}`;
-        throw e;
-      }
-    });
+  const step = sequentialSteps(t, { prefix: '20', people, server: () => server });
 
   // Checks and records a page: axe (fails on serious/critical) and, when
   // `name` is given, a numbered full-page screenshot.
@@ -571,7 +551,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     for (const line of s.problems.failedResources) t.diagnostic(`${who}: failed sub-resource: ${line}`);
     pageErrors.push(...s.problems.pageErrors.map((e) => `${who}: ${e}`));
   }
-  if (!failed) {
+  if (!step.failed()) {
     assert.deepEqual(pageErrors, [], `JavaScript errors in the pages:\n${pageErrors.join('\n')}`);
   }
 });

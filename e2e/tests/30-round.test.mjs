@@ -30,8 +30,7 @@ import {
   screenshot,
   settled,
   startServer,
-  STEP_TIMEOUT_MS,
-} from '../lib/harness.mjs';
+  STEP_TIMEOUT_MS, sequentialSteps } from '../lib/harness.mjs';
 import { acceptInvitation, addPerson, createTeam, logIn, setUpOrganisation } from '../interop/http.mjs';
 import { roundSections } from '../interop/page.mjs';
 
@@ -80,31 +79,12 @@ test('an anonymous listening round: tokens, anonymous answers, moving a key, res
   /** Browser sessions by person key; clients (HTTP) by person key. */
   const people = {};
   const clients = {};
-  let failed = false;
   let shotNo = 50;
   const axeFindings = [];
   let repairUrl;
   let roundId;
 
-  const step = (name, fn) =>
-    t.test(name, async (st) => {
-      if (failed) {
-        st.skip('an earlier step failed');
-        return;
-      }
-      try {
-        await fn(st);
-      } catch (e) {
-        failed = true;
-        const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
-        for (const [who, s] of Object.entries(people)) {
-          if (s.page.isClosed()) continue;
-          await screenshot(s.page, `FAILED-30-${slug}-${who}.png`).catch(() => {});
-        }
-        e.message += `\n${server.dump()}`;
-        throw e;
-      }
-    });
+  const step = sequentialSteps(t, { prefix: '30', people, server: () => server });
 
   const visited = async (st, p, name, label) => {
     await settled(p);
@@ -350,7 +330,7 @@ test('an anonymous listening round: tokens, anonymous answers, moving a key, res
     for (const line of s.problems.failedResources) t.diagnostic(`${who}: failed sub-resource: ${line}`);
     pageErrors.push(...s.problems.pageErrors.map((e) => `${who}: ${e}`));
   }
-  if (!failed) {
+  if (!step.failed()) {
     assert.deepEqual(pageErrors, [], `JavaScript errors in the pages:\n${pageErrors.join('\n')}`);
     assert.deepEqual(cspViolations, [], `Content-Security-Policy violations:\n${cspViolations.join('\n')}`);
   }

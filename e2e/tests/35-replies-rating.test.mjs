@@ -31,8 +31,7 @@ import {
   screenshot,
   settled,
   startServer,
-  STEP_TIMEOUT_MS,
-} from '../lib/harness.mjs';
+  STEP_TIMEOUT_MS, sequentialSteps } from '../lib/harness.mjs';
 import { acceptInvitation, addPerson, createTeam, setUpOrganisation } from '../interop/http.mjs';
 import { fetchToken } from '../interop/anon-client.mjs';
 
@@ -97,7 +96,6 @@ test('anonymous replies to a comment, and the genuineness rating of an acknowled
   const people = {};
   const clients = {};
   const ids = {};
-  let failed = false;
   let shotNo = 60;
   const axeFindings = [];
   let repairId;
@@ -107,25 +105,7 @@ test('anonymous replies to a comment, and the genuineness rating of an acknowled
   /** Every request to the anonymous path (and token issuance), as the browsers sent them. */
   const watched = [];
 
-  const step = (name, fn) =>
-    t.test(name, async (st) => {
-      if (failed) {
-        st.skip('an earlier step failed');
-        return;
-      }
-      try {
-        await fn(st);
-      } catch (e) {
-        failed = true;
-        const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
-        for (const [who, s] of Object.entries(people)) {
-          if (s.page.isClosed()) continue;
-          await screenshot(s.page, `FAILED-35-${slug}-${who}.png`).catch(() => {});
-        }
-        e.message += `\n${server.dump()}`;
-        throw e;
-      }
-    });
+  const step = sequentialSteps(t, { prefix: '35', people, server: () => server });
 
   const visited = async (st, p, name, label) => {
     await settled(p);
@@ -504,7 +484,7 @@ test('anonymous replies to a comment, and the genuineness rating of an acknowled
     }
     pageErrors.push(...s.problems.pageErrors.map((e) => `${who}: ${e}`));
   }
-  if (!failed) {
+  if (!step.failed()) {
     assert.deepEqual(pageErrors, [], `JavaScript errors in the pages:\n${pageErrors.join('\n')}`);
     assert.deepEqual(cspViolations, [], `Content-Security-Policy violations:\n${cspViolations.join('\n')}`);
     assert.deepEqual(failedResources, [], `Failed requests (nothing in this scenario should fail):\n${failedResources.join('\n')}`);
