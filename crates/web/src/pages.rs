@@ -51,6 +51,8 @@ pub struct Chrome {
     pub title: String,
     pub csrf: String,
     pub user: Option<UserChrome>,
+    /// The request's path, so the navigation can mark where the person is.
+    pub path: String,
 }
 
 pub struct UserChrome {
@@ -61,8 +63,9 @@ pub struct UserChrome {
 }
 
 impl Chrome {
-    fn new(csrf: &CsrfToken, user: Option<&CurrentUser>, title: &str) -> Self {
+    fn new(csrf: &CsrfToken, user: Option<&CurrentUser>, title: &str, path: &str) -> Self {
         Self {
+            path: path.into(),
             title: title.into(),
             csrf: csrf.0.clone(),
             user: user.map(|u| UserChrome {
@@ -79,11 +82,12 @@ impl Chrome {
 pub struct Page {
     csrf: CsrfToken,
     user: Option<CurrentUser>,
+    path: String,
 }
 
 impl Page {
     pub fn chrome(&self, title: &str) -> Chrome {
-        Chrome::new(&self.csrf, self.user.as_ref(), title)
+        Chrome::new(&self.csrf, self.user.as_ref(), title, &self.path)
     }
 }
 
@@ -96,7 +100,11 @@ impl FromRequestParts<AppState> for Page {
             .cloned()
             .unwrap_or(CsrfToken(String::new()));
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
-        Ok(Self { csrf, user })
+        Ok(Self {
+            csrf,
+            user,
+            path: parts.uri.path().to_owned(),
+        })
     }
 }
 
@@ -159,7 +167,7 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
     render(
         status,
         &ErrorPage {
-            chrome: Chrome::new(&csrf, None, &heading),
+            chrome: Chrome::new(&csrf, None, &heading, ""),
             heading,
             message: err.to_string(),
         },

@@ -38,6 +38,12 @@ on_both!(
         assert!(person.body.contains("facilitator, member"));
         let teams = admin.get("/admin/teams").await;
         assert!(
+            teams
+                .body
+                .contains("href=\"/admin/teams\" aria-current=\"page\""),
+            "the navigation marks where you are"
+        );
+        assert!(
             teams.body.contains("<td>Platform</td><td>1</td>"),
             "{}",
             teams.body
