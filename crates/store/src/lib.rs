@@ -75,6 +75,14 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>>;
     async fn set_roles(&self, org_id: Uuid, id: Uuid, roles: Roles, audit: &Audit) -> Result<()>;
     async fn set_password(&self, id: Uuid, password_hash: &str) -> Result<()>;
+    /// Replaces a person's team memberships; every team must be in their organisation.
+    async fn set_teams(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        team_ids: &[Uuid],
+        audit: &Audit,
+    ) -> Result<()>;
     /// Marks the person inactive and ends all their sessions and invitations. Their history stays.
     async fn deactivate_person(
         &self,

@@ -241,3 +241,31 @@ pub async fn set_k(
         .await?;
     Ok(k)
 }
+
+/// Puts a person in exactly these teams. Repairs already opened keep their sides as they were.
+pub async fn set_teams(
+    state: &AppState,
+    admin: &CurrentUser,
+    id: Uuid,
+    team_ids: &[Uuid],
+) -> Result<Person, AppError> {
+    let person = person_in_org(state, admin, id).await?;
+    let entry = audit(
+        state,
+        admin,
+        "person.teams",
+        &person.email,
+        format!("{} teams", team_ids.len()),
+    );
+    state
+        .store()
+        .set_teams(admin.org.id, id, team_ids, &entry)
+        .await
+        .map_err(|e| match e {
+            kintsugi_store::StoreError::NotFound("team") => {
+                AppError::invalid("team", "is not a team of this organisation")
+            }
+            other => other.into(),
+        })?;
+    person_in_org(state, admin, id).await
+}

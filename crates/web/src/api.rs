@@ -59,6 +59,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(deactivate))
         .routes(routes!(invite))
         .routes(routes!(set_organisation))
+        .routes(routes!(set_teams))
         .merge(crate::repair_api::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
@@ -412,4 +413,28 @@ async fn set_organisation(
         .await?
         .ok_or(AppError::Internal)?;
     Ok(axum::Json(org.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsBody {
+    team_ids: Vec<Uuid>,
+}
+
+/// Put a person in exactly these teams. Admins only.
+#[utoipa::path(put, path = "/people/{id}/teams", tag = "people", security(("session" = [])), params(("id" = Uuid, Path)),
+    request_body = TeamsBody,
+    responses((status = 200, body = PersonOut), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn set_teams(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<TeamsBody>,
+) -> Result<axum::Json<PersonOut>, AppError> {
+    Ok(axum::Json(
+        actions::set_teams(&state, &admin, id, &body.team_ids)
+            .await?
+            .into(),
+    ))
 }

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/people/{id}", get(person_page))
         .route("/admin/people/{id}/invitation", post(invite_person))
         .route("/admin/people/{id}/roles", post(set_roles))
+        .route("/admin/people/{id}/teams", post(set_teams))
         .route("/admin/people/{id}/deactivate", post(deactivate))
         .route("/invite/{token}", get(invite_page))
         .route("/invite/{token}/password", post(accept_with_password))
@@ -651,6 +652,9 @@ struct PersonPage {
     errors: Vec<Invalid>,
     person: Person,
     team_names: Vec<String>,
+    /// Every team, and whether the person is in it.
+    teams: Vec<(Uuid, String, bool)>,
+    ft: crate::repair_pages::FollowThroughView,
     deactivated_on: String,
     invite_link: Option<String>,
     invite_expires: String,
@@ -664,12 +668,18 @@ async fn show_person(
     invitation: Option<actions::Invitation>,
     errors: Vec<Invalid>,
 ) -> Result<Response, AppError> {
-    let teams = state.store().list_teams(admin.org.id).await?;
-    let team_names = teams
-        .into_iter()
+    let all = state.store().list_teams(admin.org.id).await?;
+    let team_names = all
+        .iter()
         .filter(|t| person.team_ids.contains(&t.id))
-        .map(|t| t.name)
+        .map(|t| t.name.clone())
         .collect();
+    let teams = all
+        .into_iter()
+        .map(|t| (t.id, t.name, person.team_ids.contains(&t.id)))
+        .collect();
+    let owned = state.store().commitments_owned_by(person.id).await?;
+    let ft = crate::repairs::follow_through(&owned, crate::repairs::today(state)).into();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -682,6 +692,8 @@ async fn show_person(
             errors,
             deactivated_on: person.deactivated_at.map(date).unwrap_or_default(),
             team_names,
+            teams,
+            ft,
             invite_expires: invitation
                 .as_ref()
                 .map(|i| date(i.expires_at))
@@ -899,4 +911,21 @@ async fn save_settings(
             k: form.k_threshold.clone(),
         })),
     }
+}
+
+#[derive(Deserialize)]
+struct TeamsForm {
+    #[serde(default)]
+    team: Vec<Uuid>,
+}
+
+async fn set_teams(
+    State(state): State<AppState>,
+    page: Page,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<TeamsForm>,
+) -> Result<Response, AppError> {
+    let result = actions::set_teams(&state, &admin, id, &form.team).await;
+    back_to_person(&state, &page, &admin, id, result).await
 }

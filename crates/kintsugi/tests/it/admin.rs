@@ -257,3 +257,55 @@ on_both!(roles_and_deactivation, |backend| async move {
     assert_eq!(garbage.status, StatusCode::NOT_FOUND);
     assert!(garbage.body.contains("no such record"), "{}", garbage.body);
 });
+
+on_both!(team_membership_can_change, |backend| async move {
+    let app = App::start(backend).await;
+    let admin = app.setup().await;
+    let a = create_team(&admin, "Alpha").await;
+    let b = create_team(&admin, "Beta").await;
+    let eve = add_person(&admin, "Eve Evans", "eve@acme.example", &a, &[]).await;
+    let moved = admin
+        .post_form(
+            &format!("/admin/people/{eve}/teams"),
+            &[("team", b.as_str())],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    let page = admin.get(&format!("/admin/people/{eve}")).await;
+    assert!(
+        page.body.contains(&format!("value=\"{b}\" checked"))
+            && !page.body.contains(&format!("value=\"{a}\" checked"))
+    );
+    let both = admin
+        .json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/people/{eve}/teams"),
+            Some(serde_json::json!({"team_ids": [a, b]})),
+        )
+        .await;
+    assert_eq!(both.json()["team_ids"].as_array().unwrap().len(), 2);
+    let bad = admin
+        .json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/people/{eve}/teams"),
+            Some(serde_json::json!({"team_ids": ["00000000-0000-0000-0000-000000000000"]})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let kept = admin
+        .json(reqwest::Method::GET, &format!("/api/v1/people/{eve}"), None)
+        .await
+        .json();
+    assert_eq!(
+        kept["team_ids"].as_array().unwrap().len(),
+        2,
+        "a refused change changes nothing"
+    );
+    assert!(
+        admin
+            .get("/admin/audit")
+            .await
+            .body
+            .contains("person.teams")
+    );
+});

@@ -19,6 +19,7 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/admin/people/{id}", Access::Admin),
     ("POST", "/admin/people/{id}/invitation", Access::Admin),
     ("POST", "/admin/people/{id}/roles", Access::Admin),
+    ("POST", "/admin/people/{id}/teams", Access::Admin),
     ("POST", "/admin/people/{id}/deactivate", Access::Admin),
     ("GET", "/invite/{token}", Access::Anyone),
     ("POST", "/invite/{token}/password", Access::Anyone),
