@@ -7,6 +7,7 @@ pub mod access;
 pub mod anonymity;
 pub mod coach;
 pub mod commitments;
+pub mod gate;
 pub mod people;
 pub mod repair;
 pub mod validation;
