@@ -226,6 +226,7 @@ async fn main() {
                 category: Some("process".into()),
                 comment: Some(format!("answer {i}")),
                 rating: None,
+                items: vec![],
                 reply_check: None,
             },
         })

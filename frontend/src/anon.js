@@ -189,6 +189,7 @@ export async function answerBody(token, answer) {
       comment: answer.comment,
       // Only rating rounds (how genuine the acknowledgment felt) have a rating field.
       ...(answer.rating === undefined ? {} : { rating: answer.rating }),
+      ...(answer.items === undefined ? {} : { items: answer.items }),
     },
     reply_check: await replyCheck(token.secret),
   };
@@ -423,6 +424,12 @@ class Round {
     const answer = { category: String(data.get('category') ?? ''), comment: String(data.get('comment') ?? '') };
     const rating = data.get('rating');
     if (rating !== null && rating !== '') answer.rating = Number(rating);
+    // A trust pulse rates several items: fields named item_<key>.
+    const items = {};
+    for (const [name, value] of data.entries()) {
+      if (name.startsWith('item_') && value !== '') items[name.slice(5)] = Number(value);
+    }
+    if (Object.keys(items).length) answer.items = items;
     this.busy = true;
     this.setFormEnabled(false);
     this.say(TEXT.sending);

@@ -388,6 +388,7 @@ macro_rules! store_impl {
             repair_id: uuid::Uuid,
             from: kintsugi_store::Stage,
             transition: &kintsugi_core::repair::Transition,
+            gate_passes: Option<bool>,
             audit: &kintsugi_store::Audit,
         ) -> kintsugi_store::Result<kintsugi_store::Stage> {
             use kintsugi_core::repair::{Facts, Transition, check};
@@ -424,7 +425,7 @@ macro_rules! store_impl {
                 no_round_reason: no_round_reason.is_some(),
                 causes: counts[1],
                 scheduled_commitments: counts[2],
-                gate_passes: None,
+                gate_passes,
             };
             let to = check(&facts, transition).map_err(|r| kintsugi_store::StoreError::Refused(r.message))?;
             let (closed, overridden) = match transition {
@@ -434,12 +435,14 @@ macro_rules! store_impl {
             };
             $crate::sqlx::query(
                 "UPDATE repairs SET stage = $1, closed_reason = COALESCE($2, closed_reason), \
-                 override_reason = COALESCE($3, override_reason) WHERE id = $4",
+                 override_reason = COALESCE($3, override_reason), \
+                 rebuild_started_at = CASE WHEN $1 = 'rebuild' THEN $5 ELSE rebuild_started_at END WHERE id = $4",
             )
             .bind(to.as_str())
             .bind(closed)
             .bind(overridden)
             .bind(&id)
+            .bind($crate::ts(audit.at))
             .execute(&mut *tx)
             .await
             .map_err($crate::db)?;
@@ -790,6 +793,15 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
+                for (item, value) in &r.answer.items {
+                    $crate::sqlx::query("INSERT INTO answer_items (answer_id, item, value) VALUES ($1, $2, $3)")
+                        .bind(r.answer.id.to_string())
+                        .bind(item)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::db)?;
+                }
                 out.push(kintsugi_store::Redeemed::Stored);
             }
             tx.commit().await.map_err($crate::db)?;
@@ -813,7 +825,20 @@ macro_rules! store_impl {
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::db)?;
-            rows.into_iter().map(TryInto::try_into).collect()
+            let items: Vec<(String, String, i64)> = $crate::sqlx::query_as(
+                "SELECT i.answer_id, i.item, i.value FROM answer_items i JOIN round_answers a ON a.id = i.answer_id WHERE a.round_id = $1",
+            )
+            .bind(round_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::db)?;
+            let mut answers: Vec<kintsugi_store::Answer> = rows.into_iter().map(TryInto::try_into).collect::<kintsugi_store::Result<_>>()?;
+            for a in &mut answers {
+                let id = a.id.to_string();
+                a.items = items.iter().filter(|(answer, _, _)| *answer == id).map(|(_, item, v)| (item.clone(), *v)).collect();
+                a.items.sort();
+            }
+            Ok(answers)
         }
 
         async fn answer_by_reply_check(&self, check: &str) -> kintsugi_store::Result<Option<(uuid::Uuid, kintsugi_store::Answer)>> {

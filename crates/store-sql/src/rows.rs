@@ -176,7 +176,7 @@ impl TryFrom<RepairListRow> for RepairSummary {
 
 pub const REPAIR_SQL: &str = "SELECT r.id, r.org_id, r.title, r.summary, r.breach, r.scope, r.stage, r.facilitator_id, \
     f.name AS facilitator_name, r.update_cadence_days, r.deception, r.no_round_reason, r.closed_reason, \
-    r.override_reason, r.pair_consent, r.created_at FROM repairs r JOIN people f ON f.id = r.facilitator_id \
+    r.override_reason, r.pair_consent, r.rebuild_started_at, r.pulse_every_days, r.created_at FROM repairs r JOIN people f ON f.id = r.facilitator_id \
     WHERE r.id = $1 AND r.org_id = $2";
 
 #[derive(sqlx::FromRow)]
@@ -196,6 +196,8 @@ pub struct RepairRow {
     pub closed_reason: Option<String>,
     pub override_reason: Option<String>,
     pub pair_consent: bool,
+    pub rebuild_started_at: Option<i64>,
+    pub pulse_every_days: i64,
     pub created_at: i64,
 }
 
@@ -221,6 +223,8 @@ impl RepairRow {
             closed_reason: self.closed_reason,
             override_reason: self.override_reason,
             pair_consent: self.pair_consent,
+            rebuild_started_at: self.rebuild_started_at.map(from_ts).transpose()?,
+            pulse_every_days: self.pulse_every_days as u32,
             participants: people
                 .into_iter()
                 .map(|(id, name, side)| {
@@ -507,6 +511,7 @@ impl TryFrom<AnswerRow> for kintsugi_store::Answer {
             category: r.category,
             comment: r.comment,
             rating: r.rating,
+            items: vec![],
             reply_check: r.reply_check,
         })
     }

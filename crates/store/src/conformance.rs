@@ -445,6 +445,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             repair.id,
             Stage::Acknowledge,
             &Transition::Advance,
+            None,
             &audit(org_id, "repair.stage"),
         )
         .await;
@@ -478,6 +479,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             repair.id,
             Stage::Acknowledge,
             &Transition::Advance,
+            None,
             &audit(org_id, "repair.stage"),
         )
         .await;
@@ -487,6 +489,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             repair.id,
             Stage::Acknowledge,
             &Transition::Advance,
+            None,
             &audit(org_id, "repair.stage"),
         )
         .await;
@@ -522,6 +525,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
                 repair.id,
                 Stage::Understand,
                 &Transition::Advance,
+                None,
                 &audit(org_id, "s")
             )
             .await
@@ -586,6 +590,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
                 repair.id,
                 Stage::Act,
                 &Transition::Advance,
+                None,
                 &audit(org_id, "s")
             )
             .await
@@ -662,7 +667,13 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     };
     assert_eq!(
         store
-            .move_stage(repair.id, Stage::Rebuild, &overridden, &audit(org_id, "s"))
+            .move_stage(
+                repair.id,
+                Stage::Rebuild,
+                &overridden,
+                None,
+                &audit(org_id, "s")
+            )
             .await
             .unwrap(),
         Stage::Rebuilt
@@ -748,6 +759,7 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
             category: Some("process".into()),
             comment: Some(comment.into()),
             rating: None,
+            items: vec![],
             reply_check: None,
         },
     };

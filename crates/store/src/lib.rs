@@ -152,6 +152,7 @@ pub trait Store: Send + Sync + 'static {
         repair_id: Uuid,
         from: Stage,
         transition: &kintsugi_core::repair::Transition,
+        gate_passes: Option<bool>,
         audit: &Audit,
     ) -> Result<Stage>;
     async fn post_update(&self, repair_id: Uuid, update: &NewUpdate, audit: &Audit) -> Result<()>;

@@ -188,6 +188,10 @@ pub struct Repair {
     pub override_reason: Option<String>,
     /// Person↔person only: the affected person shares a coarse direction with the accountable one.
     pub pair_consent: bool,
+    /// When the repair entered *rebuild*; the gate's clock.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub rebuild_started_at: Option<OffsetDateTime>,
+    pub pulse_every_days: u32,
     pub participants: Vec<Participant>,
     /// (team id, team name, side)
     pub teams: Vec<(Uuid, String, Side)>,
@@ -368,6 +372,8 @@ pub struct Answer {
     pub comment: Option<String>,
     /// 1 to 7, in rating rounds.
     pub rating: Option<i64>,
+    /// Rated items (item, 1 to 7), in trust pulses.
+    pub items: Vec<(String, i64)>,
     /// SHA-256 of the author's reply capability, so only they can answer a reply.
     #[serde(skip)]
     pub reply_check: Option<String>,

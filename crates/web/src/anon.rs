@@ -169,6 +169,8 @@ pub struct AnswerContent {
     pub comment: Option<String>,
     /// 1 to 7, in genuineness rounds only.
     pub rating: Option<i64>,
+    /// Trust pulses only: each item rated 1 to 7.
+    pub items: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +254,7 @@ async fn answer(
     {
         return Err(AppError::invalid("category", "must be agree or disagree"));
     }
+    let items = crate::rounds::pulse_items(&round.kind, body.answer.items)?;
     if round.kind == crate::rounds::CONFIRMATION
         && !matches!(category.as_deref(), Some("happened" | "not_happened"))
     {
@@ -266,7 +269,7 @@ async fn answer(
             "belongs only to listening rounds",
         ));
     }
-    if category.is_none() && comment.is_none() && rating.is_none() {
+    if category.is_none() && comment.is_none() && rating.is_none() && items.is_empty() {
         return Err(AppError::invalid(
             "answer",
             "needs a category, a comment, or both",
@@ -287,6 +290,7 @@ async fn answer(
             category,
             comment,
             rating,
+            items,
             reply_check,
         },
     };

@@ -306,6 +306,9 @@ pub struct RepairOut {
     overdue: Option<String>,
     /// What still keeps the current stage from ending.
     missing: Vec<String>,
+    /// In rebuild: the recovery gate's conditions, each with whether it is met.
+    #[schema(value_type = Option<Object>)]
+    gate: Option<kintsugi_core::gate::GateReport>,
     no_round_reason: Option<String>,
     closed_reason: Option<String>,
     /// Shown to every participant when the recovery gate was overridden.
@@ -326,11 +329,13 @@ async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> 
         commitments,
         missing,
         overdue,
+        gate,
     } = repairs::detail(state, &r).await?;
     let today = repairs::today(state);
     Ok(RepairOut {
         overdue,
         missing,
+        gate,
         follow_through: repairs::follow_through(&commitments, today).into(),
         id: r.id,
         title: r.title,

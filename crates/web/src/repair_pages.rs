@@ -345,6 +345,8 @@ struct RepairPage {
     has_open_round: bool,
     has_open_genuineness: bool,
     has_open_agreement: bool,
+    pulse_items: &'static [(&'static str, &'static str)],
+    gate: Option<kintsugi_core::gate::GateReport>,
     pair_affected: bool,
     has_acks: bool,
     has_side: bool,
@@ -480,6 +482,7 @@ async fn repair_page(
         commitments,
         missing,
         overdue,
+        gate,
     } = repairs::detail(state, &access.repair).await?;
     let rounds = crate::rounds::views(state, &access).await?;
     let anon_confirm = crate::rounds::anonymous_confirmations(state, &access.repair).await?;
@@ -599,6 +602,8 @@ async fn repair_page(
         has_acks,
         pair_affected: side == Some(Side::Affected)
             && access.repair.scope == kintsugi_core::repair::Scope::PersonPerson,
+        gate,
+        pulse_items: crate::rounds::PULSE_ITEMS,
         has_open_agreement: rounds
             .iter()
             .any(|round| round.open && round.kind == crate::rounds::CAUSES),

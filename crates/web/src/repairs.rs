@@ -415,9 +415,19 @@ pub async fn move_stage(
         Transition::Override { reason } => format!("recovery gate overridden: {reason}"),
     };
     let entry = audit(state, user, "repair.stage", &access.repair.title, detail);
+    // The gate is evaluated only in rebuild: it is the guardrail into rebuilt.
+    let gate = if access.repair.stage == Stage::Rebuild {
+        Some(
+            crate::rounds::gate_report(state, &access.repair)
+                .await?
+                .passes,
+        )
+    } else {
+        None
+    };
     Ok(state
         .store()
-        .move_stage(access.repair.id, from, &transition, &entry)
+        .move_stage(access.repair.id, from, &transition, gate, &entry)
         .await?)
 }
 
@@ -794,6 +804,8 @@ pub struct Detail {
     /// What still keeps the current stage from ending.
     pub missing: Vec<String>,
     pub overdue: Option<String>,
+    /// In rebuild: the recovery gate's checklist.
+    pub gate: Option<kintsugi_core::gate::GateReport>,
 }
 
 pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
@@ -802,6 +814,12 @@ pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
     // occurrences that are missed by now are announced.
     crate::rounds::close_due_in(state, r.org_id, r.id, &r.title).await?;
     crate::rounds::open_confirmation_rounds(state, r).await?;
+    crate::rounds::open_pulse_if_due(state, r).await?;
+    let gate = if r.stage == Stage::Rebuild {
+        Some(crate::rounds::gate_report(state, r).await?)
+    } else {
+        None
+    };
     announce_missed(state, r.id).await?;
     let store = state.store();
     let (acks, causes, updates, commitments) = (
@@ -822,7 +840,7 @@ pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
         no_round_reason: r.no_round_reason.is_some(),
         causes: causes.len(),
         scheduled_commitments: commitments.len(),
-        gate_passes: None,
+        gate_passes: gate.as_ref().map(|g| g.passes),
     };
     let missing = if r.stage.is_open() {
         repair::missing_to_leave(r.stage, &facts)
@@ -849,5 +867,6 @@ pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
         commitments,
         missing,
         overdue,
+        gate,
     })
 }

@@ -141,6 +141,167 @@ pub fn subject_of(commitment: Uuid, due: time::Date) -> String {
     format!("{commitment}:{due}")
 }
 
+// ---- Trust pulses and the recovery gate ----
+
+/// The affected side's trust pulse during *rebuild*, every N days (DESIGN.md 2.5).
+pub const PULSE: &str = "pulse";
+
+/// The pulse items, in our own words: (key, what it asks).
+pub const PULSE_ITEMS: &[(&str, &str)] = &[
+    (
+        "ability",
+        "They are able to do what this work needs from them.",
+    ),
+    ("benevolence", "They look out for what matters to me."),
+    ("integrity", "They do what they say they will do."),
+    (
+        "follow_through",
+        "Since the breach, they have followed through on what they promised.",
+    ),
+];
+
+/// Checks a pulse answer's items: every item, each 1 to 7, and nothing else; no items elsewhere.
+pub fn pulse_items(
+    kind: &str,
+    items: Option<std::collections::BTreeMap<String, i64>>,
+) -> Result<Vec<(String, i64)>, AppError> {
+    match (kind, items) {
+        (PULSE, Some(items)) => {
+            if items.len() != PULSE_ITEMS.len()
+                || PULSE_ITEMS.iter().any(|(k, _)| !items.contains_key(*k))
+            {
+                return Err(AppError::invalid(
+                    "items",
+                    "must rate ability, benevolence, integrity and follow_through",
+                ));
+            }
+            items
+                .into_iter()
+                .map(|(k, v)| {
+                    kintsugi_core::anonymity::rating(v)
+                        .map(|v| (k, v))
+                        .map_err(|e| AppError::invalid("items", e.message))
+                })
+                .collect()
+        }
+        (PULSE, None) => Err(AppError::invalid(
+            "items",
+            "a pulse rates every item from 1 to 7",
+        )),
+        (_, Some(_)) => Err(AppError::invalid("items", "belong only to trust pulses")),
+        (_, None) => Ok(vec![]),
+    }
+}
+
+/// Opens the next pulse when the repair is rebuilding and the last one is N days old. Each
+/// pulse stays open for a week (or N days, if shorter) and closes on its own.
+pub async fn open_pulse_if_due(
+    state: &AppState,
+    repair: &kintsugi_store::Repair,
+) -> Result<(), AppError> {
+    if repair.stage != kintsugi_core::repair::Stage::Rebuild {
+        return Ok(());
+    }
+    let pulses: Vec<Round> = state
+        .store()
+        .rounds_of(repair.id)
+        .await?
+        .into_iter()
+        .filter(|r| r.kind == PULSE)
+        .collect();
+    let every = time::Duration::days(i64::from(repair.pulse_every_days.max(1)));
+    let due = match pulses.iter().map(|p| p.opened_at).max() {
+        None => true,
+        Some(last) => last + every <= state.now(),
+    };
+    if !due || pulses.iter().any(|p| p.open) {
+        return Ok(());
+    }
+    let open_for = every.min(time::Duration::days(7));
+    let entry = kintsugi_store::Audit {
+        id: state.new_id(),
+        org_id: repair.org_id,
+        actor_id: None,
+        action: "round.open".into(),
+        subject: repair.title.clone(),
+        detail: "trust pulse".into(),
+        at: state.now(),
+    };
+    match create(
+        state,
+        repair.id,
+        PULSE,
+        None,
+        Some(state.now() + open_for),
+        &entry,
+    )
+    .await
+    {
+        Ok(_) | Err(AppError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The mean of every item of every answer of a closed pulse, in tenths; `None` when it is
+/// not to be counted (below k, or nobody answered in a pair).
+async fn pulse_mean(
+    state: &AppState,
+    round: &Round,
+    k: kintsugi_core::KThreshold,
+    pair: bool,
+) -> Result<Option<u32>, AppError> {
+    let answers = state.store().answers(round.id).await?;
+    let audience = if pair {
+        Audience::PairInsider
+    } else {
+        Audience::Group
+    };
+    let values: Vec<i64> = answers
+        .iter()
+        .flat_map(|a| a.items.iter().map(|(_, v)| *v))
+        .collect();
+    // k counts people (answers), not rated items.
+    let mean = kintsugi_core::anonymity::visible(answers.len(), k, audience, || {
+        rating_results(&values, k, Audience::PairInsider)
+            .shown()
+            .map(|r| r.mean_tenths)
+    });
+    Ok(mean.shown().copied().flatten())
+}
+
+/// The recovery gate for a repair, from its closed pulses, follow-through and time in rebuild.
+pub async fn gate_report(
+    state: &AppState,
+    repair: &kintsugi_store::Repair,
+) -> Result<kintsugi_core::gate::GateReport, AppError> {
+    let org = state
+        .store()
+        .organisation(repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let pair = repair.scope == kintsugi_core::repair::Scope::PersonPerson;
+    let mut pulses = Vec::new();
+    for round in state.store().rounds_of(repair.id).await? {
+        if round.kind == PULSE && !round.open {
+            pulses.push(pulse_mean(state, &round, org.k_threshold, pair).await?);
+        }
+    }
+    let commitments = state.store().commitments(repair.id).await?;
+    let input = kintsugi_core::gate::GateInput {
+        pulses,
+        follow_through: crate::repairs::follow_through(&commitments, state.now().date()),
+        days_in_rebuild: repair
+            .rebuild_started_at
+            .map(|t| (state.now() - t).whole_days())
+            .unwrap_or(0),
+        deception: repair.deception,
+    };
+    Ok(kintsugi_core::gate::evaluate(
+        &kintsugi_core::gate::GateSettings::default(),
+        &input,
+    ))
+}
+
 /// Whether this repair's confirmations go through anonymous rounds.
 pub async fn anonymous_confirmations(
     state: &AppState,
@@ -336,7 +497,10 @@ pub async fn issue(
                 "only the people in the repair answer its rounds".into(),
             ));
         }
-        (GENUINENESS | CAUSES | CONFIRMATION, Some(kintsugi_core::repair::Side::Accountable)) => {
+        (
+            GENUINENESS | CAUSES | CONFIRMATION | PULSE,
+            Some(kintsugi_core::repair::Side::Accountable),
+        ) => {
             return Err(AppError::Forbidden(
                 "only the affected side answers this round".into(),
             ));
@@ -398,6 +562,8 @@ pub struct RoundView {
     pub direction: Option<String>,
     /// What a confirmation round asks about: "“statement”, due DATE".
     pub about: Option<String>,
+    /// A closed pulse's mean per item: (what it asks, mean of 7).
+    pub dimensions: Vec<(String, String)>,
     /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
     pub suppressed: Option<String>,
 }
@@ -460,14 +626,53 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
                 }
             }
         }
-        if !round.open && round.kind == GENUINENESS {
-            let ratings: Vec<i64> = state
-                .store()
-                .answers(round.id)
-                .await?
-                .iter()
-                .filter_map(|a| a.rating)
-                .collect();
+        let mut dimensions = Vec::new();
+        if !round.open && (round.kind == GENUINENESS || round.kind == PULSE) {
+            let answers = state.store().answers(round.id).await?;
+            let ratings: Vec<i64> = if round.kind == PULSE {
+                answers
+                    .iter()
+                    .flat_map(|a| a.items.iter().map(|(_, v)| *v))
+                    .collect()
+            } else {
+                answers.iter().filter_map(|a| a.rating).collect()
+            };
+            // Each item of a pulse, shown under the same rule as the whole (same answers).
+            let item_audience = if pair {
+                Audience::PairInsider
+            } else {
+                audience
+            };
+            if round.kind == PULSE && !answers.is_empty() {
+                for (key, label) in PULSE_ITEMS {
+                    let values: Vec<i64> = answers
+                        .iter()
+                        .flat_map(|a| a.items.iter().filter(|(k, _)| k == key).map(|(_, v)| *v))
+                        .collect();
+                    if let Shown::Shown(r) = kintsugi_core::anonymity::visible(
+                        answers.len(),
+                        org.k_threshold,
+                        item_audience,
+                        || {
+                            rating_results(
+                                &values,
+                                kintsugi_core::KThreshold::DEFAULT,
+                                Audience::PairInsider,
+                            )
+                        },
+                    ) && let Some(m) = r.shown()
+                    {
+                        dimensions.push((label.to_string(), m.mean()));
+                    }
+                }
+            }
+            // k counts people (answers), not rated items: below k a pulse shows nothing.
+            let ratings =
+                if round.kind == PULSE && answers.len() < org.k_threshold.get() as usize && !pair {
+                    vec![]
+                } else {
+                    ratings
+                };
             match rating_results(
                 &ratings,
                 org.k_threshold,
@@ -528,6 +733,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
                 vec![]
             },
                         about,
+            dimensions: if accountable_in_pair { vec![] } else { dimensions },
             direction: match (&rating, accountable_in_pair) {
                 (Some(r), true) if access.repair.pair_consent => Some(coarse_direction(r.mean_tenths).to_owned()),
                 _ => None,

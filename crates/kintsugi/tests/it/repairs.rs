@@ -470,7 +470,7 @@ on_both!(a_whole_repair, |backend| async move {
             && page.body.contains("The checklist is drafted and reviewed.")
     );
 
-    // Rebuild: the gate is not measured yet, so only a written override reaches rebuilt.
+    // Rebuild: no pulse has closed yet, so the gate has not passed; a written override can.
     let refused = c
         .fay
         .post_form(
@@ -481,7 +481,7 @@ on_both!(a_whole_repair, |backend| async move {
     assert!(
         refused
             .body
-            .contains("the recovery gate is not measured yet")
+            .contains("the recovery gate has not passed")
     );
     let bare = c
         .fay

@@ -1230,3 +1230,211 @@ on_both!(admins_set_k_never_below_three, |backend| async move {
     let audit = g.admin.get("/admin/audit").await;
     assert!(audit.body.contains("minimum group size set to 3"));
 });
+
+async fn sql(app: &App, statement: String) {
+    let statement = sqlx::AssertSqlSafe(statement);
+    match &app.database_url {
+        Some(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .connect(url)
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        None => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(app.data_dir.path().join("kintsugi.db"));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .connect_with(opts)
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    }
+}
+
+on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
+    let c = crate::repairs::cast(backend).await;
+    let base = format!("/api/v1/repairs/{}", c.repair);
+    let stage = |from: &str| json!({"from": from, "action": "advance"});
+    c.lee
+        .json(
+            Method::POST,
+            &format!("{base}/acknowledgments"),
+            Some(json!({"body": "I missed the date. I am sorry."})),
+        )
+        .await;
+    c.fay
+        .json(
+            Method::POST,
+            &format!("{base}/stage"),
+            Some(stage("acknowledge")),
+        )
+        .await;
+    c.fay
+        .json(
+            Method::POST,
+            &format!("{base}/no-round-reason"),
+            Some(json!({"reason": "Two people."})),
+        )
+        .await;
+    c.fay
+        .json(
+            Method::POST,
+            &format!("{base}/causes"),
+            Some(json!({"category": "process", "description": "No checklist."})),
+        )
+        .await;
+    c.fay
+        .json(
+            Method::POST,
+            &format!("{base}/stage"),
+            Some(stage("understand")),
+        )
+        .await;
+    let made = c
+        .lee
+        .json(
+            Method::POST,
+            &format!("{base}/commitments"),
+            Some(json!({"owner": c.lee_id, "statement": "Share the plan", "due": day(0)})),
+        )
+        .await;
+    let cid = made.json()["id"].as_str().unwrap().to_owned();
+    c.lee
+        .json(
+            Method::POST,
+            &format!("{base}/commitments/{cid}/occurrences/{}/done", day(0)),
+            None,
+        )
+        .await;
+    c.ana
+        .json(
+            Method::POST,
+            &format!(
+                "{base}/commitments/{cid}/occurrences/{}/confirmation",
+                day(0)
+            ),
+            Some(json!({"happened": true})),
+        )
+        .await;
+    assert_eq!(
+        c.fay
+            .json(Method::POST, &format!("{base}/stage"), Some(stage("act")))
+            .await
+            .json()["stage"],
+        "rebuild"
+    );
+
+    // Pulses open on their own in rebuild; the affected person answers each one.
+    let mut means = Vec::new();
+    for (n, value) in [4, 5, 5, 5].into_iter().enumerate() {
+        let repair = c.ana.json(Method::GET, &base, None).await.json();
+        if n == 0 {
+            let gate = &repair["gate"]["conditions"];
+            assert_eq!(
+                gate[0]["text"], "0 of 3 pulses in a row at target (5.5 of 7)",
+                "{repair}"
+            );
+        }
+        let rounds = c
+            .ana
+            .json(Method::GET, &format!("{base}/rounds"), None)
+            .await
+            .json();
+        let pulse = rounds
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "pulse" && r["open"] == true)
+            .expect("an open pulse");
+        let (id, key) = (
+            pulse["id"].as_str().unwrap().to_owned(),
+            STANDARD
+                .decode(pulse["public_key"].as_str().unwrap())
+                .unwrap(),
+        );
+        if n == 0 {
+            assert_eq!(
+                fetch_token(&c.lee, &c.repair, &id, &key).await.err(),
+                Some(StatusCode::FORBIDDEN),
+                "the accountable side does not take its own pulse"
+            );
+        }
+        let t = fetch_token(&c.ana, &c.repair, &id, &key).await.unwrap();
+        let items = json!({"ability": value, "benevolence": value, "integrity": value, "follow_through": value});
+        let body = json!({"token": {"message": STANDARD.encode(&t.prepared), "signature": STANDARD.encode(&t.signature)}, "answer": {"items": items}});
+        let sent = reqwest::Client::new()
+            .post(format!("{}/anon/rounds/{id}/answers", c.app.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::CREATED);
+        // Two weeks pass for every pulse so far: this one closes, the next one opens.
+        let repair = &c.repair;
+        sql(
+            &c.app,
+            format!("UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{repair}' AND kind = 'pulse'", d = 15 * 86_400),
+        )
+        .await;
+        means.push(value);
+    }
+    let refused = c
+        .fay
+        .json(
+            Method::POST,
+            &format!("{base}/stage"),
+            Some(stage("rebuild")),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the recovery gate has not passed")
+    );
+    let page = c.ana.get(&format!("/repairs/{}", c.repair)).await;
+    assert!(
+        page.body
+            .contains("✓ Met: 3 of 3 pulses in a row at target (4.5 of 7)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("✓ Met: follow-through 100% of 90%")
+            && page.body.contains("Not yet: 0 of 6 weeks")
+    );
+    assert!(
+        page.body
+            .contains("They do what they say they will do. <strong>5.0 of 7</strong>"),
+        "each item of a pulse"
+    );
+
+    // Six weeks in rebuild: the gate passes and rebuilt is reachable without an override.
+    sql(
+        &c.app,
+        format!(
+            "UPDATE repairs SET rebuild_started_at = rebuild_started_at - {} WHERE id = '{}'",
+            43 * 86_400,
+            c.repair
+        ),
+    )
+    .await;
+    let moved = c
+        .fay
+        .json(
+            Method::POST,
+            &format!("{base}/stage"),
+            Some(stage("rebuild")),
+        )
+        .await;
+    assert_eq!(moved.json()["stage"], "rebuilt", "{}", moved.body);
+    let done = c.ana.json(Method::GET, &base, None).await.json();
+    assert!(
+        done["override_reason"].is_null(),
+        "through the gate, not an override"
+    );
+    let _ = means;
+});
