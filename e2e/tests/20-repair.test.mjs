@@ -521,7 +521,7 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
     await openRepair(p);
     await (await byRole(p, 'button', 'Move to the next stage')).click();
     await expectStage(p, 'Rebuild');
-    await expectText(region(p, 'Progress'), 'the recovery gate is not measured yet', { page: p });
+    await expectText(region(p, 'Progress'), 'the recovery gate has not passed', { page: p });
     await visited(st, p, null, 'the repair in Rebuild, as Fay');
 
     await p.locator('summary', { hasText: 'Close without repair, or override the recovery gate' }).click();
