@@ -478,11 +478,7 @@ on_both!(a_whole_repair, |backend| async move {
             &[("from", "rebuild"), ("action", "advance")],
         )
         .await;
-    assert!(
-        refused
-            .body
-            .contains("the recovery gate has not passed")
-    );
+    assert!(refused.body.contains("the recovery gate has not passed"));
     let bare = c
         .fay
         .post_form(
