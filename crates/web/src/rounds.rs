@@ -906,6 +906,25 @@ pub async fn page_pair_consent(
     Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
 }
 
+/// The facilitator closes one of the repair's rounds now.
+async fn close_by_facilitator(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &Access,
+    round: Uuid,
+) -> Result<(), AppError> {
+    access.require_facilitator()?;
+    let round = round_in(state, access, round).await?;
+    close(
+        state,
+        access.repair.org_id,
+        Some(user),
+        &round,
+        &access.repair.title,
+    )
+    .await
+}
+
 /// Closes every round whose set time has passed (the background sweep).
 pub async fn close_due(state: &AppState) -> Result<(), AppError> {
     for org in state.store().list_organisations().await? {
@@ -985,16 +1004,7 @@ pub async fn api_close(
     InRepair { user, access }: InRepair,
     Path((_repair, round)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, AppError> {
-    access.require_facilitator()?;
-    let round = round_in(&state, &access, round).await?;
-    close(
-        &state,
-        access.repair.org_id,
-        Some(&user),
-        &round,
-        &access.repair.title,
-    )
-    .await?;
+    close_by_facilitator(&state, &user, &access, round).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1053,15 +1063,6 @@ pub async fn page_close(
     InRepair { user, access }: InRepair,
     Path((_repair, round)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, AppError> {
-    access.require_facilitator()?;
-    let round = round_in(&state, &access, round).await?;
-    close(
-        &state,
-        access.repair.org_id,
-        Some(&user),
-        &round,
-        &access.repair.title,
-    )
-    .await?;
+    close_by_facilitator(&state, &user, &access, round).await?;
     Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
 }
