@@ -370,6 +370,29 @@ macro_rules! store_impl {
             tx.commit().await.map_err($crate::db)
         }
 
+        async fn set_gate_settings(&self, org_id: uuid::Uuid, g: &kintsugi_core::gate::GateSettings, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            let mut tx = self.write_tx().await?;
+            let done = $crate::sqlx::query(
+                "UPDATE organisations SET gate_pulses = $1, gate_target_cap = $2, gate_min_change = $3, gate_follow_through = $4, \
+                 gate_min_weeks = $5, gate_deception_weeks = $6 WHERE id = $7",
+            )
+            .bind(i64::from(g.pulses_required))
+            .bind(i64::from(g.target_cap_tenths))
+            .bind(i64::from(g.min_change_tenths))
+            .bind(i64::from(g.follow_through_percent))
+            .bind(i64::from(g.min_weeks))
+            .bind(i64::from(g.deception_extra_weeks))
+            .bind(org_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err($crate::db)?;
+            if done.rows_affected() != 1 {
+                return Err(kintsugi_store::StoreError::NotFound("organisation"));
+            }
+            Self::write_audit(&mut tx, audit).await?;
+            tx.commit().await.map_err($crate::db)
+        }
+
         async fn set_pair_consent(&self, repair_id: uuid::Uuid, consent: bool, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
             let mut tx = self.write_tx().await?;
             Self::lock_repair(&mut tx, &repair_id.to_string()).await?;

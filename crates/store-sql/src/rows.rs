@@ -16,6 +16,12 @@ pub struct OrganisationRow {
     pub name: String,
     pub is_demo: bool,
     pub k_threshold: i64,
+    pub gate_pulses: i64,
+    pub gate_target_cap: i64,
+    pub gate_min_change: i64,
+    pub gate_follow_through: i64,
+    pub gate_min_weeks: i64,
+    pub gate_deception_weeks: i64,
     pub created_at: i64,
 }
 
@@ -28,6 +34,14 @@ impl TryFrom<OrganisationRow> for Organisation {
             is_demo: r.is_demo,
             k_threshold: KThreshold::new(r.k_threshold)
                 .map_err(|e| StoreError::Internal(e.to_string()))?,
+            gate: kintsugi_core::gate::GateSettings {
+                pulses_required: r.gate_pulses as u32,
+                target_cap_tenths: r.gate_target_cap as u32,
+                min_change_tenths: r.gate_min_change as u32,
+                follow_through_percent: r.gate_follow_through as u8,
+                min_weeks: r.gate_min_weeks as u32,
+                deception_extra_weeks: r.gate_deception_weeks as u32,
+            },
             created_at: from_ts(r.created_at)?,
         })
     }

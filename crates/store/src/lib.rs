@@ -60,6 +60,13 @@ pub trait Store: Send + Sync + 'static {
         k: kintsugi_core::KThreshold,
         audit: &Audit,
     ) -> Result<()>;
+    /// Sets the recovery gate's settings (already checked against their bounds).
+    async fn set_gate_settings(
+        &self,
+        org_id: Uuid,
+        gate: &kintsugi_core::gate::GateSettings,
+        audit: &Audit,
+    ) -> Result<()>;
 
     // Teams.
     async fn create_team(&self, team: &NewTeam) -> Result<()>;

@@ -20,6 +20,8 @@ pub struct Organisation {
     pub name: String,
     pub is_demo: bool,
     pub k_threshold: KThreshold,
+    /// The recovery gate's settings for every repair of the organisation.
+    pub gate: kintsugi_core::gate::GateSettings,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

@@ -269,3 +269,39 @@ pub async fn set_teams(
         })?;
     person_in_org(state, admin, id).await
 }
+
+/// A tenth-precision number as people type it ("5.5") into tenths (55).
+pub fn tenths(field: &'static str, raw: &str) -> Result<u32, AppError> {
+    let value: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| AppError::invalid(field, "must be a number like 5.5"))?;
+    if !(0.0..=10.0).contains(&value) {
+        return Err(AppError::invalid(field, "is out of range"));
+    }
+    Ok((value * 10.0).round() as u32)
+}
+
+/// Sets the recovery gate's settings for the organisation, within their bounds.
+pub async fn set_gate(
+    state: &AppState,
+    admin: &CurrentUser,
+    gate: kintsugi_core::gate::GateSettings,
+) -> Result<(), AppError> {
+    let gate = gate.check()?;
+    let detail = format!(
+        "recovery gate: {} pulses, target up to {}.{}, {}% follow-through, {} weeks (+{} after deception)",
+        gate.pulses_required,
+        gate.target_cap_tenths / 10,
+        gate.target_cap_tenths % 10,
+        gate.follow_through_percent,
+        gate.min_weeks,
+        gate.deception_extra_weeks
+    );
+    let entry = audit(state, admin, "organisation.gate", &admin.org.name, detail);
+    state
+        .store()
+        .set_gate_settings(admin.org.id, &gate, &entry)
+        .await?;
+    Ok(())
+}

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/invite/{token}/continue", post(accept_without_password))
         .route("/admin/audit", get(audit_page))
         .route("/admin/settings", get(settings_page).post(save_settings))
+        .route("/admin/settings/gate", post(save_gate))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             html_errors,
@@ -873,6 +874,7 @@ struct SettingsPage {
     chrome: Chrome,
     errors: Vec<Invalid>,
     k: String,
+    gate: kintsugi_core::gate::GateSettings,
 }
 
 async fn settings_page(page: Page, AdminUser(admin): AdminUser) -> Response {
@@ -883,6 +885,7 @@ async fn settings_page(page: Page, AdminUser(admin): AdminUser) -> Response {
             chrome: page.chrome("Settings"),
             errors: vec![],
             k,
+            gate: admin.org.gate,
         },
     )
 }
@@ -909,6 +912,7 @@ async fn save_settings(
             chrome: page.chrome("Settings"),
             errors,
             k: form.k_threshold.clone(),
+            gate: admin.org.gate,
         })),
     }
 }
@@ -928,4 +932,58 @@ async fn set_teams(
 ) -> Result<Response, AppError> {
     let result = actions::set_teams(&state, &admin, id, &form.team).await;
     back_to_person(&state, &page, &admin, id, result).await
+}
+
+#[derive(Deserialize)]
+struct GateForm {
+    #[serde(default)]
+    pulses_required: String,
+    #[serde(default)]
+    target_cap: String,
+    #[serde(default)]
+    min_change: String,
+    #[serde(default)]
+    follow_through_percent: String,
+    #[serde(default)]
+    min_weeks: String,
+    #[serde(default)]
+    deception_extra_weeks: String,
+}
+
+fn whole(field: &'static str, raw: &str) -> Result<u32, AppError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| AppError::invalid(field, "must be a whole number"))
+}
+
+async fn save_gate(
+    State(state): State<AppState>,
+    page: Page,
+    AdminUser(admin): AdminUser,
+    Form(f): Form<GateForm>,
+) -> Result<Response, AppError> {
+    let parsed = (|| {
+        Ok::<_, AppError>(kintsugi_core::gate::GateSettings {
+            pulses_required: whole("pulses_required", &f.pulses_required)?,
+            target_cap_tenths: actions::tenths("target_cap", &f.target_cap)?,
+            min_change_tenths: actions::tenths("min_change", &f.min_change)?,
+            follow_through_percent: whole("follow_through_percent", &f.follow_through_percent)?
+                .min(255) as u8,
+            min_weeks: whole("min_weeks", &f.min_weeks)?,
+            deception_extra_weeks: whole("deception_extra_weeks", &f.deception_extra_weeks)?,
+        })
+    })();
+    let result = match parsed {
+        Ok(gate) => actions::set_gate(&state, &admin, gate).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/settings").into_response()),
+        Err(e) => Ok(form_error(e, |errors| SettingsPage {
+            chrome: page.chrome("Settings"),
+            errors,
+            k: admin.org.k_threshold.get().to_string(),
+            gate: admin.org.gate,
+        })),
+    }
 }

@@ -296,10 +296,7 @@ pub async fn gate_report(
             .unwrap_or(0),
         deception: repair.deception,
     };
-    Ok(kintsugi_core::gate::evaluate(
-        &kintsugi_core::gate::GateSettings::default(),
-        &input,
-    ))
+    Ok(kintsugi_core::gate::evaluate(&org.gate, &input))
 }
 
 /// Whether this repair's confirmations go through anonymous rounds.

@@ -27,6 +27,7 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/admin/audit", Access::Admin),
     ("GET", "/admin/settings", Access::Admin),
     ("POST", "/admin/settings", Access::Admin),
+    ("POST", "/admin/settings/gate", Access::Admin),
     ("GET", "/me/feeds", Access::Member),
     ("POST", "/me/feeds", Access::Member),
     ("POST", "/me/feeds/revoke", Access::Member),

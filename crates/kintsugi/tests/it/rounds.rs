@@ -1336,6 +1336,51 @@ on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
                 gate[0]["text"], "0 of 3 pulses in a row at target (5.5 of 7)",
                 "{repair}"
             );
+            // The gate follows the organisation's settings.
+            let form = |r: &'static str| {
+                [
+                    ("pulses_required", r),
+                    ("target_cap", "5.5"),
+                    ("min_change", "0.5"),
+                    ("follow_through_percent", "90"),
+                    ("min_weeks", "6"),
+                    ("deception_extra_weeks", "6"),
+                ]
+            };
+            let bad = c.admin.post_form("/admin/settings/gate", &form("0")).await;
+            assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                bad.body
+                    .contains("Pulses required must be between 1 and 12"),
+                "{}",
+                bad.body
+            );
+            assert_eq!(
+                c.admin
+                    .post_form("/admin/settings/gate", &form("4"))
+                    .await
+                    .status,
+                StatusCode::SEE_OTHER
+            );
+            let again = c.ana.json(Method::GET, &base, None).await.json();
+            assert_eq!(
+                again["gate"]["conditions"][0]["text"],
+                "0 of 4 pulses in a row at target (5.5 of 7)"
+            );
+            assert_eq!(
+                c.admin
+                    .post_form("/admin/settings/gate", &form("3"))
+                    .await
+                    .status,
+                StatusCode::SEE_OTHER
+            );
+            assert!(
+                c.admin
+                    .get("/admin/audit")
+                    .await
+                    .body
+                    .contains("recovery gate: 3 pulses")
+            );
         }
         let rounds = c
             .ana
