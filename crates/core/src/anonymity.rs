@@ -267,6 +267,25 @@ pub fn rating_results(ratings: &[i64], k: KThreshold, audience: Audience) -> Sho
     })
 }
 
+/// The mean of everything a group rated when each person rated several items (a trust
+/// pulse): k counts people, never rated values.
+pub fn group_mean(
+    values_per_person: &[Vec<i64>],
+    k: KThreshold,
+    audience: Audience,
+) -> Shown<RatingResults> {
+    let people = values_per_person.iter().filter(|v| !v.is_empty()).count();
+    let values: Vec<i64> = values_per_person.iter().flatten().copied().collect();
+    visible(people, k, audience, || {
+        let sum: i64 = values.iter().sum();
+        let tenths = (sum * 20 + values.len() as i64) / (2 * values.len() as i64);
+        RatingResults {
+            answered: people,
+            mean_tenths: tenths.max(0) as u32,
+        }
+    })
+}
+
 /// A rating on the 1–7 scale.
 pub fn rating(value: i64) -> Result<i64, crate::Invalid> {
     if (1..=7).contains(&value) {
@@ -324,5 +343,24 @@ mod rating_tests {
             );
         }
         assert!(rating(0).is_err() && rating(8).is_err() && rating(1).is_ok() && rating(7).is_ok());
+        // Two people rating four items each are two people, not eight answers.
+        let two = [vec![5, 5, 6, 6], vec![4, 4, 5, 5]];
+        assert_eq!(
+            group_mean(&two, k, Audience::Group),
+            Shown::Suppressed { k: 3 }
+        );
+        assert_eq!(
+            group_mean(&two, k, Audience::PairInsider)
+                .shown()
+                .unwrap()
+                .mean(),
+            "5.0"
+        );
+        let three = [vec![5, 5, 6, 6], vec![4, 4, 5, 5], vec![7, 7, 7, 7]];
+        let r = group_mean(&three, k, Audience::Group);
+        assert_eq!(
+            (r.shown().unwrap().answered, r.shown().unwrap().mean()),
+            (3, "5.7".to_owned())
+        );
     }
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use kintsugi_anon::RoundKey;
 use kintsugi_core::anonymity::{
     Audience, ListeningAnswer, ListeningResults, RatingResults, Shown, coarse_direction,
-    listening_results, rating_results,
+    group_mean, listening_results, rating_results,
 };
 use kintsugi_store::{NewRound, Round};
 use rand::seq::SliceRandom;
@@ -242,6 +242,20 @@ pub async fn open_pulse_if_due(
     }
 }
 
+/// Each pulse answer's rated values: every item, or only `item`.
+fn item_values(answers: &[kintsugi_store::Answer], item: Option<&str>) -> Vec<Vec<i64>> {
+    answers
+        .iter()
+        .map(|a| {
+            a.items
+                .iter()
+                .filter(|(k, _)| item.is_none_or(|i| i == k))
+                .map(|(_, v)| *v)
+                .collect()
+        })
+        .collect()
+}
+
 /// The mean of every item of every answer of a closed pulse, in tenths; `None` when it is
 /// not to be counted (below k, or nobody answered in a pair).
 async fn pulse_mean(
@@ -256,17 +270,9 @@ async fn pulse_mean(
     } else {
         Audience::Group
     };
-    let values: Vec<i64> = answers
-        .iter()
-        .flat_map(|a| a.items.iter().map(|(_, v)| *v))
-        .collect();
-    // k counts people (answers), not rated items.
-    let mean = kintsugi_core::anonymity::visible(answers.len(), k, audience, || {
-        rating_results(&values, k, Audience::PairInsider)
-            .shown()
-            .map(|r| r.mean_tenths)
-    });
-    Ok(mean.shown().copied().flatten())
+    Ok(group_mean(&item_values(&answers, None), k, audience)
+        .shown()
+        .map(|r| r.mean_tenths))
 }
 
 /// The recovery gate for a repair, from its closed pulses, follow-through and time in rebuild.
@@ -626,60 +632,29 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         let mut dimensions = Vec::new();
         if !round.open && (round.kind == GENUINENESS || round.kind == PULSE) {
             let answers = state.store().answers(round.id).await?;
-            let ratings: Vec<i64> = if round.kind == PULSE {
-                answers
-                    .iter()
-                    .flat_map(|a| a.items.iter().map(|(_, v)| *v))
-                    .collect()
-            } else {
-                answers.iter().filter_map(|a| a.rating).collect()
-            };
-            // Each item of a pulse, shown under the same rule as the whole (same answers).
-            let item_audience = if pair {
+            // The accountable person of a pair gets only a direction derived from this (below).
+            let shown_to = if pair {
                 Audience::PairInsider
             } else {
                 audience
             };
-            if round.kind == PULSE && !answers.is_empty() {
+            if round.kind == PULSE {
+                // Each item, under the same rule as the whole: k counts people.
                 for (key, label) in PULSE_ITEMS {
-                    let values: Vec<i64> = answers
-                        .iter()
-                        .flat_map(|a| a.items.iter().filter(|(k, _)| k == key).map(|(_, v)| *v))
-                        .collect();
-                    if let Shown::Shown(r) = kintsugi_core::anonymity::visible(
-                        answers.len(),
-                        org.k_threshold,
-                        item_audience,
-                        || {
-                            rating_results(
-                                &values,
-                                kintsugi_core::KThreshold::DEFAULT,
-                                Audience::PairInsider,
-                            )
-                        },
-                    ) && let Some(m) = r.shown()
+                    if let Shown::Shown(m) =
+                        group_mean(&item_values(&answers, Some(key)), org.k_threshold, shown_to)
                     {
                         dimensions.push((label.to_string(), m.mean()));
                     }
                 }
             }
-            // k counts people (answers), not rated items: below k a pulse shows nothing.
-            let ratings =
-                if round.kind == PULSE && answers.len() < org.k_threshold.get() as usize && !pair {
-                    vec![]
-                } else {
-                    ratings
-                };
-            match rating_results(
-                &ratings,
-                org.k_threshold,
-                // The accountable person of a pair gets only a direction derived from this (below).
-                if pair {
-                    Audience::PairInsider
-                } else {
-                    audience
-                },
-            ) {
+            let overall = if round.kind == PULSE {
+                group_mean(&item_values(&answers, None), org.k_threshold, shown_to)
+            } else {
+                let ratings: Vec<i64> = answers.iter().filter_map(|a| a.rating).collect();
+                rating_results(&ratings, org.k_threshold, shown_to)
+            };
+            match overall {
                 Shown::Shown(r) => rating = Some(r),
                 Shown::Suppressed { k } => {
                     suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
