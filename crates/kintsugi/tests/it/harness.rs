@@ -403,3 +403,57 @@ pub async fn member(
 pub fn day(days: i64) -> String {
     (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
 }
+
+impl App {
+    /// Runs one statement against the server's own database: how tests make time pass.
+    pub async fn exec(&self, statement: String) {
+        let statement = sqlx::AssertSqlSafe(statement);
+        match &self.database_url {
+            Some(url) => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .connect(url)
+                    .await
+                    .unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            None => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(self.data_dir.path().join("kintsugi.db"));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .connect_with(opts)
+                    .await
+                    .unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+        }
+    }
+
+    /// One number from the server's own database.
+    pub async fn scalar(&self, query: &str) -> i64 {
+        let query = sqlx::AssertSqlSafe(query.to_owned());
+        match &self.database_url {
+            Some(url) => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .connect(url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar::<_, i64>(query)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+            None => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(self.data_dir.path().join("kintsugi.db"));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .connect_with(opts)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar::<_, i64>(query)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+}

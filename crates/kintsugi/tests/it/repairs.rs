@@ -965,28 +965,11 @@ on_both!(the_api_drives_a_repair_too, |backend| async move {
 
 /// Moves a repair's clock back: as if it had opened `days` ago with no update since.
 async fn age_repair(app: &App, repair: &str, days: i64) {
-    let sql = sqlx::AssertSqlSafe(format!(
+    app.exec(format!(
         "UPDATE repairs SET created_at = created_at - {} WHERE id = '{repair}'",
         days * 86_400
-    ));
-    match &app.database_url {
-        Some(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .connect(url)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-        None => {
-            let path = app.data_dir.path().join("kintsugi.db");
-            let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .connect_with(opts)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-    }
+    ))
+    .await;
 }
 
 on_both!(

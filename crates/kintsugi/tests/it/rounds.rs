@@ -454,34 +454,6 @@ async fn answering_from_the_command_line() {
     );
 }
 
-async fn count(app_dir: &std::path::Path, database_url: &Option<String>, sql: &str) -> i64 {
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    match database_url {
-        Some(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .connect(url)
-                .await
-                .unwrap();
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-        None => {
-            let opts =
-                sqlx::sqlite::SqliteConnectOptions::new().filename(app_dir.join("kintsugi.db"));
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .connect_with(opts)
-                .await
-                .unwrap();
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    }
-}
-
 on_both!(a_crash_loses_no_acknowledged_answer, |backend| async move {
     let g = group(backend, 11).await;
     let (round, public) = open_round(&g).await;
@@ -536,18 +508,8 @@ on_both!(a_crash_loses_no_acknowledged_answer, |backend| async move {
             "acknowledged answer {i} survived the crash"
         );
     }
-    let answers = count(
-        app.data_dir.path(),
-        &app.database_url,
-        "SELECT COUNT(*) FROM round_answers",
-    )
-    .await;
-    let spent = count(
-        app.data_dir.path(),
-        &app.database_url,
-        "SELECT COUNT(*) FROM round_spent",
-    )
-    .await;
+    let answers = app.scalar("SELECT COUNT(*) FROM round_answers").await;
+    let spent = app.scalar("SELECT COUNT(*) FROM round_spent").await;
     assert_eq!(answers, spent, "no token is spent without its answer");
     assert!(answers as usize >= acked.len());
     // Whatever was not acknowledged can be sent again.
@@ -1138,37 +1100,17 @@ on_both!(
             "UPDATE rounds SET closes_at = closes_at - {} WHERE id = '{id}'",
             6 * 86_400
         );
-        let sql = sqlx::AssertSqlSafe(sql);
-        match &g.app.database_url {
-            Some(url) => {
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .connect(url)
-                    .await
-                    .unwrap();
-                sqlx::query(sql).execute(&pool).await.unwrap();
-            }
-            None => {
-                let opts = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(g.app.data_dir.path().join("kintsugi.db"));
-                let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                    .connect_with(opts)
-                    .await
-                    .unwrap();
-                sqlx::query(sql).execute(&pool).await.unwrap();
-            }
-        }
+        g.app.exec(sql).await;
         let repair = g.fay.json(Method::GET, &base, None).await.json();
         assert_eq!(
             repair["commitments"][0]["occurrences"][0]["status"], "kept",
             "{repair}"
         );
         assert_eq!(repair["follow_through"]["rate"], 100);
-        let receipts = count(
-            g.app.data_dir.path(),
-            &g.app.database_url,
-            "SELECT COUNT(*) FROM confirmation_receipts",
-        )
-        .await;
+        let receipts = g
+            .app
+            .scalar("SELECT COUNT(*) FROM confirmation_receipts")
+            .await;
         assert_eq!(receipts, 0, "no record of who confirmed");
     }
 );
@@ -1230,28 +1172,6 @@ on_both!(admins_set_k_never_below_three, |backend| async move {
     let audit = g.admin.get("/admin/audit").await;
     assert!(audit.body.contains("minimum group size set to 3"));
 });
-
-async fn sql(app: &App, statement: String) {
-    let statement = sqlx::AssertSqlSafe(statement);
-    match &app.database_url {
-        Some(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .connect(url)
-                .await
-                .unwrap();
-            sqlx::query(statement).execute(&pool).await.unwrap();
-        }
-        None => {
-            let opts = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(app.data_dir.path().join("kintsugi.db"));
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .connect_with(opts)
-                .await
-                .unwrap();
-            sqlx::query(statement).execute(&pool).await.unwrap();
-        }
-    }
-}
 
 on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
     let c = crate::repairs::cast(backend).await;
@@ -1418,9 +1338,7 @@ on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
         assert_eq!(sent.status(), StatusCode::CREATED);
         // Two weeks pass for every pulse so far: this one closes, the next one opens.
         let repair = &c.repair;
-        sql(
-            &c.app,
-            format!("UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{repair}' AND kind = 'pulse'", d = 15 * 86_400),
+        c.app.exec(format!("UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{repair}' AND kind = 'pulse'", d = 15 * 86_400),
         )
         .await;
         means.push(value);
@@ -1458,15 +1376,13 @@ on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
     );
 
     // Six weeks in rebuild: the gate passes and rebuilt is reachable without an override.
-    sql(
-        &c.app,
-        format!(
+    c.app
+        .exec(format!(
             "UPDATE repairs SET rebuild_started_at = rebuild_started_at - {} WHERE id = '{}'",
             43 * 86_400,
             c.repair
-        ),
-    )
-    .await;
+        ))
+        .await;
     let moved = c
         .fay
         .json(
