@@ -17,6 +17,7 @@ pub struct PostgresStore {
 
 impl Backend for PostgresStore {
     type Db = Postgres;
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 }
 
 impl_store!(PostgresStore);

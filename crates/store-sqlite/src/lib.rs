@@ -23,6 +23,7 @@ pub struct SqliteStore {
 
 impl Backend for SqliteStore {
     type Db = Sqlite;
+    const CLAIM_LOCK: &'static str = "";
 }
 
 impl_store!(SqliteStore);

@@ -8,8 +8,11 @@ mod api;
 mod assets;
 pub mod auth;
 mod csrf;
+pub mod email;
 mod error;
 mod feeds;
+pub mod jobs;
+pub mod notify;
 mod ops;
 mod pages;
 mod repair_api;
@@ -40,6 +43,9 @@ pub fn router(state: AppState) -> Router {
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
         .merge(api::router(state.clone()))
+        // Jobs, reminders and email preferences (issue 6).
+        .merge(jobs::router(state.clone()))
+        .merge(notify::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,
@@ -47,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .merge(anon::router(state.clone()))
         .merge(assets::router())
+        // One-click unsubscribe (RFC 8058): no session, no CSRF token; the link is the key.
+        .merge(notify::unsubscribe_router(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(ops::refuse_oversized))
         .layer(axum::middleware::from_fn(ops::record_metrics))

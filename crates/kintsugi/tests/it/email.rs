@@ -1,0 +1,511 @@
+//! Email against a real SMTP server on loopback (aiosmtpd, started per test by
+//! `tests/smtp/server.py`): invitations by email, retries while the server is down, the
+//! dead letters and their retry, and a refused SMTP host at start-up.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use reqwest::{Method, StatusCode};
+
+use crate::harness::{self, App, Backend};
+use crate::on_both;
+
+/// The Python that has aiosmtpd: `scripts/ensure-smtp` makes it (once, idempotent).
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = Command::new(root.join("scripts/ensure-smtp"))
+            .status()
+            .expect("run scripts/ensure-smtp");
+        assert!(status.success(), "scripts/ensure-smtp failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        target.join("smtp-venv/bin/python")
+    })
+}
+
+/// A real SMTP server that saves every message it accepts as a file.
+pub struct Smtp {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port, for a server that starts later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Smtp {
+    pub fn start() -> Smtp {
+        Self::start_on(0, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts on `port` (0: any), saving into `dir`.
+    pub fn start_on(port: u16, dir: tempfile::TempDir) -> Smtp {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .arg(dir.path())
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("SMTP server did not start: {line:?}"))
+            .parse()
+            .unwrap();
+        Smtp { port, dir, child }
+    }
+
+    /// The settings that point a server at this SMTP server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        mail_env(self.port)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        received_in(self.dir.path())
+    }
+
+    /// The messages whose subject contains `subject`, in the order they arrived.
+    pub fn received_about(&self, subject: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|m| m.subject().contains(subject))
+            .collect()
+    }
+
+    /// Waits until at least `n` invitations arrived (other mail, such as the weekly digest,
+    /// may come and go meanwhile); returns them all.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+        self.wait_for_about(INVITATION, n, within).await
+    }
+
+    /// Waits until at least `n` messages about `subject` arrived; returns them all.
+    pub async fn wait_for_about(&self, subject: &str, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let got = self.received_about(subject);
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} emails within {within:?}, got {}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// What every invitation's subject says.
+pub const INVITATION: &str = "Your invitation to Kintsugi";
+
+/// Settings for a server whose mail goes to 127.0.0.1:`port`, with quick retries.
+pub fn mail_env(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("KINTSUGI_SMTP_HOST", "127.0.0.1".into()),
+        ("KINTSUGI_SMTP_PORT", port.to_string()),
+        ("KINTSUGI_SMTP_TLS", "none".into()),
+        (
+            "KINTSUGI_MAIL_FROM",
+            "Kintsugi <kintsugi@acme.example>".into(),
+        ),
+        ("KINTSUGI_JOB_RETRY_BASE_SECONDS", "1".into()),
+        ("KINTSUGI_JOB_RETRY_CAP_SECONDS", "2".into()),
+        ("KINTSUGI_JOB_POLL_MILLIS", "100".into()),
+    ]
+}
+
+pub async fn start_app(backend: Backend, env: &[(&'static str, String)]) -> App {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    App::start_with(backend, &[], &env).await
+}
+
+/// One message as the SMTP server received it.
+pub struct Received {
+    pub raw: Vec<u8>,
+    pub envelope_to: String,
+}
+
+impl Received {
+    fn parsed(&self) -> mail_parser::Message<'_> {
+        MessageParser::default()
+            .parse(&self.raw)
+            .expect("a parseable email")
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        let raw = String::from_utf8_lossy(&self.raw);
+        let (head, _) = raw.split_once("\r\n\r\n")?;
+        // Unfold continuation lines, then find the header.
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        unfolded.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_owned()
+    }
+
+    pub fn text(&self) -> String {
+        self.parsed()
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn html(&self) -> String {
+        self.parsed()
+            .body_html(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The first http(s) link in the plain-text part that contains `part`.
+    pub fn link(&self, part: &str) -> String {
+        self.text()
+            .split_whitespace()
+            .find(|w| w.starts_with("http") && w.contains(part))
+            .unwrap_or_else(|| panic!("no link with {part:?} in {}", self.text()))
+            .to_owned()
+    }
+}
+
+pub fn received_in(dir: &Path) -> Vec<Received> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map_while(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let text = String::from_utf8_lossy(&raw);
+            let (first, rest) = text.split_once("\r\n").unwrap();
+            let envelope_to = first
+                .strip_prefix("X-Envelope-To: ")
+                .unwrap_or_default()
+                .to_owned();
+            Received {
+                raw: rest.as_bytes().to_vec(),
+                envelope_to,
+            }
+        })
+        .collect()
+}
+
+/// Waits until the admin's job list shows a job in `state` whose key starts with `key`.
+pub async fn wait_for_job(
+    admin: &harness::Browser,
+    state: &str,
+    key: &str,
+    within: Duration,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let page = admin
+            .json(Method::GET, &format!("/api/v1/jobs?state={state}"), None)
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        if let Some(job) = page.json()["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["idempotency_key"].as_str().unwrap().starts_with(key))
+        {
+            return job.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {state} job {key}… within {within:?}: {}",
+            page.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+on_both!(invitation_by_email, |backend| async move {
+    let smtp = Smtp::start();
+    let app = start_app(backend, &smtp.env()).await;
+    let admin = app.setup().await;
+    let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
+
+    // The button on the person page.
+    let sent = admin
+        .post_form(&format!("/admin/people/{id}/invitation/email"), &[])
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.body.contains("bea@acme.example"), "{}", sent.body);
+
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.envelope_to, "bea@acme.example");
+    assert!(mail.subject().contains("Acme Works"), "{}", mail.subject());
+    assert!(mail.text().contains("Hello Bea Member"), "{}", mail.text());
+    assert!(
+        mail.html().contains("Sign in to Kintsugi"),
+        "{}",
+        mail.html()
+    );
+    let message_id = mail.header("Message-ID").expect("a Message-ID");
+    assert!(message_id.ends_with("@acme.example>"), "{message_id}");
+    assert!(mail.header("X-Idempotency-Key").is_some());
+    assert!(
+        mail.header("List-Unsubscribe").is_none(),
+        "invitations are essential: no unsubscribe"
+    );
+
+    // Bea follows the link from the email and signs in.
+    let link = mail.link("/invite/");
+    assert!(link.starts_with(&app.url), "{link}");
+    let bea = app.browser();
+    let page = bea.get_abs(&link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Bea Member"), "{}", page.body);
+    let path = link.trim_start_matches(&app.url).to_owned();
+    let done = bea
+        .post_form(
+            &format!("{path}/password"),
+            &[("password", "a long enough password")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let me = bea.json(Method::GET, "/api/v1/me", None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.json()["person"]["email"], "bea@acme.example");
+
+    // The API does the same; a second invitation is a second email with a new link.
+    let api = admin
+        .json(
+            Method::POST,
+            &format!("/api/v1/people/{id}/invitation/email"),
+            None,
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
+    assert_eq!(api.json()["sent_to"], "bea@acme.example");
+    let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
+    assert_ne!(mails[1].link("/invite/"), link);
+    assert_ne!(mails[1].header("Message-ID"), Some(message_id));
+
+    // Someone unknown gets a 404, not an email.
+    let none = admin
+        .json(
+            Method::POST,
+            &format!("/api/v1/people/{}/invitation/email", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.body);
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_smtp_an_email_invitation_is_refused_clearly() {
+    let app = App::start(Backend::Sqlite).await;
+    let admin = app.setup().await;
+    let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
+    let api = admin
+        .json(
+            Method::POST,
+            &format!("/api/v1/people/{id}/invitation/email"),
+            None,
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::CONFLICT, "{}", api.body);
+    assert!(api.body.contains("smtp_host"), "{}", api.body);
+}
+
+// The mail server is down: the job fails and is retried; the server restarts meanwhile;
+// when the mail server comes up, the email arrives, once.
+on_both!(
+    down_smtp_retries_and_survives_a_restart,
+    |backend| async move {
+        let port = free_port();
+        let mut env = mail_env(port);
+        env.push(("KINTSUGI_JOB_MAX_ATTEMPTS", "50".into()));
+        let app = start_app(backend, &env).await;
+        let admin = app.setup().await;
+        let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
+        let api = admin
+            .json(
+                Method::POST,
+                &format!("/api/v1/people/{id}/invitation/email"),
+                None,
+            )
+            .await;
+        assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
+        let job = wait_for_job(&admin, "queued", "invitation:", Duration::from_secs(20)).await;
+        // Wait for a failed attempt to be recorded.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let failed = loop {
+            let jobs = admin
+                .json(Method::GET, "/api/v1/jobs?state=queued", None)
+                .await
+                .json();
+            let j = jobs["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["id"] == job["id"])
+                .cloned();
+            if let Some(j) = j.filter(|j| j["attempts"].as_u64() >= Some(1)) {
+                break j;
+            }
+            assert!(std::time::Instant::now() < deadline, "no failed attempt");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            failed["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("mail server")),
+            "{failed}"
+        );
+
+        // Restart the Kintsugi server while the mail server is still down.
+        let (dir, db) = app.stop();
+        let env2: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let app = App::launch(dir, db, &[], &env2).await;
+        let smtp = Smtp::start_on(port, tempfile::tempdir().unwrap());
+        let mails = smtp.wait_for(1, Duration::from_secs(30)).await;
+        assert_eq!(mails[0].envelope_to, "bea@acme.example");
+        // Give a would-be duplicate time to arrive, then check there is none.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(smtp.received_about(INVITATION).len(), 1, "sent once");
+        let admin = app.browser();
+        admin
+            .login(harness::ADMIN_EMAIL, harness::ADMIN_PASSWORD)
+            .await;
+        wait_for_job(&admin, "done", "invitation:", Duration::from_secs(10)).await;
+    }
+);
+
+// Too many failures: the job is dead, the admin sees it, retries it, and it is delivered.
+on_both!(dead_letters_and_admin_retry, |backend| async move {
+    let port = free_port();
+    let mut env = mail_env(port);
+    env.push(("KINTSUGI_JOB_MAX_ATTEMPTS", "2".into()));
+    let app = start_app(backend, &env).await;
+    let admin = app.setup().await;
+    let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
+    let api = admin
+        .json(
+            Method::POST,
+            &format!("/api/v1/people/{id}/invitation/email"),
+            None,
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
+    let dead = wait_for_job(&admin, "dead", "invitation:", Duration::from_secs(30)).await;
+    assert_eq!(dead["attempts"], 2, "{dead}");
+
+    let page = admin.get("/admin/jobs").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Dead letters"), "{}", page.body);
+    assert!(page.body.contains("invitation:"), "{}", page.body);
+    let job_id = dead["id"].as_str().unwrap().to_owned();
+
+    // Members cannot see or retry jobs.
+    let (_, member) = harness::member(&app, &admin, "Cy Member", "cy@acme.example", &[]).await;
+    let refused = member
+        .json(Method::POST, &format!("/api/v1/jobs/{job_id}/retry"), None)
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(
+        member.get("/admin/jobs").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let smtp = Smtp::start_on(port, tempfile::tempdir().unwrap());
+    let retried = admin
+        .post_form(&format!("/admin/jobs/{job_id}/retry"), &[])
+        .await;
+    assert_eq!(retried.status, StatusCode::SEE_OTHER, "{}", retried.body);
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails[0].envelope_to, "bea@acme.example");
+    // A job that is not dead cannot be retried.
+    let again = admin
+        .json(Method::POST, &format!("/api/v1/jobs/{job_id}/retry"), None)
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    let bad = admin
+        .json(Method::GET, "/api/v1/jobs?state=sleeping", None)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let audit = admin.get("/admin/audit").await;
+    assert!(audit.body.contains("job.retry"), "{}", audit.body);
+});
+
+#[test]
+fn an_smtp_host_that_does_not_resolve_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(harness::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("KINTSUGI_DATABASE_URL")
+        .env("KINTSUGI_SMTP_HOST", "mail.nowhere.invalid")
+        .env("KINTSUGI_MAIL_FROM", "kintsugi@acme.example")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("smtp_host") && err.contains("mail.nowhere.invalid"),
+        "{err}"
+    );
+
+    let out = Command::new(harness::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("KINTSUGI_DATABASE_URL")
+        .env("KINTSUGI_SMTP_HOST", "127.0.0.1")
+        .env("KINTSUGI_SMTP_TLS", "sometimes")
+        .env("KINTSUGI_MAIL_FROM", "kintsugi@acme.example")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("smtp_tls"), "{err}");
+
+    let out = Command::new(harness::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("KINTSUGI_DATABASE_URL")
+        .env("KINTSUGI_SMTP_HOST", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mail_from"), "{err}");
+}
