@@ -509,3 +509,272 @@ fn an_smtp_host_that_does_not_resolve_is_refused_at_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mail_from"), "{err}");
 }
+
+/// Settings for the reminder tests: scans every second, notices batched every 2 seconds.
+fn reminder_env(smtp: &Smtp) -> Vec<(&'static str, String)> {
+    let mut env = smtp.env();
+    env.push(("KINTSUGI_REMINDER_SCAN_SECONDS", "1".into()));
+    env.push(("KINTSUGI_NOTICE_BATCH_SECONDS", "2".into()));
+    env
+}
+
+// Reminders by email: a commitment due tomorrow and one missed (to Lee, its owner), an
+// overdue update (to Fay, who facilitates), round notices, weekly digests; each once.
+// Lee unsubscribes from one kind with the one-click link, without logging in.
+on_both!(
+    reminders_by_email_and_one_click_unsubscribe,
+    |backend| async move {
+        let smtp = Smtp::start();
+        let app = start_app(backend, &reminder_env(&smtp)).await;
+        let admin = app.setup().await;
+        let (_, fay) = harness::member(
+            &app,
+            &admin,
+            "Fay Facilitator",
+            "fay@acme.example",
+            &["facilitator"],
+        )
+        .await;
+        let (lee_id, lee) =
+            harness::member(&app, &admin, "Lee Lead", "lee@acme.example", &[]).await;
+        let (ana_id, ana) =
+            harness::member(&app, &admin, "Ana Affected", "ana@acme.example", &[]).await;
+        let opened = fay
+            .json(
+                Method::POST,
+                "/api/v1/repairs",
+                Some(serde_json::json!({"title": "Missed launch date",
+                "summary": "The launch slipped twice without warning.",
+                "breach": "missed_deadline", "scope": "person_person",
+                "accountable_people": [lee_id], "affected_people": [ana_id],
+                "update_cadence_days": 7})),
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+        let repair = opened.json()["id"].as_str().unwrap().to_owned();
+        let r = format!("/repairs/{repair}");
+        for fields in [
+            vec![
+                ("owner", lee_id.as_str()),
+                ("statement", "Share the revised plan"),
+                ("due", &harness::day(1)),
+            ],
+            vec![
+                ("owner", lee_id.as_str()),
+                ("statement", "Send the release notes weekly"),
+                ("cadence", "weekly"),
+                ("count", "4"),
+                ("first_due", &harness::day(-7)),
+            ],
+        ] {
+            let added = lee.post_form(&format!("{r}/commitments"), &fields).await;
+            assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        }
+        // The repair opened nine days ago and has had no update since.
+        app.exec(format!(
+            "UPDATE repairs SET created_at = created_at - {} WHERE id = '{repair}'",
+            9 * 86_400
+        ))
+        .await;
+
+        let due = smtp
+            .wait_for_about(
+                "Due tomorrow: Share the revised plan",
+                1,
+                Duration::from_secs(20),
+            )
+            .await;
+        assert_eq!(due[0].envelope_to, "lee@acme.example");
+        assert!(
+            due[0].text().contains(&harness::day(1)),
+            "{}",
+            due[0].text()
+        );
+        let missed = smtp
+            .wait_for_about(
+                "Missed: Send the release notes weekly",
+                1,
+                Duration::from_secs(20),
+            )
+            .await;
+        assert_eq!(missed[0].envelope_to, "lee@acme.example");
+        let late = smtp
+            .wait_for_about("Update due: Missed launch date", 1, Duration::from_secs(20))
+            .await;
+        assert_eq!(late[0].envelope_to, "fay@acme.example");
+        assert!(late[0].text().contains("9 days ago"), "{}", late[0].text());
+        let digests = smtp
+            .wait_for_about("Your week in Kintsugi", 4, Duration::from_secs(20))
+            .await;
+        // Sent at the first scan of the week, whatever stood then; never anything anonymous.
+        assert!(
+            digests
+                .iter()
+                .all(|m| m.text().contains("this week") && !m.text().contains("answer")),
+            "{}",
+            digests[0].text()
+        );
+
+        // RFC 8058 one-click unsubscribe on every non-essential email.
+        let header = due[0].header("List-Unsubscribe").expect("List-Unsubscribe");
+        assert_eq!(
+            due[0].header("List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+        let url = header
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned();
+        assert!(
+            url.starts_with(&format!("{}/unsubscribe/", app.url)),
+            "{url}"
+        );
+        assert!(due[0].text().contains(&url), "the text part links it too");
+        // A scanner following the link (GET) changes nothing.
+        let shown = reqwest::get(&url).await.unwrap();
+        assert_eq!(shown.status(), StatusCode::OK);
+        let prefs = lee
+            .json(Method::GET, "/api/v1/me/email-preferences", None)
+            .await
+            .json();
+        assert_eq!(prefs["kinds"]["commitment_due"], true, "{prefs}");
+        // The mail provider's POST, with no cookie and no CSRF token.
+        let posted = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), StatusCode::OK);
+        let prefs = lee
+            .json(Method::GET, "/api/v1/me/email-preferences", None)
+            .await
+            .json();
+        assert_eq!(prefs["kinds"]["commitment_due"], false, "{prefs}");
+        assert_eq!(prefs["kinds"]["commitment_missed"], true, "{prefs}");
+        let forged = reqwest::Client::new()
+            .post(format!("{}/unsubscribe/not-a-real-link", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+
+        // Round notices: opened goes to everyone who may answer; "closing soon" only to those
+        // who have not fetched a token.
+        let round = fay
+            .json(
+                Method::POST,
+                &format!("/api/v1/repairs/{repair}/rounds"),
+                Some(serde_json::json!({"kind": "listening", "closes_in_days": 2})),
+            )
+            .await;
+        assert_eq!(round.status, StatusCode::CREATED, "{}", round.body);
+        let round_id = round.json()["id"].as_str().unwrap().to_owned();
+        let public = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            round.json()["public_key"].as_str().unwrap(),
+        )
+        .unwrap();
+        crate::rounds::fetch_token(&lee, &repair, &round_id, &public)
+            .await
+            .unwrap();
+        let opened = smtp
+            .wait_for_about("A new anonymous round", 2, Duration::from_secs(20))
+            .await;
+        let mut to: Vec<_> = opened.iter().map(|m| m.envelope_to.clone()).collect();
+        to.sort();
+        assert_eq!(to, ["ana@acme.example", "lee@acme.example"]);
+        // Time passes: the closing notice's slot (a day before closing) arrives.
+        let key = format!("round_closing:{round_id}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while app
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '{key}'"
+            ))
+            .await
+            == 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no closing notice scheduled"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        app.exec(format!(
+            "UPDATE jobs SET run_at = 0 WHERE idempotency_key = '{key}'"
+        ))
+        .await;
+        smtp.wait_for_about("Closing soon", 1, Duration::from_secs(20))
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let closing: Vec<_> = smtp
+            .received_about("Closing soon")
+            .into_iter()
+            .map(|m| m.envelope_to)
+            .collect();
+        assert_eq!(
+            closing,
+            ["ana@acme.example"],
+            "Lee fetched a token: no reminder"
+        );
+        drop(ana);
+
+        // Each reminder went out once, though the scan ran every second.
+        for (subject, n) in [
+            ("Due tomorrow", 1),
+            ("Missed: Send the release notes weekly", 1),
+            ("Update due", 1),
+            ("A new anonymous round", 2),
+        ] {
+            assert_eq!(smtp.received_about(subject).len(), n, "{subject}");
+        }
+        assert_eq!(smtp.received_about("Your week in Kintsugi").len(), 4);
+    }
+);
+
+// The preferences page and its API: untick a kind; only non-essential kinds exist there.
+on_both!(preferences_page_and_api, |backend| async move {
+    let smtp = Smtp::start();
+    let app = start_app(backend, &smtp.env()).await;
+    let admin = app.setup().await;
+    let page = admin.get("/preferences").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("pref-weekly_digest"), "{}", page.body);
+    assert!(page.body.contains(" checked"), "everything is on at first");
+    let saved = admin
+        .post_form(
+            "/preferences",
+            &[("on", "commitment_due"), ("on", "round_opened")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let prefs = admin
+        .json(Method::GET, "/api/v1/me/email-preferences", None)
+        .await
+        .json();
+    assert_eq!(prefs["kinds"]["commitment_due"], true);
+    assert_eq!(prefs["kinds"]["weekly_digest"], false);
+    let bad = admin
+        .post_form("/preferences", &[("on", "invitation")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let put = admin
+        .json(
+            Method::PUT,
+            "/api/v1/me/email-preferences",
+            Some(serde_json::json!({"kinds": {"weekly_digest": true, "spam": false}})),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.body);
+    let put = admin
+        .json(
+            Method::PUT,
+            "/api/v1/me/email-preferences",
+            Some(serde_json::json!({"kinds": {"weekly_digest": true}})),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    assert_eq!(put.json()["kinds"]["weekly_digest"], true);
+    assert_eq!(put.json()["kinds"]["round_closing"], false);
+});
