@@ -530,6 +530,8 @@ struct UnsubscribePage {
     chrome: Chrome,
     token: String,
     done: Option<&'static str>,
+    /// The link is unknown: nothing was changed.
+    invalid: bool,
 }
 
 fn bare_chrome(title: &str) -> Chrome {
@@ -549,6 +551,7 @@ async fn unsubscribe_page(Path(token): Path<String>) -> Response {
             chrome: bare_chrome("Unsubscribe"),
             token,
             done: None,
+            invalid: false,
         },
     )
 }
@@ -561,12 +564,18 @@ async fn unsubscribe_now(State(state): State<AppState>, Path(token): Path<String
                 chrome: bare_chrome("Unsubscribed"),
                 token,
                 done: Some(EmailKind::parse(&kind).map_or("these emails", |k| k.label())),
+                invalid: false,
             },
         ),
-        Ok(None) => AppError::NotFound(
-            "this unsubscribe link is not valid; choose your emails on the preferences page after logging in".into(),
-        )
-        .into_response(),
+        Ok(None) => render(
+            StatusCode::NOT_FOUND,
+            &UnsubscribePage {
+                chrome: bare_chrome("Unsubscribe link not valid"),
+                token,
+                done: None,
+                invalid: true,
+            },
+        ),
         Err(e) => AppError::from(e).into_response(),
     }
 }
