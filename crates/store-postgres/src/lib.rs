@@ -85,4 +85,11 @@ mod tests {
         let store = PostgresStore::open(&url).await.unwrap();
         kintsugi_store::conformance::story(&store).await;
     }
+
+    #[tokio::test]
+    async fn job_queue() {
+        let url = fresh_database().await;
+        let store = PostgresStore::open(&url).await.unwrap();
+        kintsugi_store::job_queue_conformance(&store).await;
+    }
 }

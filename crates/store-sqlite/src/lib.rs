@@ -151,6 +151,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn job_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kintsugi.db"))
+            .await
+            .unwrap();
+        kintsugi_store::job_queue_conformance(&store).await;
+    }
+
+    #[tokio::test]
     async fn backup_while_open_and_restore() {
         let dir = tempfile::tempdir().unwrap();
         let live = dir.path().join("kintsugi.db");

@@ -155,3 +155,89 @@ pub trait JobStore: Send + Sync {
     /// Who fetched a token for a round: the only "has not answered" the reminders may use.
     async fn issued_to(&self, round_id: Uuid) -> Result<Vec<Uuid>>;
 }
+
+/// The queue's contract, run by each adapter's tests with time passed in: a claimed job is
+/// not claimed again until its lease runs out; then it is, under a new lease, and the old
+/// lease can no longer finish or fail it; retries wait; the dead wait for an admin.
+pub async fn job_queue_conformance(store: &dyn JobStore) {
+    let t = |s: i64| OffsetDateTime::from_unix_timestamp(1_800_000_000 + s).unwrap();
+    let job = |key: &str, at: OffsetDateTime| NewJob {
+        id: Uuid::new_v4(),
+        org_id: None,
+        kind: "test".into(),
+        payload: "{}".into(),
+        idempotency_key: key.into(),
+        max_attempts: 2,
+        run_at: at,
+        created_at: t(0),
+    };
+    assert!(store.enqueue_job(&job("a", t(0))).await.unwrap());
+    assert!(
+        !store.enqueue_job(&job("a", t(0))).await.unwrap(),
+        "one job per key"
+    );
+    assert!(store.enqueue_job(&job("later", t(100))).await.unwrap());
+
+    let first = store.claim_jobs(t(1), t(31), 10).await.unwrap();
+    assert_eq!(first.len(), 1, "only the due job");
+    let (id, lease1) = (first[0].id, first[0].lease.unwrap());
+    assert_eq!(first[0].attempts, 1);
+    assert!(
+        store.claim_jobs(t(2), t(32), 10).await.unwrap().is_empty(),
+        "held under its lease"
+    );
+
+    // The worker died: after the lease, another worker takes it.
+    let second = store.claim_jobs(t(31), t(61), 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    let lease2 = second[0].lease.unwrap();
+    assert_ne!(lease1, lease2);
+    assert_eq!(second[0].attempts, 2);
+    assert!(
+        !store.finish_job(id, lease1, t(40)).await.unwrap(),
+        "a stale lease changes nothing"
+    );
+    assert!(
+        !store
+            .fail_job(id, lease1, "late", Retry::At(t(50)))
+            .await
+            .unwrap()
+    );
+    // A failure with a retry time waits for it.
+    assert!(
+        store
+            .fail_job(id, lease2, "boom", Retry::At(t(90)))
+            .await
+            .unwrap()
+    );
+    assert!(store.claim_jobs(t(60), t(90), 10).await.unwrap().is_empty());
+    let third = store.claim_jobs(t(90), t(120), 10).await.unwrap();
+    assert_eq!(third.len(), 1, "due again at its retry time");
+    assert!(
+        store
+            .fail_job(third[0].id, third[0].lease.unwrap(), "boom", Retry::Never)
+            .await
+            .unwrap()
+    );
+    // Dead: no worker takes it, until it is retried.
+    let later = store.claim_jobs(t(100), t(130), 10).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].idempotency_key, "later");
+    store
+        .finish_job(later[0].id, later[0].lease.unwrap(), t(101))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_jobs(t(200), t(230), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.purge_jobs(t(102)).await.unwrap(),
+        1,
+        "the finished job"
+    );
+    assert_eq!(store.purge_jobs(t(102)).await.unwrap(), 0);
+}
