@@ -48,6 +48,27 @@ impl TryFrom<JobRow> for kintsugi_store::Job {
 #[macro_export]
 macro_rules! impl_job_store {
     ($store:ty) => {
+        impl $store {
+            async fn put_email_preference(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                person_id: &str,
+                kind: &str,
+                enabled: bool,
+            ) -> kintsugi_store::Result<()> {
+                $crate::sqlx::query(
+                    "INSERT INTO email_preferences (person_id, kind, enabled) VALUES ($1, $2, $3) \
+                     ON CONFLICT (person_id, kind) DO UPDATE SET enabled = excluded.enabled",
+                )
+                .bind(person_id)
+                .bind(kind)
+                .bind(enabled)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::db)?;
+                Ok(())
+            }
+        }
+
         #[$crate::async_trait]
         impl kintsugi_store::JobStore for $store {
             async fn enqueue_job(&self, job: &kintsugi_store::NewJob) -> kintsugi_store::Result<bool> {
@@ -237,16 +258,7 @@ macro_rules! impl_job_store {
 
             async fn set_email(&self, person_id: uuid::Uuid, kind: &str, enabled: bool) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
-                $crate::sqlx::query(
-                    "INSERT INTO email_preferences (person_id, kind, enabled) VALUES ($1, $2, $3) \
-                     ON CONFLICT (person_id, kind) DO UPDATE SET enabled = excluded.enabled",
-                )
-                .bind(person_id.to_string())
-                .bind(kind)
-                .bind(enabled)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
+                Self::put_email_preference(&mut tx, &person_id.to_string(), kind, enabled).await?;
                 tx.commit().await.map_err($crate::db)
             }
 
@@ -271,16 +283,7 @@ macro_rules! impl_job_store {
                     .await
                     .map_err($crate::db)?;
                 let Some((person_id, kind)) = found else { return Ok(None) };
-                $crate::sqlx::query(
-                    "INSERT INTO email_preferences (person_id, kind, enabled) VALUES ($1, $2, $3) \
-                     ON CONFLICT (person_id, kind) DO UPDATE SET enabled = excluded.enabled",
-                )
-                .bind(&person_id)
-                .bind(&kind)
-                .bind(false)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
+                Self::put_email_preference(&mut tx, &person_id, &kind, false).await?;
                 tx.commit().await.map_err($crate::db)?;
                 Ok(Some(($crate::uuid(&person_id)?, kind)))
             }

@@ -307,13 +307,7 @@ on_both!(invitation_by_email, |backend| async move {
     assert_eq!(me.json()["person"]["email"], "bea@acme.example");
 
     // The API does the same; a second invitation is a second email with a new link.
-    let api = admin
-        .json(
-            Method::POST,
-            &format!("/api/v1/people/{id}/invitation/email"),
-            None,
-        )
-        .await;
+    let api = send_invitation(&admin, &id).await;
     assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
     assert_eq!(api.json()["sent_to"], "bea@acme.example");
     let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
@@ -336,15 +330,37 @@ async fn without_smtp_an_email_invitation_is_refused_clearly() {
     let app = App::start(Backend::Sqlite).await;
     let admin = app.setup().await;
     let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
-    let api = admin
-        .json(
-            Method::POST,
-            &format!("/api/v1/people/{id}/invitation/email"),
-            None,
-        )
-        .await;
+    let api = send_invitation(&admin, &id).await;
     assert_eq!(api.status, StatusCode::CONFLICT, "{}", api.body);
     assert!(api.body.contains("smtp_host"), "{}", api.body);
+}
+
+/// Asks the API to email a person an invitation.
+pub async fn send_invitation(admin: &harness::Browser, person: &str) -> harness::Page {
+    admin
+        .json(
+            Method::POST,
+            &format!("/api/v1/people/{person}/invitation/email"),
+            None,
+        )
+        .await
+}
+
+/// An organisation whose mail goes to `port`, and an email invitation for Bea, queued
+/// through the API; the server and the admin's browser.
+async fn invite_bea(
+    backend: Backend,
+    port: u16,
+    max_attempts: &str,
+) -> (App, harness::Browser, Vec<(&'static str, String)>) {
+    let mut env = mail_env(port);
+    env.push(("KINTSUGI_JOB_MAX_ATTEMPTS", max_attempts.into()));
+    let app = start_app(backend, &env).await;
+    let admin = app.setup().await;
+    let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
+    let api = send_invitation(&admin, &id).await;
+    assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
+    (app, admin, env)
 }
 
 // The mail server is down: the job fails and is retried; the server restarts meanwhile;
@@ -353,19 +369,7 @@ on_both!(
     down_smtp_retries_and_survives_a_restart,
     |backend| async move {
         let port = free_port();
-        let mut env = mail_env(port);
-        env.push(("KINTSUGI_JOB_MAX_ATTEMPTS", "50".into()));
-        let app = start_app(backend, &env).await;
-        let admin = app.setup().await;
-        let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
-        let api = admin
-            .json(
-                Method::POST,
-                &format!("/api/v1/people/{id}/invitation/email"),
-                None,
-            )
-            .await;
-        assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
+        let (app, admin, env) = invite_bea(backend, port, "50").await;
         let job = wait_for_job(&admin, "queued", "invitation:", Duration::from_secs(20)).await;
         // Wait for a failed attempt to be recorded.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -414,19 +418,7 @@ on_both!(
 // Too many failures: the job is dead, the admin sees it, retries it, and it is delivered.
 on_both!(dead_letters_and_admin_retry, |backend| async move {
     let port = free_port();
-    let mut env = mail_env(port);
-    env.push(("KINTSUGI_JOB_MAX_ATTEMPTS", "2".into()));
-    let app = start_app(backend, &env).await;
-    let admin = app.setup().await;
-    let id = harness::add_person(&admin, "Bea Member", "bea@acme.example", "", &[]).await;
-    let api = admin
-        .json(
-            Method::POST,
-            &format!("/api/v1/people/{id}/invitation/email"),
-            None,
-        )
-        .await;
-    assert_eq!(api.status, StatusCode::ACCEPTED, "{}", api.body);
+    let (app, admin, _) = invite_bea(backend, port, "2").await;
     let dead = wait_for_job(&admin, "dead", "invitation:", Duration::from_secs(30)).await;
     assert_eq!(dead["attempts"], 2, "{dead}");
 

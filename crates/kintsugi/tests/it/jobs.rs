@@ -49,13 +49,7 @@ async fn two_servers_on_one_postgres_run_each_job_once() {
     };
     for (i, id) in ids.iter().enumerate() {
         let via = if i % 2 == 0 { &admin } else { &admin_two };
-        let sent = via
-            .json(
-                Method::POST,
-                &format!("/api/v1/people/{id}/invitation/email"),
-                None,
-            )
-            .await;
+        let sent = crate::email::send_invitation(via, id).await;
         assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
     }
 
