@@ -98,8 +98,20 @@ macro_rules! impl_job_store {
                 locked_until: time::OffsetDateTime,
                 limit: u32,
             ) -> kintsugi_store::Result<Vec<kintsugi_store::Job>> {
-                let mut tx = self.write_tx().await?;
                 let now = $crate::ts(now);
+                // Idle workers poll often: look before taking the write lock.
+                let due: Option<(String,)> = $crate::sqlx::query_as(
+                    "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) \
+                     OR (state = 'running' AND locked_until <= $1) LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                if due.is_none() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.write_tx().await?;
                 // A worker died holding these, and they have no attempts left.
                 $crate::sqlx::query(
                     "UPDATE jobs SET state = 'dead', lease = NULL, locked_until = NULL, finished_at = $1, \

@@ -253,12 +253,21 @@ async fn run_one(state: AppState, registry: Registry, job: Job) {
             };
             tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %why,
                 dead = retry == Retry::Never, "job failed");
+            let outcome = if retry == Retry::Never {
+                "dead"
+            } else {
+                "retry"
+            };
+            metrics::counter!("kintsugi_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
+                .increment(1);
             store.fail_job(job.id, lease, why, retry).await
         }
     };
     match recorded {
         Ok(true) if outcome.is_ok() => {
             tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job done");
+            metrics::counter!("kintsugi_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
+                .increment(1);
         }
         Ok(true) => {}
         Ok(false) => tracing::warn!(job = %job.id, "the job's lease ran out before it finished"),

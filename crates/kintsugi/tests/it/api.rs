@@ -169,6 +169,8 @@ async fn openapi_document_lists_every_api_route() {
         include_str!("../../../web/src/api.rs"),
         include_str!("../../../web/src/repair_api.rs"),
         include_str!("../../../web/src/rounds.rs"),
+        include_str!("../../../web/src/jobs.rs"),
+        include_str!("../../../web/src/notify.rs"),
     ]
     .concat();
     // Every handler registered with `routes!` carries a #[utoipa::path], so it is in the document.
