@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod cli;
 mod dashboard;
+mod feeds;
 mod harness;
 mod ops;
 mod repairs;
