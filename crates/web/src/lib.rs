@@ -10,6 +10,7 @@ pub mod auth;
 mod csrf;
 mod error;
 mod feeds;
+pub mod health;
 mod ops;
 mod pages;
 mod repair_api;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router(state.clone()))
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
+        .merge(health::router(state.clone()))
         .merge(api::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
