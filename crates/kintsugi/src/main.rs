@@ -259,6 +259,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
     if settings.demo {
         demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
+        demo::ensure_health(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
