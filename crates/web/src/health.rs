@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kintsugi_core::anonymity::KThreshold;
@@ -27,8 +27,10 @@ use uuid::Uuid;
 
 use crate::actions::audit;
 use crate::auth::{AdminUser, CurrentUser};
+use crate::charts::{Datum, HeatMap, LineChart, Series};
 use crate::error::extract::{Form, Json, Path};
 use crate::error::{AppError, Problem};
+use crate::export::{self, Csv};
 use crate::pages::{Chrome, Page, form_error, html_errors, render};
 use crate::rounds::{TokenRequest, TokenResponse};
 use crate::state::AppState;
@@ -612,15 +614,110 @@ fn require_viewer(user: &CurrentUser) -> Result<(), AppError> {
     }
 }
 
-/// The health aggregates as CSV rows, through the one CSV writer: hidden cells stay empty
-/// with the reason, and no cell can start a formula.
-pub fn csv_rows(view: &HealthView) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
+fn datum(value: Option<u32>, hidden: Option<&String>) -> Datum {
+    match (value, hidden) {
+        (_, Some(why)) => Datum::gap(why.clone()),
+        (Some(v), None) => Datum::value(f64::from(v), format!("{v}%")),
+        (None, None) => Datum::gap("no answers"),
+    }
+}
+
+fn trend_chart(
+    id: &str,
+    title: String,
+    dims: &[(String, String)],
+    points: &[TrendPoint],
+) -> LineChart {
+    LineChart {
+        id: id.into(),
+        desc: format!(
+            "{} over {} checks, as a share of the scale; a gap is a check whose result is hidden, and says why.",
+            dims.iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            points.len()
+        ),
+        title,
+        x_label: "Checks opened".into(),
+        y_label: "% of the scale".into(),
+        x: points.iter().map(|p| p.period.clone()).collect(),
+        y_range: (0.0, 100.0),
+        series: dims
+            .iter()
+            .enumerate()
+            .map(|(i, (_, name))| Series {
+                name: name.clone(),
+                points: points
+                    .iter()
+                    .map(|p| {
+                        datum(
+                            p.values.get(i).copied().flatten(),
+                            p.hidden_because.as_ref(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+        reference: None,
+    }
+}
+
+impl HealthView {
+    /// The organisation's trend as an SVG line chart.
+    pub fn trend_chart(&self) -> String {
+        trend_chart(
+            "health-trend",
+            "Team health across the organisation".into(),
+            &self.dimensions,
+            &self.organisation,
+        )
+        .render()
+    }
+
+    /// The latest checks as an SVG heat map, hidden teams drawn as gaps that say why.
+    pub fn heat_chart(&self) -> String {
+        HeatMap {
+            id: "health-heat".into(),
+            title: format!(
+                "Team health by team{}",
+                self.period.as_ref().map(|p| format!(", checks opened {p}")).unwrap_or_default()
+            ),
+            desc: format!(
+                "Share of the scale per team and dimension. Teams with fewer than {} answers are hidden, together with the next-smallest team under the same parent.",
+                self.k
+            ),
+            row_label: "Team".into(),
+            column_label: "Dimension".into(),
+            columns: self.dimensions.iter().map(|(_, n)| n.clone()).collect(),
+            rows: self
+                .heat
+                .iter()
+                .map(|c| {
+                    let name = match &c.parent_name {
+                        Some(p) => format!("{} ({p})", c.team_name),
+                        None => c.team_name.clone(),
+                    };
+                    let cells = (0..self.dimensions.len())
+                        .map(|i| datum(c.values.get(i).copied().flatten(), c.hidden_because.as_ref()))
+                        .collect();
+                    (name, cells)
+                })
+                .collect(),
+            range: (0.0, 100.0),
+        }
+        .render()
+    }
+}
+
+/// The health aggregates as CSV, through the one CSV writer: hidden cells say "suppressed"
+/// (with the reason in its own column), and no cell can start a formula.
+pub fn csv(view: &HealthView) -> Result<Response, AppError> {
     let mut header = vec![
         "section".to_owned(),
         "team".into(),
         "parent".into(),
-        "period".into(),
+        "checks opened".into(),
     ];
     header.extend(
         view.dimensions
@@ -628,67 +725,36 @@ pub fn csv_rows(view: &HealthView) -> Vec<Vec<String>> {
             .map(|(_, n)| format!("{n} (% of scale)")),
     );
     header.push("hidden because".into());
-    rows.push(header);
-    let cells = |values: &[Option<u32>], n: usize| -> Vec<String> {
-        (0..n)
-            .map(|i| {
-                values
-                    .get(i)
-                    .copied()
-                    .flatten()
-                    .map(|v| v.to_string())
-                    .unwrap_or_default()
-            })
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut out = Csv::new("team-health.csv", &header);
+    let cells = |values: &[Option<u32>], hidden: Option<&String>| -> Vec<String> {
+        (0..view.dimensions.len())
+            .map(|i| export::datum(&datum(values.get(i).copied().flatten(), hidden)))
             .collect()
     };
     for p in &view.organisation {
         let mut row = vec![
-            "organisation trend".to_owned(),
+            "organisation".to_owned(),
             String::new(),
             String::new(),
             p.period.clone(),
         ];
-        row.extend(cells(&p.values, view.dimensions.len()));
+        row.extend(cells(&p.values, p.hidden_because.as_ref()));
         row.push(p.hidden_because.clone().unwrap_or_default());
-        rows.push(row);
+        out.row(row);
     }
     for c in &view.heat {
         let mut row = vec![
-            "heat map".to_owned(),
+            "team".to_owned(),
             c.team_name.clone(),
             c.parent_name.clone().unwrap_or_default(),
             view.period.clone().unwrap_or_default(),
         ];
-        row.extend(cells(&c.values, view.dimensions.len()));
+        row.extend(cells(&c.values, c.hidden_because.as_ref()));
         row.push(c.hidden_because.clone().unwrap_or_default());
-        rows.push(row);
+        out.row(row);
     }
-    rows
-}
-
-/// Writes rows as CSV; a cell that a spreadsheet would run as a formula gets a leading quote.
-pub fn to_csv(rows: &[Vec<String>]) -> String {
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .map(|cell| {
-                let safe = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                    format!("'{cell}")
-                } else {
-                    cell.clone()
-                };
-                if safe.contains([',', '"', '\n', '\r']) {
-                    format!("\"{}\"", safe.replace('"', "\"\""))
-                } else {
-                    safe
-                }
-            })
-            .collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    }
-    out
+    out.into_response()
 }
 
 // ---- Pages ----
@@ -764,17 +830,7 @@ async fn overview_csv(
     require_viewer(&user)?;
     catch_up(&state, user.org.id).await?;
     let health = view(&state, user.org.id, user.org.k_threshold).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"team-health.csv\"",
-            ),
-        ],
-        to_csv(&csv_rows(&health)),
-    )
-        .into_response())
+    csv(&health)
 }
 
 #[derive(Template)]
@@ -782,8 +838,8 @@ async fn overview_csv(
 struct TeamPage {
     chrome: Chrome,
     team: Team,
-    dimensions: Vec<(String, String)>,
     points: Vec<TrendPoint>,
+    chart: String,
 }
 
 async fn team_page(
@@ -799,13 +855,20 @@ async fn team_page(
         .await?
         .ok_or_else(|| AppError::not_found("team"))?;
     let (dimensions, points) = team_trend(&state, user.org.id, team, user.org.k_threshold).await?;
+    let chart = trend_chart(
+        "team-trend",
+        format!("Team health of {}", t.name),
+        &dimensions,
+        &points,
+    )
+    .render();
     Ok(render(
         StatusCode::OK,
         &TeamPage {
             chrome: page.chrome(&format!("Team health: {}", t.name)),
             team: t,
-            dimensions,
             points,
+            chart,
         },
     ))
 }
