@@ -31,3 +31,6 @@ CREATE TABLE health_org_rollups (
     scale_max BIGINT NOT NULL,
     PRIMARY KEY (org_id, period, dimension)
 );
+
+-- The sweep looks for open rounds on every pass; closed ones are the vast majority.
+CREATE INDEX rounds_status ON rounds (status, kind);

@@ -201,7 +201,7 @@ macro_rules! health_impl {
 
             async fn open_health_rounds(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<(kintsugi_store::Round, kintsugi_store::HealthRound)>> {
                 let rows: Vec<$crate::RoundRow> = $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!(
-                    "{} WHERE status = 'open' AND id IN (SELECT round_id FROM health_rounds WHERE org_id = $1) ORDER BY opened_at, id",
+                    "{} WHERE status = 'open' AND kind = 'team_health' AND id IN (SELECT round_id FROM health_rounds WHERE org_id = $1) ORDER BY opened_at, id",
                     $crate::ROUND_SQL
                 )))
                 .bind(org_id.to_string())
@@ -209,8 +209,8 @@ macro_rules! health_impl {
                 .await
                 .map_err($crate::db)?;
                 let health: Vec<(String, String, String, Option<String>, i64)> = $crate::sqlx::query_as(
-                    "SELECT h.round_id, h.org_id, h.team_id, h.instrument_id, h.period FROM health_rounds h \
-                     JOIN rounds r ON r.id = h.round_id WHERE h.org_id = $1 AND r.status = 'open'",
+                    "SELECT h.round_id, h.org_id, h.team_id, h.instrument_id, h.period FROM rounds r \
+                     JOIN health_rounds h ON h.round_id = r.id WHERE r.status = 'open' AND r.kind = 'team_health' AND h.org_id = $1",
                 )
                 .bind(org_id.to_string())
                 .fetch_all(&self.pool)

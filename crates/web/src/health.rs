@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::actions::audit;
 use crate::auth::{AdminUser, CurrentUser};
 use crate::charts::{Datum, HeatMap, LineChart, Series};
-use crate::error::extract::{Form, Json, Path};
+use crate::error::extract::{Form, Json, Path, Query};
 use crate::error::{AppError, Problem};
 use crate::export::{self, Csv};
 use crate::pages::{Chrome, Page, form_error, html_errors, render};
@@ -366,6 +366,7 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 pub struct HeatCell {
     pub team: Uuid,
     pub team_name: String,
+    pub parent: Option<Uuid>,
     pub parent_name: Option<String>,
     /// Percent of the scale per dimension, in the order of `HealthView::dimensions`;
     /// empty when the team is hidden.
@@ -393,6 +394,41 @@ pub struct HealthView {
     pub heat: Vec<HeatCell>,
     pub organisation: Vec<TrendPoint>,
     pub k: u32,
+    /// When the heat map is drawn one parent at a time: each parent (id, name), and
+    /// which one is drawn.
+    pub groups: Vec<(Uuid, String)>,
+    pub group: Option<Uuid>,
+}
+
+/// Beyond this many teams the heat map is drawn one parent at a time (the CSV and the API
+/// keep every team); a chart of thousands of rows helps nobody read it.
+const HEAT_PAGE: usize = 60;
+
+impl HealthView {
+    pub fn is_group(&self, id: &Uuid) -> bool {
+        self.group.as_ref() == Some(id)
+    }
+
+    /// Keeps only one parent's teams on the heat map when there are too many to draw.
+    pub fn page_to(&mut self, group: Option<Uuid>) {
+        if self.heat.len() <= HEAT_PAGE {
+            return;
+        }
+        let mut groups: Vec<(Uuid, String)> = Vec::new();
+        for c in &self.heat {
+            if let (Some(id), Some(name)) = (c.parent, &c.parent_name)
+                && !groups.iter().any(|(g, _)| *g == id)
+            {
+                groups.push((id, name.clone()));
+            }
+        }
+        let chosen = group
+            .filter(|g| groups.iter().any(|(id, _)| id == g))
+            .or_else(|| groups.first().map(|(id, _)| *id));
+        self.heat.retain(|c| c.parent == chosen);
+        self.groups = groups;
+        self.group = chosen;
+    }
 }
 
 fn percent(r: &HealthRollup) -> Option<u32> {
@@ -525,6 +561,7 @@ pub async fn view(state: &AppState, org_id: Uuid, k: KThreshold) -> Result<Healt
             heat.push(HeatCell {
                 team,
                 team_name: name(&team),
+                parent: parents.get(&team).copied(),
                 parent_name: parents.get(&team).map(name),
                 values: if why.is_some() {
                     vec![]
@@ -542,6 +579,8 @@ pub async fn view(state: &AppState, org_id: Uuid, k: KThreshold) -> Result<Healt
         heat,
         organisation,
         k: k.get(),
+        groups: vec![],
+        group: None,
     })
 }
 
@@ -806,14 +845,21 @@ struct OverviewPage {
     health: HealthView,
 }
 
+#[derive(Deserialize)]
+struct GroupQuery {
+    group: Option<Uuid>,
+}
+
 async fn overview_page(
     State(state): State<AppState>,
     page: Page,
     user: CurrentUser,
+    Query(q): Query<GroupQuery>,
 ) -> Result<Response, AppError> {
     require_viewer(&user)?;
     catch_up(&state, user.org.id).await?;
-    let health = view(&state, user.org.id, user.org.k_threshold).await?;
+    let mut health = view(&state, user.org.id, user.org.k_threshold).await?;
+    health.page_to(q.group);
     Ok(render(
         StatusCode::OK,
         &OverviewPage {
