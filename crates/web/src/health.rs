@@ -439,7 +439,7 @@ fn hidden_text(k: KThreshold, small: bool) -> String {
     if small {
         format!("fewer than {} answered", k.get())
     } else {
-        "hidden with a smaller team beside it, so that team cannot be worked out".into()
+        "hidden with a smaller team beside it".into()
     }
 }
 
@@ -680,7 +680,7 @@ fn trend_chart(
         title,
         x_label: "Checks opened".into(),
         y_label: "% of the scale".into(),
-        x: points.iter().map(|p| p.period.clone()).collect(),
+        x: points.iter().map(|p| short_date(&p.period)).collect(),
         y_range: (0.0, 100.0),
         series: dims
             .iter()
@@ -723,20 +723,26 @@ impl HealthView {
                 self.period.as_ref().map(|p| format!(", checks opened {p}")).unwrap_or_default()
             ),
             desc: format!(
-                "Share of the scale per team and dimension. Teams with fewer than {} answers are hidden, together with the next-smallest team under the same parent.",
+                "Share of the scale per team and dimension ({}). Teams with fewer than {} answers are hidden, together with the next-smallest team under the same parent.",
+                self.dimensions
+                    .iter()
+                    .map(|(id, n)| format!("{}: {n}", column_name(id, n)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 self.k
             ),
             row_label: "Team".into(),
             column_label: "Dimension".into(),
-            columns: self.dimensions.iter().map(|(_, n)| n.clone()).collect(),
+            columns: self
+                .dimensions
+                .iter()
+                .map(|(id, n)| column_name(id, n))
+                .collect(),
             rows: self
                 .heat
                 .iter()
                 .map(|c| {
-                    let name = match &c.parent_name {
-                        Some(p) => format!("{} ({p})", c.team_name),
-                        None => c.team_name.clone(),
-                    };
+                    let name = c.team_name.clone();
                     let cells = (0..self.dimensions.len())
                         .map(|i| datum(c.values.get(i).copied().flatten(), c.hidden_because.as_ref()))
                         .collect();

@@ -291,10 +291,10 @@ on_both!(
 
         // Beta (1 answer) is hidden, and so is Alpha, the next-smallest team under Operations:
         // otherwise the organisation's figure minus Alpha and Gamma would be Beta's.
-        // (The heat map's data table: a row per team, "Team (Parent)", then its cells.)
+        // (The heat map's data table: a row per team, then its cells.)
         let hidden_rows = |body: &str, team: &str| {
             let at = body
-                .find(&format!("<th scope=\"row\">{team} (Operations)</th>"))
+                .find(&format!("<th scope=\"row\">{team}</th>"))
                 .unwrap_or_else(|| panic!("{team} listed: {body}"));
             let row = &body[at..at + body[at..].find("</tr>").unwrap()];
             row.contains("suppressed (") && !row.contains('%')
