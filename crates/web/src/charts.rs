@@ -155,6 +155,17 @@ fn style(i: usize) -> (&'static str, &'static str) {
     PALETTE[i % PALETTE.len()]
 }
 
+/// A label cut to `max` characters with an ellipsis; the whole label stays in the data table
+/// and in the mark's tooltip.
+pub fn fit(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_owned()
+    } else {
+        let cut: String = label.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
 /// A chart's id, safe in an SVG id attribute.
 fn slug(id: &str) -> String {
     let s: String = id
@@ -224,8 +235,8 @@ struct Tick {
 struct GapBand {
     x: f64,
     width: f64,
-    text: String,
-    text_x: f64,
+    /// One rotated line per reason, side by side: (x, text).
+    lines: Vec<(f64, String)>,
     text_y: f64,
 }
 
@@ -346,15 +357,28 @@ impl LineChart {
             let mut text = reasons.join("; ");
             if gapped < self.series.len() {
                 text = format!("{gapped} of {} lines: {text}", self.series.len());
+                reasons = vec![text.clone()];
             }
-            let width = px((step * 0.6).min(40.0));
-            let text_x = px(x + 4.0);
+            let width = px((step * 0.6)
+                .clamp(16.0, 40.0)
+                .max(12.0 * reasons.len() as f64 + 4.0));
+            let left_edge = x - width / 2.0;
             gaps.push(GapBand {
-                x: px(x - width / 2.0),
+                x: px(left_edge),
                 width,
-                text_x,
+                lines: reasons
+                    .iter()
+                    .enumerate()
+                    .map(|(j, r)| {
+                        let label = if j == 0 {
+                            format!("Gap: {r}")
+                        } else {
+                            r.clone()
+                        };
+                        (px(left_edge + 6.0 + 12.0 * j as f64), fit(&label, 34))
+                    })
+                    .collect(),
                 text_y: px(top + 6.0),
-                text: format!("Gap: {text}"),
             });
             gap_notes.push(format!(
                 "{}: {text}",
@@ -428,6 +452,7 @@ pub struct BarChart {
 
 struct BarRow {
     label: String,
+    full_label: String,
     y: f64,
     label_y: f64,
     rects: Vec<BarRect>,
@@ -484,7 +509,17 @@ impl BarChart {
             .map(|(_, ds)| ds.iter().map(Datum::as_value).sum::<Option<f64>>())
             .collect();
         let max = totals.iter().flatten().copied().fold(0.0f64, f64::max);
-        let ticks = nice_ticks(0.0, max.max(1.0), 6);
+        // Counts get whole-number ticks: no "0.4 repairs".
+        let whole = totals
+            .iter()
+            .flatten()
+            .all(|t| (t - t.round()).abs() < 1e-9);
+        let max_ticks = if whole {
+            (max.max(1.0) as usize + 1).clamp(2, 6)
+        } else {
+            6
+        };
+        let ticks = nice_ticks(0.0, max.max(1.0), max_ticks);
         let top_tick = ticks.last().copied().unwrap_or(1.0);
         let x = Scale::new((0.0, top_tick), (left, right));
         let x_ticks = ticks
@@ -524,7 +559,8 @@ impl BarChart {
                             })
                             .collect();
                         BarRow {
-                            label: label.clone(),
+                            label: fit(label, 26),
+                            full_label: label.clone(),
                             y,
                             label_y,
                             rects,
@@ -542,7 +578,8 @@ impl BarChart {
                             })
                             .unwrap_or_default();
                         BarRow {
-                            label: label.clone(),
+                            label: fit(label, 26),
+                            full_label: label.clone(),
                             y,
                             label_y,
                             rects: vec![],
@@ -688,7 +725,7 @@ impl HeatMap {
             .enumerate()
             .map(|(j, c)| Tick {
                 pos: px(left + cw * (j as f64 + 0.5)),
-                label: c.clone(),
+                label: fit(c, 14),
             })
             .collect();
         let row_heads = self
@@ -697,7 +734,7 @@ impl HeatMap {
             .enumerate()
             .map(|(i, (r, _))| Tick {
                 pos: px(top + ch * (i as f64 + 0.5) + 4.0),
-                label: r.clone(),
+                label: fit(r, 26),
             })
             .collect();
         let mut cells = Vec::new();
@@ -810,6 +847,16 @@ mod tests {
         assert!(nice_ticks(f64::NAN, 1.0, 5).is_empty());
         assert_eq!(tick_label(2.0), "2");
         assert_eq!(tick_label(0.4), "0.4");
+    }
+
+    #[test]
+    fn long_labels_are_cut() {
+        assert_eq!(fit("Acknowledge", 26), "Acknowledge");
+        assert_eq!(
+            fit("On-call swap promised, then withdrawn", 12),
+            "On-call swa…"
+        );
+        assert_eq!(fit("abcdef", 6), "abcdef");
     }
 
     #[test]
@@ -926,6 +973,7 @@ mod tests {
             "only the shown row's segments"
         );
         assert!(svg.contains("Under 30 days") && svg.contains("Total"));
+        assert!(!svg.contains(">0.5<"), "counts have whole-number ticks");
     }
 
     #[test]

@@ -642,15 +642,9 @@ pub async fn team_trend(
     Ok((dims, points))
 }
 
-/// Admins and facilitators see the organisation's team health.
+/// Admins and facilitators see the organisation's team health, as they see the dashboard.
 fn require_viewer(user: &CurrentUser) -> Result<(), AppError> {
-    if user.person.roles.admin || user.person.roles.facilitator {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "the team health overview is for admins and facilitators".into(),
-        ))
-    }
+    Ok(user.person.roles.require_dashboard()?)
 }
 
 fn datum(value: Option<u32>, hidden: Option<&String>) -> Datum {
@@ -659,6 +653,28 @@ fn datum(value: Option<u32>, hidden: Option<&String>) -> Datum {
         (Some(v), None) => Datum::value(f64::from(v), format!("{v}%")),
         (None, None) => Datum::gap("no answers"),
     }
+}
+
+/// "2026-05-29" as "29 May", short enough for an axis with two years of checks.
+fn short_date(iso: &str) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let short = time::macros::format_description!("[day padding:none] [month repr:short]");
+    time::Date::parse(iso, &format)
+        .ok()
+        .and_then(|d| d.format(&short).ok())
+        .unwrap_or_else(|| iso.to_owned())
+}
+
+/// A dimension's name short enough for a heat map column ("Psychological safety" → "Safety").
+fn column_name(id: &str, name: &str) -> String {
+    if name.chars().count() <= 14 {
+        return name.to_owned();
+    }
+    let mut short = id.replace(['_', '-'], " ");
+    if let Some(first) = short.get(..1) {
+        short.replace_range(..1, &first.to_uppercase());
+    }
+    short
 }
 
 fn trend_chart(
@@ -849,6 +865,24 @@ async fn health_page(
 struct OverviewPage {
     chrome: Chrome,
     health: HealthView,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard_health.html")]
+struct HealthSection {
+    health: HealthView,
+}
+
+/// The team health part of the organisation dashboard (its first parent group, when the
+/// organisation is too large to draw at once; the overview page pages through the rest).
+pub async fn dashboard_section(state: &AppState, user: &CurrentUser) -> Result<String, AppError> {
+    catch_up(state, user.org.id).await?;
+    let mut health = view(state, user.org.id, user.org.k_threshold).await?;
+    health.page_to(None);
+    HealthSection { health }.render().map_err(|e| {
+        tracing::error!(error = %e, "template failed");
+        AppError::Internal
+    })
 }
 
 #[derive(Deserialize)]

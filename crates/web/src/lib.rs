@@ -9,6 +9,7 @@ mod assets;
 pub mod auth;
 pub mod charts;
 mod csrf;
+mod dashboard;
 mod error;
 pub mod export;
 mod feeds;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
         .merge(health::router(state.clone()))
+        .merge(dashboard::router(state.clone()))
         .merge(api::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -62,6 +62,8 @@ pub struct UserChrome {
     pub org_name: String,
     pub is_admin: bool,
     pub is_demo: bool,
+    /// Admins and facilitators see the dashboard.
+    pub sees_dashboard: bool,
 }
 
 impl Chrome {
@@ -75,6 +77,7 @@ impl Chrome {
                 org_name: u.org.name.clone(),
                 is_admin: u.person.roles.admin,
                 is_demo: u.org.is_demo,
+                sees_dashboard: u.person.roles.require_dashboard().is_ok(),
             }),
         }
     }

@@ -1068,3 +1068,59 @@ pub async fn page_close(
     close_by_facilitator(&state, &user, &access, round).await?;
     Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
 }
+
+// ---- Trust pulse trends (the repair page's charts and its CSV) ----
+
+/// One closed pulse in a trend: its number, when it closed, and each item's result in
+/// `PULSE_ITEMS` order.
+pub struct PulsePoint {
+    pub number: usize,
+    pub closed_on: Option<time::Date>,
+    pub items: Vec<Shown<RatingResults>>,
+}
+
+/// Every closed pulse, oldest first (the first is the baseline), under the same rules as the
+/// results: k counts people, a pair's insiders see their own. `None` for the accountable person
+/// of a pair, who sees only a coarse direction.
+pub async fn pulse_trend(
+    state: &AppState,
+    access: &Access,
+) -> Result<Option<Vec<PulsePoint>>, AppError> {
+    let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
+    if pair && access.side() == Some(kintsugi_core::repair::Side::Accountable) {
+        return Ok(None);
+    }
+    let org = state
+        .store()
+        .organisation(access.repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let audience = if pair {
+        Audience::PairInsider
+    } else {
+        Audience::Group
+    };
+    let mut pulses: Vec<Round> = state
+        .store()
+        .rounds_of(access.repair.id)
+        .await?
+        .into_iter()
+        .filter(|r| r.kind == PULSE && !r.open)
+        .collect();
+    pulses.sort_by_key(|r| r.opened_at);
+    let mut out = Vec::new();
+    for (i, round) in pulses.iter().enumerate() {
+        let answers = state.store().answers(round.id).await?;
+        out.push(PulsePoint {
+            number: i + 1,
+            closed_on: round.closed_at.map(|t| t.date()),
+            items: PULSE_ITEMS
+                .iter()
+                .map(|(key, _)| {
+                    group_mean(&item_values(&answers, Some(key)), org.k_threshold, audience)
+                })
+                .collect(),
+        });
+    }
+    Ok(Some(out))
+}

@@ -6,6 +6,7 @@ mod adversary;
 mod api;
 mod auth;
 mod cli;
+mod dashboard;
 mod harness;
 mod health;
 mod ops;
