@@ -254,6 +254,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut web = kintsugi_web::WebConfig::new(public_url.clone());
     web.login_attempts_per_minute = settings.login_attempts_per_minute;
     web.key_dir = settings.data_dir.join("keys");
+    web.dev_clock = settings.dev_clock.clone();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");
@@ -279,14 +280,19 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Housekeeping: expired sessions and links go, missed commitment occurrences are
     // announced in their repair's update log even when nobody opens the repair.
     let (sweeper, swept) = (store.clone(), state.clone());
+    if state.on_dev_clock() {
+        println!(
+            "Running on the development clock in {:?}",
+            settings.dev_clock
+        );
+    }
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(600));
+        // On a development clock time jumps when the file changes, so the sweep looks often.
+        let period = if swept.on_dev_clock() { 1 } else { 600 };
+        let mut every = tokio::time::interval(Duration::from_secs(period));
         loop {
             every.tick().await;
-            if let Err(e) = sweeper
-                .delete_expired(time::OffsetDateTime::now_utc())
-                .await
-            {
+            if let Err(e) = sweeper.delete_expired(swept.now()).await {
                 tracing::warn!(error = %e, "could not remove expired sessions");
             }
             if let Err(e) = kintsugi_web::repairs::announce_missed_everywhere(&swept).await {

@@ -4,10 +4,12 @@
 //! `pool` field and a `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`).
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
+mod lessons;
 mod repairs;
 mod rows;
 
 pub use async_trait::async_trait;
+pub use lessons::*;
 pub use rows::*;
 pub use sqlx;
 
@@ -75,6 +77,7 @@ pub fn db(e: sqlx::Error) -> StoreError {
 macro_rules! impl_store {
     ($store:ty) => {
         $crate::repair_helpers!($store);
+        $crate::lesson_helpers!($store);
 
         impl $store {
             async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>

@@ -10,6 +10,7 @@ pub mod auth;
 mod csrf;
 mod error;
 mod feeds;
+mod lessons;
 mod ops;
 mod pages;
 mod repair_api;
@@ -25,7 +26,7 @@ use axum::extract::DefaultBodyLimit;
 pub use api::openapi;
 pub use auth::hash_password;
 pub use error::AppError;
-pub use state::{AppState, WebConfig};
+pub use state::{AppState, DevClock, WebConfig};
 pub use tokens::{hash_token, new_token};
 
 /// Largest request body accepted anywhere. Forms and JSON here are small.
@@ -40,12 +41,14 @@ pub fn router(state: AppState) -> Router {
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
         .merge(api::router(state.clone()))
+        .merge(lessons::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,
         ))
         .merge(ops)
         .merge(anon::router(state.clone()))
+        .merge(lessons::anon_router(state.clone()))
         .merge(assets::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(ops::refuse_oversized))
