@@ -266,7 +266,7 @@ test('pulses over simulated weeks, the gate, rebuilt, a lesson and an anonymous 
 
   await step('5. Fay publishes a lesson: a preview with names replaced, then confirmation', async (st) => {
     const p = people.fay.page;
-    await (await byRole(p, 'link', 'Publish a lesson to the library')).click();
+    await (await byRole(p, 'button', 'Publish a lesson to the library')).click();
     await settled(p);
     await expectText(p.getByRole('heading', { level: 1 }), 'Publish a lesson', { page: p });
     assert.equal(await (await byLabel(p, 'Title')).inputValue(), REPAIR_TITLE);
