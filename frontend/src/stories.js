@@ -69,7 +69,7 @@ function startSubmit(root) {
     done.innerHTML =
       '<p><strong>Shared anonymously.</strong> This browser keeps a code that opens the answers; ' +
       'keep a copy to read them elsewhere:</p><p><code class="story-code"></code></p>' +
-      '<p><a href="/library/stories/mine">Answers to your stories</a></p>';
+      '<p><a href="/library/stories/mine">Answers to the stories you shared</a></p>';
     done.querySelector('.story-code').textContent = capability;
     status.after(done);
   });

@@ -65,7 +65,7 @@ pub fn anonymise(input: &str, people: &[Named], teams: &[String]) -> String {
     words.retain(|(w, _)| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2);
     // Longest first, so "Ana Lopez" is replaced whole before "Ana" alone would be; the first
     // person to claim a word keeps it.
-    words.sort_by(|a, b| b.0.chars().count().cmp(&a.0.chars().count()));
+    words.sort_by_key(|w| std::cmp::Reverse(w.0.chars().count()));
     let mut seen = std::collections::HashSet::new();
     words.retain(|(w, _)| seen.insert(w.to_lowercase()));
 

@@ -52,14 +52,17 @@ fn logged_in(page: &Page) -> Result<&CurrentUser, AppError> {
     page.user().ok_or(AppError::Unauthenticated)
 }
 
-/// Weeks since 1970-01-01: all a story keeps of when it arrived.
+/// 1970-01-01 was a Thursday: weeks are counted from the Monday before it.
+const MONDAY_BEFORE_EPOCH: i64 = 3 * 86_400;
+
+/// Weeks (Monday to Sunday) since 1969-12-29: all a story keeps of when it arrived.
 fn week_of(t: time::OffsetDateTime) -> i64 {
-    t.unix_timestamp().div_euclid(7 * 86_400)
+    (t.unix_timestamp() + MONDAY_BEFORE_EPOCH).div_euclid(7 * 86_400)
 }
 
-/// The Monday-or-so a week number starts on, for people to read.
+/// The Monday a week starts on, for people to read.
 pub fn week_start(week: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(week * 7 * 86_400)
+    time::OffsetDateTime::from_unix_timestamp(week * 7 * 86_400 - MONDAY_BEFORE_EPOCH)
         .map(|t| t.date().to_string())
         .unwrap_or_default()
 }
@@ -259,7 +262,13 @@ async fn draft(state: &AppState, access: &Access) -> Result<LessonText, AppError
         "Commitments kept: {} of {} due occurrences.",
         ft.kept, ft.due
     )];
-    figures.extend(gate.conditions.iter().map(|c| format!("{}.", c.text)));
+    figures.extend(gate.conditions.iter().map(|c| {
+        let mut text = c.text.clone();
+        if let Some(first) = text.get(..1) {
+            text.replace_range(..1, &first.to_uppercase());
+        }
+        format!("{text}.")
+    }));
     if r.override_reason.is_some() {
         figures.push("The recovery gate was overridden, with a written reason.".into());
     }
@@ -415,7 +424,7 @@ async fn my_stories_page(page: Page) -> Result<Response, AppError> {
     Ok(render(
         StatusCode::OK,
         &MyStoriesPage {
-            chrome: page.chrome("Answers to your stories"),
+            chrome: page.chrome("Answers to the stories you shared"),
         },
     ))
 }
@@ -602,4 +611,21 @@ async fn story_thread(
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn weeks_start_on_monday() {
+        use time::macros::datetime;
+        for (at, monday) in [
+            (datetime!(2026-11-23 00:00 UTC), "2026-11-23"),
+            (datetime!(2026-11-27 21:30 UTC), "2026-11-23"),
+            (datetime!(2026-11-29 23:59:59 UTC), "2026-11-23"),
+            (datetime!(2026-11-30 00:00 UTC), "2026-11-30"),
+            (datetime!(1970-01-01 00:00 UTC), "1969-12-29"),
+        ] {
+            assert_eq!(super::week_start(super::week_of(at)), monday, "{at}");
+        }
+    }
 }

@@ -407,7 +407,10 @@ on_both!(pulse_answers_refuse_bad_input, |backend| async move {
     let anon = reqwest::Client::new();
     let all = |v: i64| json!({"ability": v, "benevolence": v, "integrity": v, "follow_through": v});
     for (answer, says) in [
-        (json!({"items": all(0)}), "ability: must be a whole number from 1 to 7"),
+        (
+            json!({"items": all(0)}),
+            "ability: must be a whole number from 1 to 7",
+        ),
         (json!({"items": all(8)}), "from 1 to 7"),
         (json!({"items": all(-1)}), "from 1 to 7"),
         (
@@ -553,7 +556,13 @@ on_both!(the_dev_clock_drives_pulses, |backend| async move {
     // ended 15 days on, and the page counts 15 days in rebuild.
     let page = c.ana.get(&format!("/repairs/{}", c.repair)).await;
     assert_eq!(page.location.as_deref(), Some("/login"));
-    assert_eq!(c.ana.login("ana@acme.example", "a long enough password").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        c.ana
+            .login("ana@acme.example", "a long enough password")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
     let page = c.ana.get(&format!("/repairs/{}", c.repair)).await;
     assert!(page.body.contains("2 of 6 weeks"), "{}", page.body);
 });
