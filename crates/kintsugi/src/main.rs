@@ -274,6 +274,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     web.key_dir = settings.data_dir.join("keys");
     web.mail = settings.mail();
     web.jobs = settings.jobs();
+    web.dev_clock = settings.dev_clock.clone();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");
@@ -299,6 +300,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Background jobs: email, reminders, webhooks and the housekeeping that was a sweep
     // here before (expired sessions and links, missed occurrences, rounds due to close).
     kintsugi_web::jobs::start(state.clone(), kintsugi_web::jobs::registry());
+    if state.on_dev_clock() {
+        println!(
+            "Running on the development clock in {:?}",
+            settings.dev_clock
+        );
+    }
 
     let app =
         kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -6,12 +6,14 @@
 
 mod health;
 mod jobs;
+mod lessons;
 mod repairs;
 mod rows;
 
 pub use jobs::{JOB_COLUMNS, JobRow};
 
 pub use async_trait::async_trait;
+pub use lessons::*;
 pub use rows::*;
 pub use sqlx;
 
@@ -81,6 +83,7 @@ macro_rules! impl_store {
         $crate::repair_helpers!($store);
         $crate::health_impl!($store);
         $crate::impl_job_store!($store);
+        $crate::lesson_helpers!($store);
 
         impl $store {
             async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>

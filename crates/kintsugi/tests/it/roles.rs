@@ -59,6 +59,16 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/preferences", Access::Member),
     ("GET", "/unsubscribe/{token}", Access::Anyone),
     ("POST", "/unsubscribe/{token}", Access::Anyone),
+    // The lessons library (web/src/lessons.rs).
+    ("GET", "/library", Access::Member),
+    ("GET", "/library/lessons/{lesson}", Access::Member),
+    ("GET", "/library/stories/new", Access::Member),
+    ("GET", "/library/stories/mine", Access::Member),
+    ("POST", "/library/stories/{story}/answers", Access::Member),
+    ("POST", "/library/stories/{story}/hide", Access::Member),
+    ("GET", "/repairs/{id}/lesson", Access::Member),
+    ("POST", "/repairs/{id}/lesson", Access::Member),
+    ("POST", "/repairs/{id}/lesson/preview", Access::Member),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
