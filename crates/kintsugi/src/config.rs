@@ -51,6 +51,9 @@ pub struct Settings {
     pub reminder_scan_seconds: u32,
     /// Round notices go out at multiples of this, so their timing says nothing.
     pub notice_batch_seconds: u32,
+    /// Development builds only: a file holding the clock's shift (`+14d`, `-3h`, `0`) or a
+    /// fixed RFC 3339 time. It is re-read when it changes; release builds refuse to start.
+    pub dev_clock: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -84,6 +87,7 @@ impl Default for Settings {
             job_poll_millis: 1000,
             reminder_scan_seconds: 600,
             notice_batch_seconds: 3600,
+            dev_clock: None,
         }
     }
 }
@@ -110,6 +114,7 @@ const KEYS: &[&str] = &[
     "job_poll_millis",
     "reminder_scan_seconds",
     "notice_batch_seconds",
+    "dev_clock",
 ];
 
 /// Which database the settings point at. Only the binary decides this.
@@ -155,6 +160,17 @@ impl Settings {
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
         settings.check_jobs_and_mail(&figment)?;
+        if let Some(file) = &settings.dev_clock {
+            let source = figment
+                .find_metadata("dev_clock")
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            dev_clock_allowed(cfg!(debug_assertions))
+                .and_then(|()| kintsugi_web::DevClock::check(file))
+                .map_err(|why| {
+                    anyhow::anyhow!("dev_clock = {:?} (from {source}): {why}", file.display())
+                })?;
+        }
         Ok(settings)
     }
 
@@ -280,6 +296,17 @@ impl Settings {
     }
 }
 
+/// Whether this build may run on a development clock. Only development builds (debug
+/// assertions on) may: a release build serving real people must never be told what time it
+/// is, since the clock opens and closes pulses and decides the recovery gate.
+pub fn dev_clock_allowed(development_build: bool) -> Result<(), String> {
+    if development_build {
+        Ok(())
+    } else {
+        Err("a development clock is accepted only by development builds; this is a release build, so remove the setting".into())
+    }
+}
+
 /// Figment's error, with each problem's key, value and source on its own line.
 fn describe(figment: &Figment, e: &figment::Error) -> String {
     e.clone()
@@ -350,6 +377,48 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_development_builds_accept_a_dev_clock() {
+        assert_eq!(dev_clock_allowed(true), Ok(()));
+        let refused = dev_clock_allowed(false).unwrap_err();
+        assert!(refused.contains("release build"), "{refused}");
+    }
+
+    /// The refusal names the setting, its value and where it came from; the build here is a
+    /// development build, so a missing file is what gets refused.
+    #[test]
+    fn a_dev_clock_that_cannot_be_read_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("kintsugi-dev-clock-{}", std::process::id()));
+        let err = Settings::load(
+            None,
+            flags(vec![(
+                "dev_clock",
+                Some(serde_json::json!(dir.join("nope"))),
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("dev_clock = "), "{err}");
+        assert!(err.contains("command-line flags"), "{err}");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("clock");
+        std::fs::write(&file, "+14d").unwrap();
+        let ok = Settings::load(
+            None,
+            flags(vec![("dev_clock", Some(serde_json::json!(file)))]),
+        );
+        assert_eq!(ok.unwrap().dev_clock, Some(file.clone()));
+        std::fs::write(&file, "next tuesday").unwrap();
+        let err = Settings::load(
+            None,
+            flags(vec![("dev_clock", Some(serde_json::json!(file)))]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("next tuesday"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn database_urls() {

@@ -236,7 +236,11 @@ pub async fn round_notice(state: AppState, job: Job) -> Result<(), Failure> {
     if !round.open {
         return Ok(());
     }
-    let Some(repair) = state.store().repair(notice.org_id, round.repair_id).await? else {
+    // Team health checks have no repair; their notices are not sent yet.
+    let Some(repair_id) = round.repair_id else {
+        return Ok(());
+    };
+    let Some(repair) = state.store().repair(notice.org_id, repair_id).await? else {
         return Err(Failure::Permanent("the repair no longer exists".into()));
     };
     let mut people = eligible(&repair, &round.kind);
