@@ -518,6 +518,7 @@ dimension = "lead"
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect::<BTreeMap<_, _>>()
         };
+        #[allow(clippy::type_complexity)]
         let cases: &[(&[(&str, i64)], Result<(), &str>)] = &[
             (&[("speak", 4), ("hold_back", 2), ("lead_fair", 5)], Ok(())),
             (
