@@ -152,7 +152,10 @@ impl App {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        stdout.extend(rx.try_iter());
+        // The thread reading the pipe can lag behind under load: take lines until it is quiet.
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(250)) {
+            stdout.push(line);
+        }
         let setup_link = stdout
             .iter()
             .find_map(|l| l.strip_prefix("Set up your organisation: "))
