@@ -13,3 +13,5 @@ mod roles;
 mod rounds;
 mod setup;
 mod tidy;
+mod transfer;
+mod security;
