@@ -259,7 +259,10 @@ async fn main() {
         Target::AtLeast(1.0),
     );
     info("limit 1: token verifications/s (2 threads)", verify_rate);
-    info("limit 2: raw inserts/s (same rows, same batches)", insert_rate);
+    info(
+        "limit 2: raw inserts/s (same rows, same batches)",
+        insert_rate,
+    );
     info("blind signature, ms per token", sign_ms);
 }
 

@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const HEADER: &str = "| figure | value | limit | ratio | target | met |\n|---|---|---|---|---|---|";
+pub const HEADER: &str =
+    "| figure | value | limit | ratio | target | met |\n|---|---|---|---|---|---|";
 
 /// Which way a figure should go against its limit.
 #[derive(Clone, Copy)]
@@ -156,8 +157,7 @@ fn ready(addr: &str) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
         .is_err()
     {
         return false;

@@ -112,10 +112,7 @@ async fn main() {
         40.0,
         Target::AtMost(1.0),
     );
-    info(
-        &format!("RSS MB after the page benchmark ({b})"),
-        after_rss,
-    );
+    info(&format!("RSS MB after the page benchmark ({b})"), after_rss);
 }
 
 /// Sets up the organisation and the repair through HTTP, as people would; returns its id.

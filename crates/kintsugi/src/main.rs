@@ -378,7 +378,10 @@ async fn transfer(from: &str, to: &str) -> anyhow::Result<()> {
         _ => bail!("--to must be a PostgreSQL database (postgres://USER@HOST/DB)"),
     };
     if !sqlite.is_file() {
-        bail!("--from: there is no SQLite database at {}", sqlite.display());
+        bail!(
+            "--from: there is no SQLite database at {}",
+            sqlite.display()
+        );
     }
     // No server may write to the source while it is copied.
     let _lock = lock_data_dir(sqlite.parent().unwrap_or(Path::new(".")))?;

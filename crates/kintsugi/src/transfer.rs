@@ -58,11 +58,7 @@ pub async fn run(sqlite: &Path, postgres: &str) -> anyhow::Result<Vec<Counted>> 
 
     let source = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(sqlite)
-                .read_only(true),
-        )
+        .connect_with(SqliteConnectOptions::new().filename(sqlite).read_only(true))
         .await
         .with_context(|| format!("cannot open {}", sqlite.display()))?;
     let pool = PgPoolOptions::new()
@@ -234,11 +230,7 @@ fn value(row: &SqliteRow, column: &str, kind: Kind) -> anyhow::Result<Value> {
 }
 
 /// Streams one table out of SQLite and inserts it in batches.
-async fn copy(
-    source: &SqlitePool,
-    target: &mut PgConnection,
-    table: &Table,
-) -> anyhow::Result<()> {
+async fn copy(source: &SqlitePool, target: &mut PgConnection, table: &Table) -> anyhow::Result<()> {
     let names = table
         .columns
         .iter()
@@ -271,10 +263,8 @@ async fn insert(
     names: &str,
     batch: Vec<Vec<Value>>,
 ) -> anyhow::Result<()> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "INSERT INTO {} ({names}) ",
-        quote(&table.name)
-    ));
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("INSERT INTO {} ({names}) ", quote(&table.name)));
     q.push_values(batch, |mut b, row| {
         for v in row {
             match v {

@@ -155,7 +155,13 @@ fn transfer_refuses_what_it_cannot_do() {
     let (ok, _, err) = transfer(&missing, "postgres://postgres@127.0.0.1:5432/x");
     assert!(!ok && err.contains("no SQLite database"), "{err}");
     let (ok, _, err) = transfer("postgres://a@b/c", "postgres://a@b/d");
-    assert!(!ok && err.contains("--from must be a SQLite database"), "{err}");
+    assert!(
+        !ok && err.contains("--from must be a SQLite database"),
+        "{err}"
+    );
     let (ok, _, err) = transfer(&missing, "sqlite://other.db");
-    assert!(!ok && err.contains("--to must be a PostgreSQL database"), "{err}");
+    assert!(
+        !ok && err.contains("--to must be a PostgreSQL database"),
+        "{err}"
+    );
 }
