@@ -254,13 +254,18 @@ on_both!(cross_site_requests_are_refused, |backend| async move {
     assert!(admin.get("/admin/teams").await.body.contains("Ours"));
 });
 
-fn session_cookie(page: &Page) -> Option<String> {
-    page.headers
+/// `name=value` of the cookie `name` that a response sets.
+fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("kintsugi_session="))
+        .find(|c| c.starts_with(&format!("{name}=")))
         .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+fn session_cookie(page: &Page) -> Option<String> {
+    set_cookie(&page.headers, "kintsugi_session")
 }
 
 on_both!(
@@ -282,15 +287,8 @@ on_both!(
             .await
             .unwrap();
         // Logged in already, /login redirects; the CSRF cookie it sets is the token to submit.
-        let csrf = login_page
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix("kintsugi_csrf="))
-            .and_then(|c| c.split(';').next())
-            .expect("a CSRF cookie")
-            .to_owned();
+        let csrf = set_cookie(login_page.headers(), "kintsugi_csrf").expect("a CSRF cookie");
+        let csrf = csrf.trim_start_matches("kintsugi_csrf=").to_owned();
         let cookies = format!("{planted}; kintsugi_csrf={csrf}");
         let login = raw
             .post(format!("{}/login", app.url))
@@ -304,14 +302,8 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
-        let issued = login
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("kintsugi_session="))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .expect("a new session cookie at login");
+        let issued =
+            set_cookie(login.headers(), "kintsugi_session").expect("a new session cookie at login");
         assert_ne!(issued, planted, "login issues a fresh id");
         let me = |cookie: String| {
             raw.get(format!("{}/api/v1/me", app.url))
