@@ -18,5 +18,7 @@ mod ops;
 mod repairs;
 mod roles;
 mod rounds;
+mod security;
 mod setup;
 mod tidy;
+mod transfer;
