@@ -13,3 +13,8 @@ mod roles;
 mod rounds;
 mod setup;
 mod tidy;
+// Faults and load: crash, database outage, full disk, soak.
+mod crash;
+mod disk;
+mod outage;
+mod soak;
