@@ -204,8 +204,8 @@ async fn postgres_outage() {
         let started = Instant::now();
         let ready = admin.get("/readyz").await;
         assert!(
-            started.elapsed() < SLOWEST,
-            "/readyz answered within the acquire timeout"
+            started.elapsed() < Duration::from_secs(4),
+            "/readyz answers within its own 2 s budget, not the pool's"
         );
         if ready.status == StatusCode::SERVICE_UNAVAILABLE {
             red.get_or_insert(down.elapsed());
