@@ -3,6 +3,7 @@
 mod config;
 mod demo;
 mod respond;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -115,6 +116,21 @@ enum Command {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Copy every row of a SQLite database into a fresh PostgreSQL database, then compare
+    /// the counts per table. Stop the server first. Round keys stay in the data directory.
+    Transfer {
+        /// The SQLite database: sqlite://PATH (e.g. sqlite://kintsugi-data/kintsugi.db).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// An empty PostgreSQL database: postgres://USER@HOST/DB.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+    /// Print the configuration reference (every setting, its variable and default) as Markdown.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Administration from the command line.
     Admin {
         #[command(subcommand)]
@@ -122,6 +138,12 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// The table in docs/operating.md, generated from the settings' own documentation.
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -178,7 +200,10 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             flags.push(("demo", demo.then_some(json!(true))));
             flags.push(("public_url", public_url.as_ref().map(|u| json!(u))));
         }
-        Command::Coach { .. } | Command::Respond { .. } => {}
+        Command::Coach { .. }
+        | Command::Respond { .. }
+        | Command::Transfer { .. }
+        | Command::Config { .. } => {}
         Command::Migrate { db: d }
         | Command::Backup { db: d, .. }
         | Command::Restore { db: d, .. }
@@ -337,10 +362,53 @@ fn sqlite_only(settings: &Settings, what: &str) -> anyhow::Result<PathBuf> {
         Database::Sqlite(path) => Ok(path),
         Database::Postgres(_) => {
             bail!(
-                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operations.md)"
+                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operating.md)"
             )
         }
     }
+}
+
+/// `kintsugi transfer`: the URLs are read by the same rules as `database_url`.
+async fn transfer(from: &str, to: &str) -> anyhow::Result<()> {
+    let parse = |url: &str| {
+        Settings {
+            database_url: Some(url.to_owned()),
+            ..Settings::default()
+        }
+        .database()
+    };
+    let sqlite = match parse(from) {
+        Ok(Database::Sqlite(path)) => path,
+        Ok(Database::Postgres(_)) => bail!("--from must be a SQLite database (sqlite://PATH)"),
+        Err(why) => bail!("--from {from:?}: {why}"),
+    };
+    let postgres = match parse(to) {
+        Ok(Database::Postgres(url)) => url,
+        _ => bail!("--to must be a PostgreSQL database (postgres://USER@HOST/DB)"),
+    };
+    if !sqlite.is_file() {
+        bail!(
+            "--from: there is no SQLite database at {}",
+            sqlite.display()
+        );
+    }
+    // No server may write to the source while it is copied.
+    let _lock = lock_data_dir(sqlite.parent().unwrap_or(Path::new(".")))?;
+    let counted = transfer::run(&sqlite, &postgres).await?;
+    println!("{:<28} {:>10}", "table", "rows");
+    for c in &counted {
+        println!("{:<28} {:>10}", c.table, c.rows);
+    }
+    let total: i64 = counted.iter().map(|c| c.rows).sum();
+    println!(
+        "Copied {total} rows in {} tables; the counts match on both sides.",
+        counted.len()
+    );
+    println!(
+        "Round keys are not in the database: keep the data directory's keys/ folder \
+         (copy it to every server's --data-dir), or open rounds cannot issue tokens."
+    );
+    Ok(())
 }
 
 /// The coach needs no database and no settings: it reads text and prints advice.
@@ -418,13 +486,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             return respond::run(r).await;
         }
+        Command::Transfer { from, to } => return transfer(from, to).await,
+        Command::Config {
+            command: ConfigCommand::Reference,
+        } => {
+            print!("{}", config::reference());
+            return Ok(());
+        }
         _ => {}
     }
     let settings = settings(&cli)?;
     init_logging(&settings);
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
-        Command::Coach { .. } | Command::Respond { .. } => Ok(()), // handled before settings are read
+        // Handled before settings are read.
+        Command::Coach { .. }
+        | Command::Respond { .. }
+        | Command::Transfer { .. }
+        | Command::Config { .. } => Ok(()),
         Command::Migrate { .. } => {
             open_store(&settings).await?;
             println!("The database schema is up to date.");

@@ -68,4 +68,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(ops::refuse_oversized))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(axum::middleware::from_fn(ops::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config().secure_cookies,
+            ops::strict_transport,
+        ))
 }

@@ -347,7 +347,7 @@ pub async fn email_invitation(
 ) -> Result<(kintsugi_store::Person, crate::actions::Invitation), AppError> {
     if state.config().mail.is_none() {
         return Err(AppError::Conflict(
-            "this server sends no email: set smtp_host and mail_from (see docs/operations.md), or copy the invitation link by hand".into(),
+            "this server sends no email: set smtp_host and mail_from (see docs/operating.md), or copy the invitation link by hand".into(),
         ));
     }
     let invitation = crate::actions::invite(state, admin, id).await?;

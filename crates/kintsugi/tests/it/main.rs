@@ -18,5 +18,12 @@ mod ops;
 mod repairs;
 mod roles;
 mod rounds;
+mod security;
 mod setup;
 mod tidy;
+mod transfer;
+// Faults and load: crash, database outage, full disk, soak.
+mod crash;
+mod disk;
+mod outage;
+mod soak;
