@@ -11,6 +11,7 @@ pub mod gate;
 pub mod people;
 pub mod repair;
 pub mod validation;
+pub mod webhooks;
 
 pub use access::{Forbidden, Roles};
 pub use anonymity::{KThreshold, Shown};

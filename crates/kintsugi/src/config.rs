@@ -27,6 +27,23 @@ pub struct Settings {
     pub login_attempts_per_minute: u32,
     /// Offer the demo organisation.
     pub demo: bool,
+    /// Offer password login. Off, people sign in only through the identity provider.
+    pub local_login: bool,
+    /// Single sign-on: the OpenID provider's issuer URL (https, or http on loopback).
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
+    /// Scopes asked for, space-separated (`openid` is always asked for).
+    pub oidc_scopes: String,
+    /// The provider's name on the login button: "Sign in with NAME".
+    pub oidc_name: String,
+    /// The claims that hold a person's email, name and groups (groups name teams).
+    pub oidc_email_claim: String,
+    pub oidc_name_claim: String,
+    pub oidc_groups_claim: Option<String>,
+    /// The organisation (id) where people nobody invited are created at their first sign-in.
+    /// Without it, the only organisation (the demo aside); with several, only invited people.
+    pub oidc_organisation: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +64,16 @@ impl Default for Settings {
             log_level: "info".into(),
             login_attempts_per_minute: 10,
             demo: false,
+            local_login: true,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scopes: "openid email profile".into(),
+            oidc_name: "single sign-on".into(),
+            oidc_email_claim: "email".into(),
+            oidc_name_claim: "name".into(),
+            oidc_groups_claim: None,
+            oidc_organisation: None,
         }
     }
 }
@@ -60,6 +87,16 @@ const KEYS: &[&str] = &[
     "log_level",
     "login_attempts_per_minute",
     "demo",
+    "local_login",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_scopes",
+    "oidc_name",
+    "oidc_email_claim",
+    "oidc_name_claim",
+    "oidc_groups_claim",
+    "oidc_organisation",
 ];
 
 /// Which database the settings point at. Only the binary decides this.
@@ -104,7 +141,57 @@ impl Settings {
                 .unwrap_or_default();
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
+        settings.check_oidc(&figment)?;
         Ok(settings)
+    }
+
+    /// Single sign-on settings that cannot work are start-up errors naming the setting.
+    fn check_oidc(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        let Some(issuer) = &self.oidc_issuer else {
+            if !self.local_login {
+                bail!(
+                    "local_login = false (from {}): set oidc_issuer too, or nobody can log in",
+                    source("local_login")
+                );
+            }
+            return Ok(());
+        };
+        if let Err(why) = kintsugi_web::OidcSettings::check_issuer(issuer) {
+            bail!(
+                "oidc_issuer = {issuer:?} (from {}): {why}",
+                source("oidc_issuer")
+            );
+        }
+        if self.oidc_client_id.as_deref().unwrap_or("").is_empty() {
+            bail!("oidc_client_id: required when oidc_issuer is set");
+        }
+        Ok(())
+    }
+
+    /// The web layer's view of single sign-on, when it is set up.
+    pub fn oidc(&self) -> Option<kintsugi_web::OidcSettings> {
+        Some(kintsugi_web::OidcSettings {
+            issuer: self.oidc_issuer.clone()?,
+            client_id: self.oidc_client_id.clone()?,
+            client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
+            scopes: self
+                .oidc_scopes
+                .split_whitespace()
+                .filter(|s| *s != "openid")
+                .map(str::to_owned)
+                .collect(),
+            display_name: self.oidc_name.clone(),
+            email_claim: self.oidc_email_claim.clone(),
+            name_claim: self.oidc_name_claim.clone(),
+            groups_claim: self.oidc_groups_claim.clone().filter(|s| !s.is_empty()),
+            organisation: self.oidc_organisation,
+        })
     }
 
     pub fn database(&self) -> Result<Database, String> {

@@ -254,6 +254,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut web = kintsugi_web::WebConfig::new(public_url.clone());
     web.login_attempts_per_minute = settings.login_attempts_per_minute;
     web.key_dir = settings.data_dir.join("keys");
+    web.local_login = settings.local_login;
+    web.oidc = settings.oidc();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");

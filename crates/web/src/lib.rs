@@ -10,6 +10,7 @@ pub mod auth;
 mod csrf;
 mod error;
 mod feeds;
+mod oidc;
 mod ops;
 mod pages;
 mod repair_api;
@@ -25,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 pub use api::openapi;
 pub use auth::hash_password;
 pub use error::AppError;
+pub use oidc::OidcSettings;
 pub use state::{AppState, WebConfig};
 pub use tokens::{hash_token, new_token};
 
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
         .merge(api::router(state.clone()))
+        .merge(oidc::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,

@@ -21,6 +21,8 @@ pub struct WebConfig {
     pub local_login: bool,
     /// Where round keys live: the data directory's key store, never the database.
     pub key_dir: std::path::PathBuf,
+    /// Single sign-on through an OpenID provider, when set up.
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 impl WebConfig {
@@ -32,6 +34,7 @@ impl WebConfig {
             login_attempts_per_minute: 10,
             local_login: true,
             key_dir: std::path::PathBuf::from("./kintsugi-data/keys"),
+            oidc: None,
         }
     }
 }
@@ -45,6 +48,7 @@ struct Inner {
     config: WebConfig,
     login_by_email: DefaultKeyedRateLimiter<String>,
     login_by_client: DefaultKeyedRateLimiter<String>,
+    oidc: Option<crate::oidc::Oidc>,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
             store,
             login_by_email: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
             login_by_client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_client)),
+            oidc: config.oidc.clone().map(crate::oidc::Oidc::new),
             config,
         }))
     }
@@ -75,6 +80,11 @@ impl AppState {
 
     pub fn config(&self) -> &WebConfig {
         &self.0.config
+    }
+
+    /// The identity provider for single sign-on, when one is set up.
+    pub fn oidc(&self) -> Option<&crate::oidc::Oidc> {
+        self.0.oidc.as_ref()
     }
 
     /// The one clock. Whole seconds, as stored.

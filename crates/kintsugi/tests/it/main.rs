@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod cli;
 mod harness;
+mod oidc;
 mod ops;
 mod repairs;
 mod roles;

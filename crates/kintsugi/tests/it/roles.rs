@@ -37,6 +37,9 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
         "/feeds/{token}/repairs/{id}/updates.atom",
         Access::Anyone,
     ),
+    // Single sign-on (crates/web/src/oidc.rs): 404 where it is not set up.
+    ("GET", "/login/oidc", Access::Anyone),
+    ("GET", "/login/oidc/callback", Access::Anyone),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
