@@ -114,9 +114,11 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         "link-local"
     } else if ip.is_multicast() {
         "multicast"
-    } else if ip.is_broadcast() || a >= 240 {
-        "reserved"
-    } else if ip.is_documentation() || (a == 198 && (b == 18 || b == 19)) {
+    } else if ip.is_broadcast()
+        || a >= 240
+        || ip.is_documentation()
+        || (a == 198 && (b == 18 || b == 19))
+    {
         "reserved"
     } else {
         return None;
