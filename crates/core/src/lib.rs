@@ -8,6 +8,7 @@ pub mod anonymity;
 pub mod coach;
 pub mod commitments;
 pub mod gate;
+pub mod notify;
 pub mod people;
 pub mod repair;
 pub mod validation;

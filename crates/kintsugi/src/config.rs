@@ -44,6 +44,30 @@ pub struct Settings {
     /// The organisation (id) where people nobody invited are created at their first sign-in.
     /// Without it, the only organisation (the demo aside); with several, only invited people.
     pub oidc_organisation: Option<uuid::Uuid>,
+    /// The SMTP server for outgoing email; no email is sent without one.
+    pub smtp_host: Option<String>,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls` or `none` (plain: only for a relay on this host or network).
+    pub smtp_tls: kintsugi_web::email::MailTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The From address, e.g. `Kintsugi <kintsugi@example.org>`; required with `smtp_host`.
+    pub mail_from: Option<String>,
+    /// First wait before a failed job is tried again; it doubles each time.
+    pub job_retry_base_seconds: u32,
+    /// Longest wait between two attempts.
+    pub job_retry_cap_seconds: u32,
+    /// Attempts before a job goes to the dead letters.
+    pub job_max_attempts: u32,
+    /// How long a worker holds a claimed job before another may take it over.
+    pub job_lease_seconds: u32,
+    /// How often idle workers look for due jobs, in milliseconds.
+    pub job_poll_millis: u32,
+    /// How often reminders are looked for.
+    pub reminder_scan_seconds: u32,
+    /// Round notices go out at multiples of this, so their timing says nothing.
+    pub notice_batch_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -74,6 +98,19 @@ impl Default for Settings {
             oidc_name_claim: "name".into(),
             oidc_groups_claim: None,
             oidc_organisation: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: kintsugi_web::email::MailTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: None,
+            job_retry_base_seconds: 30,
+            job_retry_cap_seconds: 3600,
+            job_max_attempts: 8,
+            job_lease_seconds: 300,
+            job_poll_millis: 1000,
+            reminder_scan_seconds: 600,
+            notice_batch_seconds: 3600,
         }
     }
 }
@@ -97,6 +134,19 @@ const KEYS: &[&str] = &[
     "oidc_name_claim",
     "oidc_groups_claim",
     "oidc_organisation",
+    "smtp_host",
+    "smtp_port",
+    "smtp_tls",
+    "smtp_username",
+    "smtp_password",
+    "mail_from",
+    "job_retry_base_seconds",
+    "job_retry_cap_seconds",
+    "job_max_attempts",
+    "job_lease_seconds",
+    "job_poll_millis",
+    "reminder_scan_seconds",
+    "notice_batch_seconds",
 ];
 
 /// Which database the settings point at. Only the binary decides this.
@@ -142,6 +192,7 @@ impl Settings {
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
         settings.check_oidc(&figment)?;
+        settings.check_jobs_and_mail(&figment)?;
         Ok(settings)
     }
 
@@ -174,6 +225,55 @@ impl Settings {
         Ok(())
     }
 
+    fn check_jobs_and_mail(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        for (key, value) in [
+            ("job_retry_base_seconds", self.job_retry_base_seconds),
+            ("job_retry_cap_seconds", self.job_retry_cap_seconds),
+            ("job_max_attempts", self.job_max_attempts),
+            ("job_lease_seconds", self.job_lease_seconds),
+            ("job_poll_millis", self.job_poll_millis),
+            ("reminder_scan_seconds", self.reminder_scan_seconds),
+            ("notice_batch_seconds", self.notice_batch_seconds),
+        ] {
+            if value == 0 {
+                bail!("{key} = 0 (from {}): must be at least 1", source(key));
+            }
+        }
+        if self.job_lease_seconds < 10 {
+            bail!(
+                "job_lease_seconds = {} (from {}): must be at least 10, longer than a job takes",
+                self.job_lease_seconds,
+                source("job_lease_seconds")
+            );
+        }
+        match (&self.smtp_host, &self.mail_from) {
+            (Some(host), None) if !host.is_empty() => bail!(
+                "mail_from is not set: with smtp_host = {host:?} (from {}), set the From address too",
+                source("smtp_host")
+            ),
+            (Some(host), _) if host.trim().is_empty() => bail!(
+                "smtp_host = \"\" (from {}): name the SMTP server, or leave the setting out",
+                source("smtp_host")
+            ),
+            _ => {}
+        }
+        if let Some(from) = &self.mail_from
+            && kintsugi_web::email::parse_mailbox(from).is_err()
+        {
+            bail!(
+                "mail_from = {from:?} (from {}): must be an address such as kintsugi@example.org or \"Kintsugi <kintsugi@example.org>\"",
+                source("mail_from")
+            );
+        }
+        Ok(())
+    }
+
     /// The web layer's view of single sign-on, when it is set up.
     pub fn oidc(&self) -> Option<kintsugi_web::OidcSettings> {
         Some(kintsugi_web::OidcSettings {
@@ -192,6 +292,62 @@ impl Settings {
             groups_claim: self.oidc_groups_claim.clone().filter(|s| !s.is_empty()),
             organisation: self.oidc_organisation,
         })
+    }
+
+    /// Outgoing email, when an SMTP server is set.
+    pub fn mail(&self) -> Option<kintsugi_web::email::MailConfig> {
+        use kintsugi_web::email::MailTls;
+        let host = self.smtp_host.clone()?;
+        Some(kintsugi_web::email::MailConfig {
+            port: self.smtp_port.unwrap_or(match self.smtp_tls {
+                MailTls::Starttls => 587,
+                MailTls::Tls => 465,
+                MailTls::None => 25,
+            }),
+            host,
+            tls: self.smtp_tls,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.mail_from.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Refuses an SMTP host that does not resolve, naming the setting: better at start-up
+    /// than as a dead letter days later.
+    pub async fn check_smtp_host(&self) -> anyhow::Result<()> {
+        let Some(mail) = self.mail() else {
+            return Ok(());
+        };
+        match tokio::net::lookup_host((mail.host.as_str(), mail.port))
+            .await
+            .map(|addrs| addrs.count())
+        {
+            Ok(0) => bail!(
+                "smtp_host = {:?}: the name resolves to no address",
+                mail.host
+            ),
+            Ok(_) => Ok(()),
+            Err(e) => bail!(
+                "smtp_host = {:?}: the name does not resolve ({e})",
+                mail.host
+            ),
+        }
+    }
+
+    pub fn jobs(&self) -> kintsugi_web::jobs::JobSettings {
+        let secs = |s: u32| time::Duration::seconds(i64::from(s));
+        kintsugi_web::jobs::JobSettings {
+            retry: kintsugi_core::notify::RetryPolicy {
+                base: secs(self.job_retry_base_seconds),
+                cap: secs(self.job_retry_cap_seconds.max(self.job_retry_base_seconds)),
+                max_attempts: self.job_max_attempts,
+            },
+            lease: secs(self.job_lease_seconds),
+            poll: std::time::Duration::from_millis(u64::from(self.job_poll_millis)),
+            scan_every: secs(self.reminder_scan_seconds),
+            notice_slot: secs(self.notice_batch_seconds),
+            ..kintsugi_web::jobs::JobSettings::default()
+        }
     }
 
     pub fn database(&self) -> Result<Database, String> {

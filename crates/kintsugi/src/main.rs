@@ -6,7 +6,6 @@ mod respond;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -237,6 +236,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Database::Sqlite(_) => Some(lock_data_dir(&settings.data_dir)?),
         Database::Postgres(_) => None,
     };
+    settings.check_smtp_host().await?;
     let store = open_store(&settings).await?;
     // Parse the coach's rules now, off the runtime, so no request waits for it.
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
@@ -256,6 +256,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     web.key_dir = settings.data_dir.join("keys");
     web.local_login = settings.local_login;
     web.oidc = settings.oidc();
+    web.mail = settings.mail();
+    web.jobs = settings.jobs();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");
@@ -278,27 +280,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
 
-    // Housekeeping: expired sessions and links go, missed commitment occurrences are
-    // announced in their repair's update log even when nobody opens the repair.
-    let (sweeper, swept) = (store.clone(), state.clone());
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            every.tick().await;
-            if let Err(e) = sweeper
-                .delete_expired(time::OffsetDateTime::now_utc())
-                .await
-            {
-                tracing::warn!(error = %e, "could not remove expired sessions");
-            }
-            if let Err(e) = kintsugi_web::repairs::announce_missed_everywhere(&swept).await {
-                tracing::warn!(error = %e, "could not announce missed commitments");
-            }
-            if let Err(e) = kintsugi_web::rounds::close_due(&swept).await {
-                tracing::warn!(error = %e, "could not close rounds whose time has come");
-            }
-        }
-    });
+    // Background jobs: email, reminders, webhooks and the housekeeping that was a sweep
+    // here before (expired sessions and links, missed occurrences, rounds due to close).
+    kintsugi_web::jobs::start(state.clone(), kintsugi_web::jobs::registry());
 
     let app =
         kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -8,8 +8,11 @@ mod api;
 mod assets;
 pub mod auth;
 mod csrf;
+pub mod email;
 mod error;
 mod feeds;
+pub mod jobs;
+pub mod notify;
 mod oidc;
 mod ops;
 mod pages;
@@ -17,8 +20,10 @@ mod repair_api;
 mod repair_pages;
 pub mod repairs;
 pub mod rounds;
+mod ssrf;
 mod state;
 mod tokens;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -43,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         .merge(feeds::router(state.clone()))
         .merge(api::router(state.clone()))
         .merge(oidc::router(state.clone()))
+        .merge(webhooks::router(state.clone()))
+        // Jobs, reminders and email preferences (issue 6).
+        .merge(jobs::router(state.clone()))
+        .merge(notify::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,
@@ -50,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .merge(anon::router(state.clone()))
         .merge(assets::router())
+        // One-click unsubscribe (RFC 8058): no session, no CSRF token; the link is the key.
+        .merge(notify::unsubscribe_router(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(ops::refuse_oversized))
         .layer(axum::middleware::from_fn(ops::record_metrics))

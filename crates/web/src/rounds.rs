@@ -128,6 +128,13 @@ async fn create(
         let _ = state.keys().destroy(id);
         return Err(e.into());
     }
+    crate::webhooks::announce_id(
+        state,
+        entry.org_id,
+        repair_id,
+        kintsugi_core::webhooks::Event::RoundOpened,
+    )
+    .await;
     state.store().round(id).await?.ok_or(AppError::Internal)
 }
 

@@ -23,6 +23,10 @@ pub struct WebConfig {
     pub key_dir: std::path::PathBuf,
     /// Single sign-on through an OpenID provider, when set up.
     pub oidc: Option<crate::oidc::OidcSettings>,
+    /// Outgoing email; none when no SMTP server is configured (nothing is emailed then).
+    pub mail: Option<crate::email::MailConfig>,
+    /// The job queue's timing: retries, leases, reminder scans, notice batching.
+    pub jobs: crate::jobs::JobSettings,
 }
 
 impl WebConfig {
@@ -35,6 +39,8 @@ impl WebConfig {
             local_login: true,
             key_dir: std::path::PathBuf::from("./kintsugi-data/keys"),
             oidc: None,
+            mail: None,
+            jobs: crate::jobs::JobSettings::default(),
         }
     }
 }

@@ -40,6 +40,14 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     // Single sign-on (crates/web/src/oidc.rs): 404 where it is not set up.
     ("GET", "/login/oidc", Access::Anyone),
     ("GET", "/login/oidc/callback", Access::Anyone),
+    // Jobs, reminders and email (issue 6).
+    ("GET", "/admin/jobs", Access::Admin),
+    ("POST", "/admin/jobs/{id}/retry", Access::Admin),
+    ("POST", "/admin/people/{id}/invitation/email", Access::Admin),
+    ("GET", "/preferences", Access::Member),
+    ("POST", "/preferences", Access::Member),
+    ("GET", "/unsubscribe/{token}", Access::Anyone),
+    ("POST", "/unsubscribe/{token}", Access::Anyone),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
