@@ -16,3 +16,4 @@ mod roles;
 mod rounds;
 mod setup;
 mod tidy;
+mod webhooks;
