@@ -54,7 +54,7 @@ export function serverBinary() {
  *
  * Resolves to { baseUrl, setupUrl, port, dataDir, stdout(), stderr(), stop() }.
  */
-export async function startServer() {
+export async function startServer({ extraArgs = [] } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) {
     throw new Error(
@@ -63,7 +63,7 @@ export async function startServer() {
     );
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'kintsugi-e2e-'));
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs];
   const child = spawn(bin, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1' },

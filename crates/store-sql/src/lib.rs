@@ -4,6 +4,7 @@
 //! `pool` field and a `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`).
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
+mod health;
 mod lessons;
 mod repairs;
 mod rows;
@@ -77,6 +78,7 @@ pub fn db(e: sqlx::Error) -> StoreError {
 macro_rules! impl_store {
     ($store:ty) => {
         $crate::repair_helpers!($store);
+        $crate::health_impl!($store);
         $crate::lesson_helpers!($store);
 
         impl $store {

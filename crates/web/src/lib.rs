@@ -7,9 +7,13 @@ pub mod anon;
 mod api;
 mod assets;
 pub mod auth;
+pub mod charts;
 mod csrf;
+mod dashboard;
 mod error;
+pub mod export;
 mod feeds;
+pub mod health;
 mod lessons;
 mod ops;
 mod pages;
@@ -40,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router(state.clone()))
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
+        .merge(health::router(state.clone()))
+        .merge(dashboard::router(state.clone()))
         .merge(api::router(state.clone()))
         .merge(lessons::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(

@@ -348,7 +348,10 @@ on_both!(no_write_route_passes_the_gate, |backend| async move {
         }
     }
     assert!(tried > 1000, "{tried} requests tried");
-    eprintln!("{} write routes, {tried} requests, as 6 roles", routes.len());
+    eprintln!(
+        "{} write routes, {tried} requests, as 6 roles",
+        routes.len()
+    );
 
     // The gate still does not pass, so advancing is refused with the reason.
     let refused = c

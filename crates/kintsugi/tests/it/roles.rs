@@ -37,6 +37,20 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
         "/feeds/{token}/repairs/{id}/updates.atom",
         Access::Anyone,
     ),
+    // Team health (health.rs).
+    ("GET", "/health", Access::Member),
+    ("POST", "/health/rounds/{round}/token", Access::Member),
+    ("GET", "/health/overview", Access::Dashboard),
+    ("GET", "/health/overview.csv", Access::Dashboard),
+    ("GET", "/health/teams/{team}", Access::Dashboard),
+    ("GET", "/admin/health", Access::Admin),
+    ("POST", "/admin/health/settings", Access::Admin),
+    ("POST", "/admin/health/instrument", Access::Admin),
+    ("POST", "/admin/health/parents", Access::Admin),
+    ("GET", "/dashboard", Access::Dashboard),
+    ("GET", "/dashboard/repairs.csv", Access::Dashboard),
+    ("GET", "/dashboard/follow-through.csv", Access::Dashboard),
+    ("GET", "/dashboard/overdue.csv", Access::Dashboard),
     // The lessons library (web/src/lessons.rs).
     ("GET", "/library", Access::Member),
     ("GET", "/library/lessons/{lesson}", Access::Member),
@@ -54,6 +68,8 @@ pub enum Access {
     Anyone,
     Member,
     Admin,
+    /// Admins and facilitators (the dashboard).
+    Dashboard,
 }
 
 /// Who may call an API operation: the session endpoints are open, `/me` needs a login,
@@ -61,7 +77,12 @@ pub enum Access {
 fn api_access(path: &str) -> Access {
     match path {
         "/api/v1/session" => Access::Anyone,
-        p if p.starts_with("/api/v1/me") || p.starts_with("/api/v1/repairs") => Access::Member,
+        p if p.starts_with("/api/v1/me")
+            || p.starts_with("/api/v1/repairs")
+            || p.starts_with("/api/v1/health") =>
+        {
+            Access::Member
+        }
         _ => Access::Admin,
     }
 }
@@ -156,6 +177,19 @@ async fn every_route_as_every_role() {
                             && page.status != StatusCode::UNAUTHORIZED,
                         "{method} {url}"
                     )
+                }
+                (Access::Dashboard, Who::Anonymous) => {
+                    assert_eq!(page.location.as_deref(), Some("/login"), "{method} {url}")
+                }
+                (Access::Dashboard, Who::Member) => {
+                    assert_eq!(page.status, StatusCode::FORBIDDEN, "{method} {url}");
+                    assert!(
+                        page.body
+                            .contains("this needs the admin or facilitator role")
+                    );
+                }
+                (Access::Dashboard, Who::Admin | Who::Facilitator) => {
+                    assert_eq!(page.status, StatusCode::OK, "{who:?} {method} {url}")
                 }
                 _ => {}
             }
@@ -338,7 +372,7 @@ async fn repair_routes_as_every_role() {
         }
     }
     // B's own people get in, and never a 5xx with empty forms.
-    for browser in [&gil, &bea] {
+    for (browser, accountable_in_pair) in [(&gil, false), (&bea, true)] {
         for (method, path) in &routes {
             let url = fill(path);
             let page = if method == "GET" {
@@ -346,7 +380,10 @@ async fn repair_routes_as_every_role() {
             } else {
                 browser.post_form(&url, &[]).await
             };
-            if method == "GET" {
+            if accountable_in_pair && path.ends_with("/pulses.csv") {
+                // A pair's pulses are the affected person's and the facilitator's.
+                assert_eq!(page.status, StatusCode::FORBIDDEN, "{method} {url}");
+            } else if method == "GET" {
                 assert_eq!(page.status, StatusCode::OK, "{method} {url}");
             }
             assert!(

@@ -21,6 +21,11 @@ pub struct Group {
 
 /// A leader↔team repair: Lee accountable, a team of `n` on the affected side, Fay facilitating.
 pub async fn group(backend: Backend, n: usize) -> Group {
+    group_titled(backend, n, "Support was kept in the dark").await
+}
+
+/// `group` with the repair's title given.
+pub async fn group_titled(backend: Backend, n: usize, title: &str) -> Group {
     let app = App::start(backend).await;
     let admin = app.setup().await;
     let team = create_team(&admin, "Support").await;
@@ -59,7 +64,7 @@ pub async fn group(backend: Backend, n: usize) -> Group {
         .json(
             Method::POST,
             "/api/v1/repairs",
-            Some(json!({"title": "Support was kept in the dark", "summary": "Release dates changed without telling support.",
+            Some(json!({"title": title, "summary": "Release dates changed without telling support.",
                 "breach": "broken_promise", "scope": "leader_team", "accountable_people": [lee_id], "affected_teams": [team]})),
         )
         .await;

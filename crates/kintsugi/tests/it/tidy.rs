@@ -134,7 +134,7 @@ fn every_sqlite_migration_has_a_postgres_twin() {
 
 #[test]
 fn every_page_route_is_walked_by_the_roles_test() {
-    let source = ["pages.rs", "lessons.rs"]
+    let source = ["pages.rs", "dashboard.rs", "lessons.rs"]
         .map(|f| std::fs::read_to_string(format!("{ROOT}/crates/web/src/{f}")).unwrap())
         .join("\n");
     let walked: BTreeSet<&str> = crate::roles::PAGE_ROUTES
