@@ -11,6 +11,7 @@ pub mod gate;
 pub mod health;
 pub mod instrument;
 pub mod lessons;
+pub mod notify;
 pub mod people;
 pub mod repair;
 pub mod validation;

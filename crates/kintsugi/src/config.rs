@@ -24,9 +24,34 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `kintsugi=debug`.
     pub log_level: String,
+    /// Login attempts allowed per minute for one email address (and three times that per client address).
     pub login_attempts_per_minute: u32,
     /// Offer the demo organisation.
     pub demo: bool,
+    /// The SMTP server for outgoing email; no email is sent without one.
+    pub smtp_host: Option<String>,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls` or `none` (plain: only for a relay on this host or network).
+    pub smtp_tls: kintsugi_web::email::MailTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The From address, e.g. `Kintsugi <kintsugi@example.org>`; required with `smtp_host`.
+    pub mail_from: Option<String>,
+    /// First wait before a failed job is tried again; it doubles each time.
+    pub job_retry_base_seconds: u32,
+    /// Longest wait between two attempts.
+    pub job_retry_cap_seconds: u32,
+    /// Attempts before a job goes to the dead letters.
+    pub job_max_attempts: u32,
+    /// How long a worker holds a claimed job before another may take it over.
+    pub job_lease_seconds: u32,
+    /// How often idle workers look for due jobs, in milliseconds.
+    pub job_poll_millis: u32,
+    /// How often reminders are looked for.
+    pub reminder_scan_seconds: u32,
+    /// Round notices go out at multiples of this, so their timing says nothing.
+    pub notice_batch_seconds: u32,
     /// Development builds only: a file holding the clock's shift (`+14d`, `-3h`, `0`) or a
     /// fixed RFC 3339 time. It is re-read when it changes; release builds refuse to start.
     pub dev_clock: Option<PathBuf>,
@@ -50,6 +75,19 @@ impl Default for Settings {
             log_level: "info".into(),
             login_attempts_per_minute: 10,
             demo: false,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: kintsugi_web::email::MailTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: None,
+            job_retry_base_seconds: 30,
+            job_retry_cap_seconds: 3600,
+            job_max_attempts: 8,
+            job_lease_seconds: 300,
+            job_poll_millis: 1000,
+            reminder_scan_seconds: 600,
+            notice_batch_seconds: 3600,
             dev_clock: None,
         }
     }
@@ -64,6 +102,19 @@ const KEYS: &[&str] = &[
     "log_level",
     "login_attempts_per_minute",
     "demo",
+    "smtp_host",
+    "smtp_port",
+    "smtp_tls",
+    "smtp_username",
+    "smtp_password",
+    "mail_from",
+    "job_retry_base_seconds",
+    "job_retry_cap_seconds",
+    "job_max_attempts",
+    "job_lease_seconds",
+    "job_poll_millis",
+    "reminder_scan_seconds",
+    "notice_batch_seconds",
     "dev_clock",
 ];
 
@@ -109,6 +160,7 @@ impl Settings {
                 .unwrap_or_default();
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
+        settings.check_jobs_and_mail(&figment)?;
         if let Some(file) = &settings.dev_clock {
             let source = figment
                 .find_metadata("dev_clock")
@@ -121,6 +173,111 @@ impl Settings {
                 })?;
         }
         Ok(settings)
+    }
+
+    fn check_jobs_and_mail(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        for (key, value) in [
+            ("job_retry_base_seconds", self.job_retry_base_seconds),
+            ("job_retry_cap_seconds", self.job_retry_cap_seconds),
+            ("job_max_attempts", self.job_max_attempts),
+            ("job_lease_seconds", self.job_lease_seconds),
+            ("job_poll_millis", self.job_poll_millis),
+            ("reminder_scan_seconds", self.reminder_scan_seconds),
+            ("notice_batch_seconds", self.notice_batch_seconds),
+        ] {
+            if value == 0 {
+                bail!("{key} = 0 (from {}): must be at least 1", source(key));
+            }
+        }
+        if self.job_lease_seconds < 10 {
+            bail!(
+                "job_lease_seconds = {} (from {}): must be at least 10, longer than a job takes",
+                self.job_lease_seconds,
+                source("job_lease_seconds")
+            );
+        }
+        match (&self.smtp_host, &self.mail_from) {
+            (Some(host), None) if !host.is_empty() => bail!(
+                "mail_from is not set: with smtp_host = {host:?} (from {}), set the From address too",
+                source("smtp_host")
+            ),
+            (Some(host), _) if host.trim().is_empty() => bail!(
+                "smtp_host = \"\" (from {}): name the SMTP server, or leave the setting out",
+                source("smtp_host")
+            ),
+            _ => {}
+        }
+        if let Some(from) = &self.mail_from
+            && kintsugi_web::email::parse_mailbox(from).is_err()
+        {
+            bail!(
+                "mail_from = {from:?} (from {}): must be an address such as kintsugi@example.org or \"Kintsugi <kintsugi@example.org>\"",
+                source("mail_from")
+            );
+        }
+        Ok(())
+    }
+
+    /// Outgoing email, when an SMTP server is set.
+    pub fn mail(&self) -> Option<kintsugi_web::email::MailConfig> {
+        use kintsugi_web::email::MailTls;
+        let host = self.smtp_host.clone()?;
+        Some(kintsugi_web::email::MailConfig {
+            port: self.smtp_port.unwrap_or(match self.smtp_tls {
+                MailTls::Starttls => 587,
+                MailTls::Tls => 465,
+                MailTls::None => 25,
+            }),
+            host,
+            tls: self.smtp_tls,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.mail_from.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Refuses an SMTP host that does not resolve, naming the setting: better at start-up
+    /// than as a dead letter days later.
+    pub async fn check_smtp_host(&self) -> anyhow::Result<()> {
+        let Some(mail) = self.mail() else {
+            return Ok(());
+        };
+        match tokio::net::lookup_host((mail.host.as_str(), mail.port))
+            .await
+            .map(|addrs| addrs.count())
+        {
+            Ok(0) => bail!(
+                "smtp_host = {:?}: the name resolves to no address",
+                mail.host
+            ),
+            Ok(_) => Ok(()),
+            Err(e) => bail!(
+                "smtp_host = {:?}: the name does not resolve ({e})",
+                mail.host
+            ),
+        }
+    }
+
+    pub fn jobs(&self) -> kintsugi_web::jobs::JobSettings {
+        let secs = |s: u32| time::Duration::seconds(i64::from(s));
+        kintsugi_web::jobs::JobSettings {
+            retry: kintsugi_core::notify::RetryPolicy {
+                base: secs(self.job_retry_base_seconds),
+                cap: secs(self.job_retry_cap_seconds.max(self.job_retry_base_seconds)),
+                max_attempts: self.job_max_attempts,
+            },
+            lease: secs(self.job_lease_seconds),
+            poll: std::time::Duration::from_millis(u64::from(self.job_poll_millis)),
+            scan_every: secs(self.reminder_scan_seconds),
+            notice_slot: secs(self.notice_batch_seconds),
+            ..kintsugi_web::jobs::JobSettings::default()
+        }
     }
 
     pub fn database(&self) -> Result<Database, String> {
@@ -213,6 +370,43 @@ impl figment::Provider for Flags {
     }
 }
 
+/// The configuration reference in docs/operating.md, generated from `Settings` itself: its
+/// fields' doc comments, their `KINTSUGI_*` variables and their defaults. A test checks the
+/// committed document contains exactly this.
+pub fn reference() -> String {
+    let source = include_str!("config.rs");
+    let body = source
+        .split("pub struct Settings {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .unwrap_or_default();
+    let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+    let mut out = String::from(
+        "<!-- Generated by `kintsugi config reference` from crates/kintsugi/src/config.rs; a test checks it. -->\n\
+         | Setting (TOML key) | Environment variable | Default | Meaning |\n|---|---|---|---|\n",
+    );
+    let mut doc = Vec::new();
+    for line in body.lines().map(str::trim) {
+        if let Some(d) = line.strip_prefix("///") {
+            doc.push(d.trim().to_owned());
+        } else if let Some(field) = line.strip_prefix("pub ") {
+            let key = field.split(':').next().unwrap_or_default().trim();
+            let default = match &defaults[key] {
+                serde_json::Value::Null => "none".to_owned(),
+                serde_json::Value::String(s) => format!("`{s}`"),
+                v => format!("`{v}`"),
+            };
+            out.push_str(&format!(
+                "| `{key}` | `KINTSUGI_{}` | {default} | {} |\n",
+                key.to_uppercase(),
+                doc.join(" ").replace('|', "\\|")
+            ));
+            doc.clear();
+        }
+    }
+    out
+}
+
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))
@@ -262,6 +456,28 @@ mod tests {
         .to_string();
         assert!(err.contains("next tuesday"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_reference_covers_every_setting_and_is_the_one_in_the_docs() {
+        let reference = reference();
+        for key in KEYS {
+            let row = reference
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{key}` |")))
+                .unwrap_or_else(|| panic!("{key} is in the reference"));
+            assert!(
+                !row.ends_with("|  |"),
+                "{key} has a doc comment in Settings"
+            );
+        }
+        assert_eq!(reference.lines().count(), KEYS.len() + 3, "{reference}");
+        let doc = include_str!("../../../docs/operating.md");
+        assert!(
+            doc.contains(&reference),
+            "docs/operating.md is out of date: replace its configuration table with the output of \
+             `kintsugi config reference`:\n{reference}"
+        );
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
 mod health;
+mod jobs;
 mod lessons;
 mod repairs;
 mod rows;
+
+pub use jobs::{JOB_COLUMNS, JobRow};
 
 pub use async_trait::async_trait;
 pub use lessons::*;
@@ -79,6 +82,7 @@ macro_rules! impl_store {
     ($store:ty) => {
         $crate::repair_helpers!($store);
         $crate::health_impl!($store);
+        $crate::impl_job_store!($store);
         $crate::lesson_helpers!($store);
 
         impl $store {
@@ -484,4 +488,7 @@ macro_rules! impl_store {
 /// What an adapter tells [`impl_store!`] about itself.
 pub trait Backend {
     type Db: sqlx::Database;
+    /// Appended to the job claim's SELECT: PostgreSQL skips rows another worker holds;
+    /// SQLite needs nothing, as its claim runs inside `BEGIN IMMEDIATE` (one writer).
+    const CLAIM_LOCK: &'static str;
 }

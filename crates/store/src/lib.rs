@@ -7,6 +7,9 @@ mod health;
 mod model;
 
 pub use health::*;
+mod jobs;
+
+pub use jobs::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -36,7 +39,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything Kintsugi keeps. Each method is one transaction: it happens whole or not at all.
 #[async_trait]
-pub trait Store: HealthStore + Send + Sync + 'static {
+pub trait Store: HealthStore + JobStore + Send + Sync + 'static {
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<()>;
 

@@ -21,6 +21,10 @@ pub struct WebConfig {
     pub local_login: bool,
     /// Where round keys live: the data directory's key store, never the database.
     pub key_dir: std::path::PathBuf,
+    /// Outgoing email; none when no SMTP server is configured (nothing is emailed then).
+    pub mail: Option<crate::email::MailConfig>,
+    /// The job queue's timing: retries, leases, reminder scans, notice batching.
+    pub jobs: crate::jobs::JobSettings,
     /// Development builds only (the binary refuses it otherwise): the file the clock reads
     /// its shift from. See [`DevClock`].
     pub dev_clock: Option<std::path::PathBuf>,
@@ -35,6 +39,8 @@ impl WebConfig {
             login_attempts_per_minute: 10,
             local_login: true,
             key_dir: std::path::PathBuf::from("./kintsugi-data/keys"),
+            mail: None,
+            jobs: crate::jobs::JobSettings::default(),
             dev_clock: None,
         }
     }
