@@ -39,7 +39,12 @@ pub async fn try_send(
 }
 
 /// An answer sent on the anonymous path, without cookies, as the browser sends it.
-pub async fn try_redeem(url: &str, round: &str, token: &Token, comment: &str) -> Option<StatusCode> {
+pub async fn try_redeem(
+    url: &str,
+    round: &str,
+    token: &Token,
+    comment: &str,
+) -> Option<StatusCode> {
     let body = json!({
         "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
         "answer": {"category": "communication", "comment": comment},
@@ -137,8 +142,10 @@ on_both!(kill_during_mixed_load, |backend| async move {
         .json(
             Method::POST,
             &format!("{r}/commitments"),
-            Some(json!({"owner": lee_id, "statement": "Post the release plan in the support channel",
-                "cadence": "daily", "count": 7, "first_due": day(-6)})),
+            Some(
+                json!({"owner": lee_id, "statement": "Post the release plan in the support channel",
+                "cadence": "daily", "count": 7, "first_due": day(-6)}),
+            ),
         )
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
@@ -167,11 +174,7 @@ on_both!(kill_during_mixed_load, |backend| async move {
         }
         if let Some(open) = round.take() {
             let closed = fay
-                .json(
-                    Method::POST,
-                    &format!("{r}/rounds/{open}/close"),
-                    None,
-                )
+                .json(Method::POST, &format!("{r}/rounds/{open}/close"), None)
                 .await;
             assert!(closed.status.is_success(), "{}", closed.body);
         }
@@ -276,7 +279,9 @@ on_both!(kill_during_mixed_load, |backend| async move {
                         Some((StatusCode::CONFLICT, _)) => {}
                         other => {
                             assert!(
-                                other.as_ref().is_none_or(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE),
+                                other
+                                    .as_ref()
+                                    .is_none_or(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE),
                                 "confirmation: {other:?}"
                             );
                             left.push((m, due));
@@ -467,7 +472,11 @@ async fn check(app: &App, repair: &str, acked: &Mutex<Acked>) {
     for b in &sessions {
         let b = rebase(b, &app.url);
         let page = b.json(Method::GET, "/api/v1/repairs", None).await;
-        assert_eq!(page.status, StatusCode::OK, "an acknowledged login still holds");
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "an acknowledged login still holds"
+        );
     }
 
     // No token spent without its answer, no answer without its spent token.
@@ -482,7 +491,8 @@ async fn check(app: &App, repair: &str, acked: &Mutex<Acked>) {
     // A confirmation and its receipt are written together.
     assert_eq!(
         app.scalar("SELECT COUNT(*) FROM confirmations").await,
-        app.scalar("SELECT COUNT(*) FROM confirmation_receipts").await,
+        app.scalar("SELECT COUNT(*) FROM confirmation_receipts")
+            .await,
         "confirmations and receipts match"
     );
     // The update log: numbered 1..n without gaps, each entry with its first version.
@@ -552,13 +562,13 @@ async fn check(app: &App, repair: &str, acked: &Mutex<Acked>) {
         "an acknowledged move to {:?} survived",
         Stage::ALL[acked_stage]
     );
-    assert!(facts.acknowledgments >= acks, "acknowledged acknowledgments stored");
+    assert!(
+        facts.acknowledgments >= acks,
+        "acknowledged acknowledgments stored"
+    );
     // One audit entry per move, written in the move's transaction.
     assert_eq!(
-        count(format!(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'repair.stage'"
-        ))
-        .await,
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'repair.stage'".into()).await,
         stage,
         "each stored move has its audit entry and no more"
     );

@@ -19,7 +19,13 @@ impl Tmpfs {
     /// `None` when mounting is not permitted (it needs root or CAP_SYS_ADMIN).
     fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir)
             .output()
             .ok()?;
@@ -119,10 +125,14 @@ async fn sqlite_full_disk() {
             other => panic!("on a full disk: {other} {}", sent.1),
         }
     }
-    eprintln!("disk: on a full disk {refused} of 20 writes refused with a problem, the rest fitted");
+    eprintln!(
+        "disk: on a full disk {refused} of 20 writes refused with a problem, the rest fitted"
+    );
     assert!(refused > 0, "a full disk refuses writes");
     // A form post from a page, and a round key (a file beside the database), fail cleanly too.
-    let page = admin.post_form("/admin/teams", &[("name", "From the page")]).await;
+    let page = admin
+        .post_form("/admin/teams", &[("name", "From the page")])
+        .await;
     assert!(
         matches!(
             page.status,
@@ -133,12 +143,20 @@ async fn sqlite_full_disk() {
         page.body
     );
     assert_eq!(admin.get("/healthz").await.status, StatusCode::OK);
-    assert_eq!(integrity(app.data_dir.path()).await, "ok", "nothing corrupted");
+    assert_eq!(
+        integrity(app.data_dir.path()).await,
+        "ok",
+        "nothing corrupted"
+    );
 
     // Space returns: service resumes without a restart.
     std::fs::remove_file(&filler).unwrap();
     let after = admin
-        .json(Method::POST, "/api/v1/teams", Some(json!({"name": "After"})))
+        .json(
+            Method::POST,
+            "/api/v1/teams",
+            Some(json!({"name": "After"})),
+        )
         .await;
     assert_eq!(after.status, StatusCode::CREATED, "{}", after.body);
     stored.push("After".into());

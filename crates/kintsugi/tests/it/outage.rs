@@ -147,13 +147,7 @@ impl Drop for Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage() {
     let cluster = Cluster::start();
-    let app = App::launch(
-        tempfile::tempdir().unwrap(),
-        Some(cluster.url()),
-        &[],
-        &[],
-    )
-    .await;
+    let app = App::launch(tempfile::tempdir().unwrap(), Some(cluster.url()), &[], &[]).await;
     let admin = app.setup().await;
     assert_eq!(
         admin.get("/readyz").await.status,
@@ -251,7 +245,10 @@ async fn postgres_outage() {
         failed.len()
     );
     assert!(!failed.is_empty(), "writes during the outage were refused");
-    assert!(slowest < SLOWEST, "no request hung: slowest took {slowest:?}");
+    assert!(
+        slowest < SLOWEST,
+        "no request hung: slowest took {slowest:?}"
+    );
     assert!(
         outcomes.last().unwrap().0 == StatusCode::CREATED,
         "writes succeed again after the outage"
@@ -265,7 +262,10 @@ async fn postgres_outage() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     for name in &acked {
-        assert!(names.contains(&name.as_str()), "acknowledged {name} is stored");
+        assert!(
+            names.contains(&name.as_str()),
+            "acknowledged {name} is stored"
+        );
     }
     drop(app);
 }
