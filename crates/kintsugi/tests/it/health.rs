@@ -379,7 +379,7 @@ on_both!(
         assert!(api["organisation"][0]["hidden_because"].is_null(), "{api}");
 
         // Two weeks after the first checks opened, the next cycle opens by itself.
-        app.exec("UPDATE health_rounds SET period = period - 14".into())
+        app.exec("UPDATE health_rounds SET period = period - 14".to_owned())
             .await;
         admin.get("/health/overview").await;
         assert_eq!(
