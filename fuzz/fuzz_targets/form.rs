@@ -6,7 +6,9 @@
 
 use kintsugi_core::commitments::{Cadence, Schedule, parse_date};
 use kintsugi_core::repair::{self, Breach, CauseCategory, Scope, Side, Stage, UpdateKind};
-use kintsugi_core::{Email, Invalid, KThreshold, NewPassword, OrganisationName, PersonName, TeamName};
+use kintsugi_core::{
+    Email, Invalid, KThreshold, NewPassword, OrganisationName, PersonName, TeamName,
+};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 
@@ -87,7 +89,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(c) = f.cadence.as_deref() {
         named(Cadence::parse(c));
     }
-    for raw in [f.due.as_deref(), f.first_due.as_deref()].into_iter().flatten() {
+    for raw in [f.due.as_deref(), f.first_due.as_deref()]
+        .into_iter()
+        .flatten()
+    {
         named(parse_date("due", raw));
     }
     let today = time::macros::date!(2026 - 06 - 15);
@@ -102,7 +107,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(s) => {
             let dates = s.due_dates();
             assert!(!dates.is_empty() && dates.windows(2).all(|w| w[0] < w[1]));
-            assert_eq!((dates[0], *dates.last().unwrap()), (s.first_due(), s.last_due()));
+            assert_eq!(
+                (dates[0], *dates.last().unwrap()),
+                (s.first_due(), s.last_due())
+            );
         }
         Err(e) => named(Err::<(), _>(e)),
     }
