@@ -329,7 +329,7 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
     store.create_repair(&repair, "bench", &audit).await.unwrap();
     let round = NewRound {
         id: round_id,
-        repair_id: repair.id,
+        repair_id: Some(repair.id),
         kind: "listening".into(),
         public_key: String::new(),
         fingerprint: String::new(),

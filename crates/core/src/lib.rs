@@ -8,6 +8,8 @@ pub mod anonymity;
 pub mod coach;
 pub mod commitments;
 pub mod gate;
+pub mod health;
+pub mod instrument;
 pub mod people;
 pub mod repair;
 pub mod validation;

@@ -140,6 +140,23 @@ enum AdminCommand {
         /// The person's email address.
         email: String,
     },
+    /// Team health instruments.
+    Instrument {
+        #[command(subcommand)]
+        command: InstrumentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InstrumentCommand {
+    /// Check an instrument file (TOML) and put it in use for an organisation's team health checks.
+    Load {
+        /// The instrument file, or - for standard input.
+        file: PathBuf,
+        /// The organisation's id (see `kintsugi admin organisations`); needed when there is more than one.
+        #[arg(long, value_name = "ID")]
+        organisation: Option<uuid::Uuid>,
+    },
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -242,6 +259,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
     if settings.demo {
         demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
+        demo::ensure_health(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -294,6 +312,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
             if let Err(e) = kintsugi_web::rounds::close_due(&swept).await {
                 tracing::warn!(error = %e, "could not close rounds whose time has come");
+            }
+            if let Err(e) = kintsugi_web::health::sweep(&swept).await {
+                tracing::warn!(error = %e, "could not open or close team health checks");
             }
         }
     });
@@ -481,6 +502,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let hash = kintsugi_web::hash_password(password).await?;
                     store.set_password(creds.person.id, &hash).await?;
                     println!("Password set for {}", creds.person.email);
+                }
+                AdminCommand::Instrument {
+                    command: InstrumentCommand::Load { file, organisation },
+                } => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())
+                            .context("cannot read the instrument from standard input")?
+                    } else {
+                        std::fs::read_to_string(&file)
+                            .with_context(|| format!("cannot read {}", file.display()))?
+                    };
+                    let parsed = kintsugi_core::instrument::Instrument::parse(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    let orgs: Vec<_> = store
+                        .list_organisations()
+                        .await?
+                        .into_iter()
+                        .filter(|o| organisation.is_none_or(|id| o.id == id))
+                        .filter(|o| organisation.is_some() || !o.is_demo)
+                        .collect();
+                    let org = match orgs.as_slice() {
+                        [org] => org,
+                        [] => bail!("no such organisation; see `kintsugi admin organisations`"),
+                        _ => bail!(
+                            "there is more than one organisation; choose one with --organisation ID"
+                        ),
+                    };
+                    let now = time::OffsetDateTime::now_utc();
+                    let stored = kintsugi_store::StoredInstrument {
+                        id: uuid::Uuid::new_v4(),
+                        org_id: org.id,
+                        key: parsed.id.clone(),
+                        name: parsed.name.clone(),
+                        source: text,
+                        loaded_at: now,
+                    };
+                    let audit = kintsugi_store::Audit {
+                        id: uuid::Uuid::new_v4(),
+                        org_id: org.id,
+                        actor_id: None,
+                        action: "health.instrument".into(),
+                        subject: parsed.name.clone(),
+                        detail: format!("{} items, from the command line", parsed.items.len()),
+                        at: now,
+                    };
+                    store.load_instrument(&stored, &audit).await?;
+                    println!(
+                        "{} ({} items) is now in use for {}",
+                        parsed.name,
+                        parsed.items.len(),
+                        org.name
+                    );
                 }
             }
             Ok(())

@@ -4,6 +4,7 @@
 //! `pool` field and a `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`).
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
+mod health;
 mod repairs;
 mod rows;
 
@@ -75,6 +76,7 @@ pub fn db(e: sqlx::Error) -> StoreError {
 macro_rules! impl_store {
     ($store:ty) => {
         $crate::repair_helpers!($store);
+        $crate::health_impl!($store);
 
         impl $store {
             async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>

@@ -707,10 +707,12 @@ macro_rules! store_impl {
         }
 
         async fn open_round(&self, r: &kintsugi_store::NewRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            // Rounds without a repair (team health) open through `open_health_round`.
+            let repair_id = r.repair_id.ok_or(kintsugi_store::StoreError::NotFound("repair"))?;
             let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &r.repair_id.to_string()).await?;
+            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
             let open: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM rounds WHERE repair_id = $1 AND kind = $2 AND status = 'open' AND COALESCE(subject, '') = COALESCE($3, '')")
-                .bind(r.repair_id.to_string())
+                .bind(repair_id.to_string())
                 .bind(&r.kind)
                 .bind(r.subject.as_deref())
                 .fetch_optional(&mut *tx)
@@ -724,7 +726,7 @@ macro_rules! store_impl {
                  VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL, $8)",
             )
             .bind(r.id.to_string())
-            .bind(r.repair_id.to_string())
+            .bind(repair_id.to_string())
             .bind(&r.kind)
             .bind(&r.public_key)
             .bind(&r.fingerprint)

@@ -713,7 +713,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
 async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &[Uuid]) {
     let round = NewRound {
         id: Uuid::new_v4(),
-        repair_id,
+        repair_id: Some(repair_id),
         kind: "listening".into(),
         public_key: "cHVibGlj".into(),
         fingerprint: "abcd".into(),

@@ -3,8 +3,10 @@
 //! that every backend must pass.
 
 pub mod conformance;
+mod health;
 mod model;
 
+pub use health::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -34,7 +36,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything Kintsugi keeps. Each method is one transaction: it happens whole or not at all.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: HealthStore + Send + Sync + 'static {
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<()>;
 

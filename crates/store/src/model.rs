@@ -338,7 +338,8 @@ pub struct Notification {
 #[derive(Debug, Clone)]
 pub struct NewRound {
     pub id: Uuid,
-    pub repair_id: Uuid,
+    /// `None` for a team health round (its team is the subject).
+    pub repair_id: Option<Uuid>,
     pub kind: String,
     /// Base64 DER of the round's public key; the secret key is in the key store.
     pub public_key: String,
@@ -352,7 +353,8 @@ pub struct NewRound {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Round {
     pub id: Uuid,
-    pub repair_id: Uuid,
+    /// `None` for a team health round (its team is the subject).
+    pub repair_id: Option<Uuid>,
     pub kind: String,
     pub public_key: String,
     pub fingerprint: String,

@@ -254,7 +254,18 @@ async fn answer(
     {
         return Err(AppError::invalid("category", "must be agree or disagree"));
     }
-    let items = crate::rounds::pulse_items(&round.kind, body.answer.items)?;
+    let items = if round.kind == crate::health::TEAM_HEALTH {
+        // Ratings only: a comment or a category could tell who wrote it in a small team.
+        if category.is_some() || comment.is_some() {
+            return Err(AppError::invalid(
+                "answer",
+                "a team health check takes ratings only, no category or comment",
+            ));
+        }
+        crate::health::answer_items(&state, &round, body.answer.items).await?
+    } else {
+        crate::rounds::pulse_items(&round.kind, body.answer.items)?
+    };
     if round.kind == crate::rounds::CONFIRMATION
         && !matches!(category.as_deref(), Some("happened" | "not_happened"))
     {

@@ -60,7 +60,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(invite))
         .routes(routes!(set_organisation))
         .routes(routes!(set_teams))
-        .merge(crate::repair_api::routes());
+        .merge(crate::repair_api::routes())
+        .merge(crate::health::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -408,8 +408,8 @@ async fn dashboard(
 // The team health module renders this section (its charts, tables and CSV links); the
 // dashboard only places it.
 
-async fn team_health_section(_state: &AppState, _user: &CurrentUser) -> Result<String, AppError> {
-    Ok(String::new())
+async fn team_health_section(state: &AppState, user: &CurrentUser) -> Result<String, AppError> {
+    crate::health::dashboard_section(state, user).await
 }
 
 // ---- CSV exports of the dashboard ----

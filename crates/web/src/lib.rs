@@ -13,6 +13,7 @@ mod dashboard;
 mod error;
 pub mod export;
 mod feeds;
+pub mod health;
 mod ops;
 mod pages;
 mod repair_api;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router(state.clone()))
         .merge(repair_pages::router(state.clone()))
         .merge(feeds::router(state.clone()))
+        .merge(health::router(state.clone()))
         .merge(dashboard::router(state.clone()))
         .merge(api::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(

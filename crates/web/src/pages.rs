@@ -124,7 +124,10 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 }
 
 /// Re-renders a form with its problems when they are the user's to fix; passes other errors on.
-fn form_error<T: Template>(err: AppError, page: impl FnOnce(Vec<Invalid>) -> T) -> Response {
+pub(crate) fn form_error<T: Template>(
+    err: AppError,
+    page: impl FnOnce(Vec<Invalid>) -> T,
+) -> Response {
     match err {
         AppError::Invalid(errors) => render(StatusCode::UNPROCESSABLE_ENTITY, &page(errors)),
         AppError::Conflict(msg) => render(

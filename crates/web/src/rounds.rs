@@ -100,6 +100,30 @@ async fn create(
     closes_at: Option<time::OffsetDateTime>,
     entry: &kintsugi_store::Audit,
 ) -> Result<Round, AppError> {
+    let round = new_keyed_round(state, kind, subject, closes_at).await?;
+    let round = NewRound {
+        repair_id: Some(repair_id),
+        ..round
+    };
+    if let Err(e) = state.store().open_round(&round, entry).await {
+        let _ = state.keys().destroy(round.id);
+        return Err(e.into());
+    }
+    state
+        .store()
+        .round(round.id)
+        .await?
+        .ok_or(AppError::Internal)
+}
+
+/// A round with a fresh key pair, its secret half already in the key store; the caller
+/// stores the round, and destroys the key if it cannot.
+pub async fn new_keyed_round(
+    state: &AppState,
+    kind: &str,
+    subject: Option<String>,
+    closes_at: Option<time::OffsetDateTime>,
+) -> Result<NewRound, AppError> {
     let key = tokio::task::spawn_blocking(RoundKey::generate)
         .await
         .map_err(|_| AppError::Internal)?
@@ -114,21 +138,16 @@ async fn create(
         tracing::error!(error = %e, "cannot write the round key");
         AppError::Unavailable
     })?;
-    let round = NewRound {
+    Ok(NewRound {
         id,
-        repair_id,
+        repair_id: None,
         kind: kind.into(),
         public_key: STANDARD.encode(&public),
         fingerprint: kintsugi_anon::fingerprint(&public),
         closes_at,
         opened_at: state.now(),
         subject,
-    };
-    if let Err(e) = state.store().open_round(&round, entry).await {
-        let _ = state.keys().destroy(id);
-        return Err(e.into());
-    }
-    state.store().round(id).await?.ok_or(AppError::Internal)
+    })
 }
 
 // ---- Anonymous confirmations ----
@@ -422,7 +441,7 @@ pub async fn round_in(
     round_id: Uuid,
 ) -> Result<Round, AppError> {
     match state.store().round(round_id).await? {
-        Some(r) if r.repair_id == access.repair.id => Ok(r),
+        Some(r) if r.repair_id == Some(access.repair.id) => Ok(r),
         _ => Err(AppError::not_found("round")),
     }
 }
@@ -510,6 +529,17 @@ pub async fn issue(
         }
         _ => {}
     }
+    sign_for(state, &round, user.person.id, blinded_b64).await
+}
+
+/// Signs a member's blinded message for an open round and records that they got their
+/// token (once; a second request is a conflict). Whether they may answer is checked first.
+pub async fn sign_for(
+    state: &AppState,
+    round: &Round,
+    person_id: Uuid,
+    blinded_b64: &str,
+) -> Result<TokenResponse, AppError> {
     if !round.open {
         return Err(AppError::Conflict("this round is closed".into()));
     }
@@ -532,7 +562,7 @@ pub async fn issue(
         .map_err(|_| AppError::Internal)?;
     let signature = signature.map_err(|e| AppError::invalid("blinded_message", e.to_string()))?;
     // Recorded only once the signature exists, so a refused request does not use up the member's token.
-    state.store().record_issue(round.id, user.person.id).await?;
+    state.store().record_issue(round.id, person_id).await?;
     Ok(TokenResponse {
         blind_signature: STANDARD.encode(signature),
     })

@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod feeds;
 mod harness;
+mod health;
 mod ops;
 mod repairs;
 mod roles;

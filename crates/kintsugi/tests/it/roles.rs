@@ -37,6 +37,16 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
         "/feeds/{token}/repairs/{id}/updates.atom",
         Access::Anyone,
     ),
+    // Team health (health.rs).
+    ("GET", "/health", Access::Member),
+    ("POST", "/health/rounds/{round}/token", Access::Member),
+    ("GET", "/health/overview", Access::Dashboard),
+    ("GET", "/health/overview.csv", Access::Dashboard),
+    ("GET", "/health/teams/{team}", Access::Dashboard),
+    ("GET", "/admin/health", Access::Admin),
+    ("POST", "/admin/health/settings", Access::Admin),
+    ("POST", "/admin/health/instrument", Access::Admin),
+    ("POST", "/admin/health/parents", Access::Admin),
     ("GET", "/dashboard", Access::Dashboard),
     ("GET", "/dashboard/repairs.csv", Access::Dashboard),
     ("GET", "/dashboard/follow-through.csv", Access::Dashboard),
@@ -57,7 +67,12 @@ pub enum Access {
 fn api_access(path: &str) -> Access {
     match path {
         "/api/v1/session" => Access::Anyone,
-        p if p.starts_with("/api/v1/me") || p.starts_with("/api/v1/repairs") => Access::Member,
+        p if p.starts_with("/api/v1/me")
+            || p.starts_with("/api/v1/repairs")
+            || p.starts_with("/api/v1/health") =>
+        {
+            Access::Member
+        }
         _ => Access::Admin,
     }
 }
