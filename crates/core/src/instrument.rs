@@ -518,7 +518,6 @@ dimension = "lead"
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect::<BTreeMap<_, _>>()
         };
-        // (answers, what comes of them)
         type Case<'a> = (&'a [(&'a str, i64)], Result<(), &'a str>);
         let cases: &[Case] = &[
             (&[("speak", 4), ("hold_back", 2), ("lead_fair", 5)], Ok(())),
