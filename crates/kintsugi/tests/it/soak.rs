@@ -64,6 +64,7 @@ async fn soak() {
     let (mut baseline, mut peak) = (None, 0u64);
     let mut samples = Vec::new();
     let mut tokens = Vec::new();
+    let mut current = None;
     let mut in_flight = tokio::task::JoinSet::new();
     let mut tick: u64 = 0;
     while started.elapsed() < duration {
@@ -74,7 +75,7 @@ async fn soak() {
             let (what, status) = done.unwrap();
             record(what, status);
         }
-        if tick % 200 == 0 {
+        if tick.is_multiple_of(200) {
             let rss = rss_kib(pid);
             peak = peak.max(rss);
             samples.push((started.elapsed().as_secs(), rss));
@@ -84,7 +85,16 @@ async fn soak() {
         }
         // A new listening round every 30 s, with a token for each member to spend.
         if tick % 600 == 1 {
+            // One listening round at a time: the last one closes, unspent tokens with it.
+            if let Some(open) = current.take() {
+                let closed = fay
+                    .json(Method::POST, &format!("{r}/rounds/{open}/close"), None)
+                    .await;
+                assert!(closed.status.is_success(), "{}", closed.body);
+                tokens.clear();
+            }
             let (round, public) = open_round(&g).await;
+            current = Some(round.clone());
             for m in members.iter() {
                 tokens.push((
                     round.clone(),
@@ -93,6 +103,8 @@ async fn soak() {
             }
         }
         let member = members[(tick as usize) % members.len()].clone();
+        // Only the accountable side (Lee) may ask the coach.
+        let lee = members[0].clone();
         let (fay, url, r) = (fay.clone(), app.url.clone(), r.clone());
         let token = (tick % 40 == 20).then(|| tokens.pop()).flatten();
         in_flight.spawn(async move {
@@ -114,7 +126,7 @@ async fn soak() {
                     "coach",
                     status(
                         try_send(
-                            &member,
+                            &lee,
                             Method::POST,
                             &format!("{r}/coach"),
                             Some(json!({"body": "I'm sorry if you felt left out. I should have told you first, and I will post every date change in your channel."})),
