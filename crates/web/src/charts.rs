@@ -720,7 +720,8 @@ impl HeatMap {
     pub fn render(&self) -> String {
         let (left, top, cw, ch) = (Self::LEFT, Self::TOP, Self::CELL_W, Self::CELL_H);
         let cols = self.columns.len().max(1);
-        let width = (left + cw * cols as f64 + 8.0).max(420.0);
+        // Wide enough for the cells and for the whole colour legend.
+        let width = (left + cw * cols as f64 + 8.0).max(left + 64.0 * HEAT.len() as f64 + 16.0);
         let bottom = top + ch * self.rows.len() as f64;
         let height = bottom + 56.0;
         let column_heads = self
@@ -1011,5 +1012,25 @@ mod tests {
         assert_eq!(svg.matches(">suppressed</text>").count(), 2);
         assert!(svg.contains(">5.8</text>") && svg.contains("Team"));
         assert!(svg.contains("Small team, Q1: suppressed (fewer than 5 answered)"));
+        // Every legend step sits inside the drawing.
+        let width: f64 = svg
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let last = svg
+            .rsplit("<rect x=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap();
+        assert!(last + 60.0 <= width, "legend at {last} in {width}");
     }
 }

@@ -208,6 +208,48 @@ on_both!(
     }
 );
 
+/// Walks a repair to *rebuild* through the API the way its people would: Lee acknowledges,
+/// Fay names a cause after a conversation, Lee commits, Fay moves it on.
+async fn to_rebuild(repair: &str, fay: &Browser, lee: &Browser, lee_id: &str) {
+    let base = format!("/api/v1/repairs/{repair}");
+    let stage = |from: &str| json!({"from": from, "action": "advance"});
+    let steps = [
+        (
+            lee,
+            "acknowledgments",
+            json!({"body": "I changed the dates without telling you. I am sorry."}),
+        ),
+        (fay, "stage", stage("acknowledge")),
+        (
+            fay,
+            "no-round-reason",
+            json!({"reason": "We talked it through together."}),
+        ),
+        (
+            fay,
+            "causes",
+            json!({"category": "process", "description": "No release checklist."}),
+        ),
+        (fay, "stage", stage("understand")),
+        (
+            lee,
+            "commitments",
+            json!({"owner": lee_id, "statement": "Share dates first", "due": day(30)}),
+        ),
+        (fay, "stage", stage("act")),
+    ];
+    for (who, path, body) in steps {
+        let done = who
+            .json(Method::POST, &format!("{base}/{path}"), Some(body))
+            .await;
+        assert!(done.status.is_success(), "{path}: {}", done.body);
+    }
+    assert_eq!(
+        fay.json(Method::GET, &base, None).await.json()["stage"],
+        "rebuild"
+    );
+}
+
 /// Answers the open trust pulse as each of `who`, rating every item `value`; then two weeks
 /// pass, so it closes and the next one opens when `reader` next reads the repair.
 async fn answer_pulse(app: &App, repair: &str, reader: &Browser, who: &[&Browser], value: i64) {
@@ -279,42 +321,7 @@ on_both!(
             .unwrap()
             .to_owned();
         let lee = &g.members[0];
-        let stage = |from: &str| json!({"from": from, "action": "advance"});
-        let steps = [
-            (
-                lee,
-                "acknowledgments",
-                json!({"body": "I changed the dates without telling you. I am sorry."}),
-            ),
-            (&g.fay, "stage", stage("acknowledge")),
-            (
-                &g.fay,
-                "no-round-reason",
-                json!({"reason": "We talked it through as a team."}),
-            ),
-            (
-                &g.fay,
-                "causes",
-                json!({"category": "process", "description": "No release checklist."}),
-            ),
-            (&g.fay, "stage", stage("understand")),
-            (
-                lee,
-                "commitments",
-                json!({"owner": lee_id, "statement": "Share dates first", "due": day(30)}),
-            ),
-            (&g.fay, "stage", stage("act")),
-        ];
-        for (who, path, body) in steps {
-            let done = who
-                .json(Method::POST, &format!("{base}/{path}"), Some(body))
-                .await;
-            assert!(done.status.is_success(), "{path}: {}", done.body);
-        }
-        assert_eq!(
-            g.fay.json(Method::GET, &base, None).await.json()["stage"],
-            "rebuild"
-        );
+        to_rebuild(&g.repair, &g.fay, lee, &lee_id).await;
 
         // No closed pulse yet: no trend section.
         let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
@@ -399,35 +406,7 @@ on_both!(
 on_both!(a_pairs_trend_is_for_its_insiders, |backend| async move {
     // Person↔person: Ana (affected) answers alone, which never reaches k.
     let c = crate::repairs::cast(backend).await;
-    let base = format!("/api/v1/repairs/{}", c.repair);
-    let stage = |from: &str| json!({"from": from, "action": "advance"});
-    let steps = [
-        (
-            &c.lee,
-            "acknowledgments",
-            json!({"body": "I missed the date. I am sorry."}),
-        ),
-        (&c.fay, "stage", stage("acknowledge")),
-        (&c.fay, "no-round-reason", json!({"reason": "Two people."})),
-        (
-            &c.fay,
-            "causes",
-            json!({"category": "process", "description": "No checklist."}),
-        ),
-        (&c.fay, "stage", stage("understand")),
-        (
-            &c.lee,
-            "commitments",
-            json!({"owner": c.lee_id, "statement": "Share the plan", "due": day(30)}),
-        ),
-        (&c.fay, "stage", stage("act")),
-    ];
-    for (who, path, body) in steps {
-        let done = who
-            .json(Method::POST, &format!("{base}/{path}"), Some(body))
-            .await;
-        assert!(done.status.is_success(), "{path}: {}", done.body);
-    }
+    to_rebuild(&c.repair, &c.fay, &c.lee, &c.lee_id).await;
     let (app, repair) = (&c.app, c.repair.as_str());
     answer_pulse(app, repair, &c.ana, &[&c.ana], 3).await;
     answer_pulse(app, repair, &c.ana, &[], 7).await; // nobody answered this one

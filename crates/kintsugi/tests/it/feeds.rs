@@ -10,6 +10,20 @@ use crate::on_both;
 /// Text that needs escaping in XML and in iCalendar.
 const AWKWARD: &str = "Plan; review, then ship <b>&</b> \\ \"done\"";
 
+/// A feed's body, fetched the way a feed reader does (no cookie) and parsed.
+async fn parsed<T: std::str::FromStr>(url: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    let got = reqwest::get(url).await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK, "{url}");
+    got.text()
+        .await
+        .unwrap()
+        .parse()
+        .expect("a feed that parses")
+}
+
 on_both!(
     atom_entries_parse_with_every_version_and_reason,
     |backend| async move {
@@ -44,14 +58,7 @@ on_both!(
 
         let page = c.ana.post_form("/me/feeds", &[]).await;
         let url = value_by_id(&page.body, &format!("atom-{}", c.repair)).expect("an Atom address");
-        let feed: atom_syndication::Feed = reqwest::get(&url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .parse()
-            .expect("valid Atom");
+        let feed: atom_syndication::Feed = parsed(&url).await;
         assert_eq!(feed.id(), format!("urn:uuid:{}", c.repair));
         assert_eq!(feed.title().as_str(), "Updates: Missed launch date");
         assert!(feed.links()[0].href().ends_with(&r));
@@ -92,14 +99,7 @@ on_both!(
                 &[("kind", "check_in"), ("body", AWKWARD), ("reason", "")],
             )
             .await;
-        let feed: atom_syndication::Feed = reqwest::get(&url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let feed: atom_syndication::Feed = parsed(&url).await;
         assert_eq!(
             feed.entries()[0].content().unwrap().value().unwrap(),
             AWKWARD
@@ -177,14 +177,7 @@ on_both!(
         // Ana owns nothing: her calendar parses and is empty.
         let page = c.ana.post_form("/me/feeds", &[]).await;
         let url = value_by_id(&page.body, "ics-url").unwrap();
-        let calendar: icalendar::Calendar = reqwest::get(&url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let calendar: icalendar::Calendar = parsed(&url).await;
         assert_eq!(
             calendar
                 .components

@@ -156,6 +156,7 @@ async fn every_route_as_every_role() {
         p.replace("{id}", &target)
             .replace("{team}", &team)
             .replace("{token}", "no-such-token")
+            .replace("{team}", &team)
     };
     for (who, b) in &browsers {
         for (method, path, access) in PAGE_ROUTES {

@@ -6,7 +6,7 @@
 //   repair shows one trend chart per dimension with a gap that says why → the admin's
 //   dashboard → a member is refused the dashboard and has no link to it.
 //
-// Every page is checked with axe-core and screenshotted as 40-….png, 41-….png, …
+// Every page is checked with axe-core and screenshotted as 50-….png, 51-….png, …
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,7 +59,7 @@ test('the dashboard and pulse trends with the demo organisation', async (t) => {
   const admin = await newPage(browser);
   const member = await newPage(browser);
   const step = sequentialSteps(t, {
-    prefix: '4x',
+    prefix: '5x',
     people: { facilitator: fac, admin, member },
     server: () => server,
   });
@@ -77,7 +77,7 @@ test('the dashboard and pulse trends with the demo organisation', async (t) => {
     for (const stage of STAGES) await byRole(page, 'rowheader', stage, { page });
     // The overdue repair is Hana's: this facilitator learns only that it exists.
     await expectText(page, 'you are not part of', { what: 'the overdue section' });
-    await visited(page, '40-dashboard-facilitator.png', 'the dashboard (facilitator)');
+    await visited(page, '50-dashboard-facilitator.png', 'the dashboard (facilitator)');
   });
 
   await step('2. a rebuilding repair shows each dimension over time, with the gap explained', async () => {
@@ -96,10 +96,10 @@ test('the dashboard and pulse trends with the demo organisation', async (t) => {
       page,
       what: 'the first chart\'s data table',
     });
-    await visited(page, '41-repair-trend.png', 'the rebuilding repair with its trends');
+    await visited(page, '51-repair-trend.png', 'the rebuilding repair with its trends');
     const trend = page.locator('section.trend');
     await trend.scrollIntoViewIfNeeded();
-    await trend.screenshot({ path: join(SCREENSHOT_DIR, '42-repair-trend-section.png') });
+    await trend.screenshot({ path: join(SCREENSHOT_DIR, '52-repair-trend-section.png') });
   });
 
   await step('3. the admin sees the same dashboard', async () => {
@@ -108,7 +108,7 @@ test('the dashboard and pulse trends with the demo organisation', async (t) => {
     await goto(page, `${server.baseUrl}/dashboard`);
     await expectText(page, 'last update 18 days ago, promised every 7', { what: 'the overdue table' });
     await byRole(page, 'link', 'On-call swap promised, then withdrawn');
-    await visited(page, '43-dashboard-admin.png', 'the dashboard (admin)');
+    await visited(page, '53-dashboard-admin.png', 'the dashboard (admin)');
   });
 
   await step('4. a member has no dashboard', async () => {
@@ -118,6 +118,6 @@ test('the dashboard and pulse trends with the demo organisation', async (t) => {
     const res = await page.goto(`${server.baseUrl}/dashboard`);
     assert.equal(res.status(), 403);
     await expectText(page, 'this needs the admin or facilitator role', { what: 'the refusal' });
-    await visited(page, '44-dashboard-member-refused.png', 'the refusal');
+    await visited(page, '54-dashboard-member-refused.png', 'the refusal');
   });
 });
