@@ -30,6 +30,17 @@ impl Roles {
         }
     }
 
+    /// The organisation dashboard: aggregates for the people who run repairs or the install.
+    pub fn require_dashboard(self) -> Result<(), Forbidden> {
+        if self.admin || self.facilitator {
+            Ok(())
+        } else {
+            Err(Forbidden {
+                needed: "admin or facilitator",
+            })
+        }
+    }
+
     /// Names for display, most powerful first.
     pub fn labels(self) -> Vec<&'static str> {
         let mut out = Vec::new();
@@ -71,6 +82,26 @@ mod tests {
         for (roles, allowed) in table {
             assert_eq!(roles.require_admin().is_ok(), allowed, "{roles:?}");
         }
+    }
+
+    #[test]
+    fn admins_and_facilitators_see_the_dashboard() {
+        for (admin, facilitator, allowed) in [
+            (false, false, false),
+            (false, true, true),
+            (true, false, true),
+            (true, true, true),
+        ] {
+            let roles = Roles { admin, facilitator };
+            assert_eq!(roles.require_dashboard().is_ok(), allowed, "{roles:?}");
+        }
+        assert_eq!(
+            Roles::default()
+                .require_dashboard()
+                .unwrap_err()
+                .to_string(),
+            "this needs the admin or facilitator role"
+        );
     }
 
     #[test]

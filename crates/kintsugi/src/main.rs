@@ -3,6 +3,7 @@
 mod config;
 mod demo;
 mod respond;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -115,6 +116,21 @@ enum Command {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Copy every row of a SQLite database into a fresh PostgreSQL database, then compare
+    /// the counts per table. Stop the server first. Round keys stay in the data directory.
+    Transfer {
+        /// The SQLite database: sqlite://PATH (e.g. sqlite://kintsugi-data/kintsugi.db).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// An empty PostgreSQL database: postgres://USER@HOST/DB.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+    /// Print the configuration reference (every setting, its variable and default) as Markdown.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Administration from the command line.
     Admin {
         #[command(subcommand)]
@@ -122,6 +138,12 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// The table in docs/operating.md, generated from the settings' own documentation.
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +160,23 @@ enum AdminCommand {
     SetPassword {
         /// The person's email address.
         email: String,
+    },
+    /// Team health instruments.
+    Instrument {
+        #[command(subcommand)]
+        command: InstrumentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InstrumentCommand {
+    /// Check an instrument file (TOML) and put it in use for an organisation's team health checks.
+    Load {
+        /// The instrument file, or - for standard input.
+        file: PathBuf,
+        /// The organisation's id (see `kintsugi admin organisations`); needed when there is more than one.
+        #[arg(long, value_name = "ID")]
+        organisation: Option<uuid::Uuid>,
     },
 }
 
@@ -161,7 +200,10 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             flags.push(("demo", demo.then_some(json!(true))));
             flags.push(("public_url", public_url.as_ref().map(|u| json!(u))));
         }
-        Command::Coach { .. } | Command::Respond { .. } => {}
+        Command::Coach { .. }
+        | Command::Respond { .. }
+        | Command::Transfer { .. }
+        | Command::Config { .. } => {}
         Command::Migrate { db: d }
         | Command::Backup { db: d, .. }
         | Command::Restore { db: d, .. }
@@ -242,6 +284,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
     if settings.demo {
         demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
+        demo::ensure_health(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -258,6 +301,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     web.oidc = settings.oidc();
     web.mail = settings.mail();
     web.jobs = settings.jobs();
+    web.dev_clock = settings.dev_clock.clone();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");
@@ -283,6 +327,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Background jobs: email, reminders, webhooks and the housekeeping that was a sweep
     // here before (expired sessions and links, missed occurrences, rounds due to close).
     kintsugi_web::jobs::start(state.clone(), kintsugi_web::jobs::registry());
+    if state.on_dev_clock() {
+        println!(
+            "Running on the development clock in {:?}",
+            settings.dev_clock
+        );
+    }
 
     let app =
         kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -314,10 +364,53 @@ fn sqlite_only(settings: &Settings, what: &str) -> anyhow::Result<PathBuf> {
         Database::Sqlite(path) => Ok(path),
         Database::Postgres(_) => {
             bail!(
-                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operations.md)"
+                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operating.md)"
             )
         }
     }
+}
+
+/// `kintsugi transfer`: the URLs are read by the same rules as `database_url`.
+async fn transfer(from: &str, to: &str) -> anyhow::Result<()> {
+    let parse = |url: &str| {
+        Settings {
+            database_url: Some(url.to_owned()),
+            ..Settings::default()
+        }
+        .database()
+    };
+    let sqlite = match parse(from) {
+        Ok(Database::Sqlite(path)) => path,
+        Ok(Database::Postgres(_)) => bail!("--from must be a SQLite database (sqlite://PATH)"),
+        Err(why) => bail!("--from {from:?}: {why}"),
+    };
+    let postgres = match parse(to) {
+        Ok(Database::Postgres(url)) => url,
+        _ => bail!("--to must be a PostgreSQL database (postgres://USER@HOST/DB)"),
+    };
+    if !sqlite.is_file() {
+        bail!(
+            "--from: there is no SQLite database at {}",
+            sqlite.display()
+        );
+    }
+    // No server may write to the source while it is copied.
+    let _lock = lock_data_dir(sqlite.parent().unwrap_or(Path::new(".")))?;
+    let counted = transfer::run(&sqlite, &postgres).await?;
+    println!("{:<28} {:>10}", "table", "rows");
+    for c in &counted {
+        println!("{:<28} {:>10}", c.table, c.rows);
+    }
+    let total: i64 = counted.iter().map(|c| c.rows).sum();
+    println!(
+        "Copied {total} rows in {} tables; the counts match on both sides.",
+        counted.len()
+    );
+    println!(
+        "Round keys are not in the database: keep the data directory's keys/ folder \
+         (copy it to every server's --data-dir), or open rounds cannot issue tokens."
+    );
+    Ok(())
 }
 
 /// The coach needs no database and no settings: it reads text and prints advice.
@@ -395,13 +488,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             return respond::run(r).await;
         }
+        Command::Transfer { from, to } => return transfer(from, to).await,
+        Command::Config {
+            command: ConfigCommand::Reference,
+        } => {
+            print!("{}", config::reference());
+            return Ok(());
+        }
         _ => {}
     }
     let settings = settings(&cli)?;
     init_logging(&settings);
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
-        Command::Coach { .. } | Command::Respond { .. } => Ok(()), // handled before settings are read
+        // Handled before settings are read.
+        Command::Coach { .. }
+        | Command::Respond { .. }
+        | Command::Transfer { .. }
+        | Command::Config { .. } => Ok(()),
         Command::Migrate { .. } => {
             open_store(&settings).await?;
             println!("The database schema is up to date.");
@@ -467,6 +571,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let hash = kintsugi_web::hash_password(password).await?;
                     store.set_password(creds.person.id, &hash).await?;
                     println!("Password set for {}", creds.person.email);
+                }
+                AdminCommand::Instrument {
+                    command: InstrumentCommand::Load { file, organisation },
+                } => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())
+                            .context("cannot read the instrument from standard input")?
+                    } else {
+                        std::fs::read_to_string(&file)
+                            .with_context(|| format!("cannot read {}", file.display()))?
+                    };
+                    let parsed = kintsugi_core::instrument::Instrument::parse(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    let orgs: Vec<_> = store
+                        .list_organisations()
+                        .await?
+                        .into_iter()
+                        .filter(|o| organisation.is_none_or(|id| o.id == id))
+                        .filter(|o| organisation.is_some() || !o.is_demo)
+                        .collect();
+                    let org = match orgs.as_slice() {
+                        [org] => org,
+                        [] => bail!("no such organisation; see `kintsugi admin organisations`"),
+                        _ => bail!(
+                            "there is more than one organisation; choose one with --organisation ID"
+                        ),
+                    };
+                    let now = time::OffsetDateTime::now_utc();
+                    let stored = kintsugi_store::StoredInstrument {
+                        id: uuid::Uuid::new_v4(),
+                        org_id: org.id,
+                        key: parsed.id.clone(),
+                        name: parsed.name.clone(),
+                        source: text,
+                        loaded_at: now,
+                    };
+                    let audit = kintsugi_store::Audit {
+                        id: uuid::Uuid::new_v4(),
+                        org_id: org.id,
+                        actor_id: None,
+                        action: "health.instrument".into(),
+                        subject: parsed.name.clone(),
+                        detail: format!("{} items, from the command line", parsed.items.len()),
+                        at: now,
+                    };
+                    store.load_instrument(&stored, &audit).await?;
+                    println!(
+                        "{} ({} items) is now in use for {}",
+                        parsed.name,
+                        parsed.items.len(),
+                        org.name
+                    );
                 }
             }
             Ok(())

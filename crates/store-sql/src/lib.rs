@@ -4,13 +4,16 @@
 //! `pool` field and a `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`).
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
+mod health;
 mod jobs;
+mod lessons;
 mod repairs;
 mod rows;
 
 pub use jobs::{JOB_COLUMNS, JobRow};
 
 pub use async_trait::async_trait;
+pub use lessons::*;
 pub use rows::*;
 pub use sqlx;
 
@@ -78,7 +81,9 @@ pub fn db(e: sqlx::Error) -> StoreError {
 macro_rules! impl_store {
     ($store:ty) => {
         $crate::repair_helpers!($store);
+        $crate::health_impl!($store);
         $crate::impl_job_store!($store);
+        $crate::lesson_helpers!($store);
 
         impl $store {
             async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>

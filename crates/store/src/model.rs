@@ -338,7 +338,8 @@ pub struct Notification {
 #[derive(Debug, Clone)]
 pub struct NewRound {
     pub id: Uuid,
-    pub repair_id: Uuid,
+    /// `None` for a team health round (its team is the subject).
+    pub repair_id: Option<Uuid>,
     pub kind: String,
     /// Base64 DER of the round's public key; the secret key is in the key store.
     pub public_key: String,
@@ -352,7 +353,8 @@ pub struct NewRound {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Round {
     pub id: Uuid,
-    pub repair_id: Uuid,
+    /// `None` for a team health round (its team is the subject).
+    pub repair_id: Option<Uuid>,
     pub kind: String,
     pub public_key: String,
     pub fingerprint: String,
@@ -499,4 +501,58 @@ pub struct DeliveryAttempt {
     pub http_status: Option<u16>,
     pub error: Option<String>,
     pub at: OffsetDateTime,
+}
+// ---- The lessons library ----
+
+/// A lesson as it goes in: its text already anonymised (see `kintsugi_core::lessons`).
+#[derive(Debug, Clone)]
+pub struct NewLesson {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// Only to refuse a second lesson from the same repair; never shown.
+    pub repair_id: Uuid,
+    pub breach: Breach,
+    pub text: kintsugi_core::lessons::LessonText,
+    pub published_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lesson {
+    pub id: Uuid,
+    pub breach: Breach,
+    pub text: kintsugi_core::lessons::LessonText,
+    pub published_at: OffsetDateTime,
+}
+
+/// An anonymous story as it arrives: no author, no time but its week.
+#[derive(Debug, Clone)]
+pub struct NewStory {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub title: String,
+    pub body: String,
+    /// Weeks since 1970-01-01 (a Thursday): coarse enough to say nothing about the moment.
+    pub week: i64,
+    /// hex(SHA-256(capability)); the author's capability opens the story's answers.
+    pub reply_check: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Story {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub week: i64,
+    pub hidden: bool,
+    pub answers: Vec<StoryAnswer>,
+}
+
+/// A facilitator's answer to a story, signed with their name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryAnswer {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub author_name: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
 }

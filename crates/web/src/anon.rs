@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// A cookie could tie an answer to a session; the anonymous path takes none.
-async fn refuse_cookies(req: Request, next: Next) -> Response {
+pub(crate) async fn refuse_cookies(req: Request, next: Next) -> Response {
     if req.headers().contains_key(header::COOKIE) {
         return AppError::BadRequest(
             "the anonymous path takes no cookies: send answers without credentials, so nothing can tie them to a session".into(),
@@ -254,7 +254,18 @@ async fn answer(
     {
         return Err(AppError::invalid("category", "must be agree or disagree"));
     }
-    let items = crate::rounds::pulse_items(&round.kind, body.answer.items)?;
+    let items = if round.kind == crate::health::TEAM_HEALTH {
+        // Ratings only: a comment or a category could tell who wrote it in a small team.
+        if category.is_some() || comment.is_some() {
+            return Err(AppError::invalid(
+                "answer",
+                "a team health check takes ratings only, no category or comment",
+            ));
+        }
+        crate::health::answer_items(&state, &round, body.answer.items).await?
+    } else {
+        crate::rounds::pulse_items(&round.kind, body.answer.items)?
+    };
     if round.kind == crate::rounds::CONFIRMATION
         && !matches!(category.as_deref(), Some("happened" | "not_happened"))
     {
@@ -263,7 +274,9 @@ async fn answer(
             "must be happened or not_happened",
         ));
     }
-    if round.kind == crate::rounds::GENUINENESS && category.is_some() {
+    if (round.kind == crate::rounds::GENUINENESS || round.kind == crate::rounds::PULSE)
+        && category.is_some()
+    {
         return Err(AppError::invalid(
             "category",
             "belongs only to listening rounds",

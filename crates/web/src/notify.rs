@@ -236,7 +236,11 @@ pub async fn round_notice(state: AppState, job: Job) -> Result<(), Failure> {
     if !round.open {
         return Ok(());
     }
-    let Some(repair) = state.store().repair(notice.org_id, round.repair_id).await? else {
+    // Team health checks have no repair; their notices are not sent yet.
+    let Some(repair_id) = round.repair_id else {
+        return Ok(());
+    };
+    let Some(repair) = state.store().repair(notice.org_id, repair_id).await? else {
         return Err(Failure::Permanent("the repair no longer exists".into()));
     };
     let mut people = eligible(&repair, &round.kind);
@@ -339,7 +343,7 @@ pub async fn email_invitation(
 ) -> Result<(kintsugi_store::Person, crate::actions::Invitation), AppError> {
     if state.config().mail.is_none() {
         return Err(AppError::Conflict(
-            "this server sends no email: set smtp_host and mail_from (see docs/operations.md), or copy the invitation link by hand".into(),
+            "this server sends no email: set smtp_host and mail_from (see docs/operating.md), or copy the invitation link by hand".into(),
         ));
     }
     let invitation = crate::actions::invite(state, admin, id).await?;

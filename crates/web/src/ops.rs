@@ -19,12 +19,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready means the database answers.
+/// How long `/readyz` waits for the database: well under a load balancer's probe timeout,
+/// rather than the pool's whole acquire timeout.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready means the database answers, promptly.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => {
+    match tokio::time::timeout(READY_WITHIN, state.store().ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }
@@ -89,12 +97,25 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         (header::REFERRER_POLICY, "same-origin"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         ),
     ] {
         headers
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// HSTS, only when people reach Kintsugi over https (`public_url`): sent over plain http
+/// it would be ignored, and on a TLS-terminating proxy's behalf it is what browsers need.
+pub async fn strict_transport(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if https {
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static("max-age=31536000"));
     }
     response
 }

@@ -62,6 +62,8 @@ pub struct UserChrome {
     pub org_name: String,
     pub is_admin: bool,
     pub is_demo: bool,
+    /// Admins and facilitators see the dashboard.
+    pub sees_dashboard: bool,
 }
 
 impl Chrome {
@@ -75,6 +77,7 @@ impl Chrome {
                 org_name: u.org.name.clone(),
                 is_admin: u.person.roles.admin,
                 is_demo: u.org.is_demo,
+                sees_dashboard: u.person.roles.require_dashboard().is_ok(),
             }),
         }
     }
@@ -90,6 +93,10 @@ pub struct Page {
 impl Page {
     pub fn chrome(&self, title: &str) -> Chrome {
         Chrome::new(&self.csrf, self.user.as_ref(), title, &self.path)
+    }
+
+    pub fn user(&self) -> Option<&CurrentUser> {
+        self.user.as_ref()
     }
 }
 
@@ -121,7 +128,10 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 }
 
 /// Re-renders a form with its problems when they are the user's to fix; passes other errors on.
-fn form_error<T: Template>(err: AppError, page: impl FnOnce(Vec<Invalid>) -> T) -> Response {
+pub(crate) fn form_error<T: Template>(
+    err: AppError,
+    page: impl FnOnce(Vec<Invalid>) -> T,
+) -> Response {
     match err {
         AppError::Invalid(errors) => render(StatusCode::UNPROCESSABLE_ENTITY, &page(errors)),
         AppError::Conflict(msg) => render(

@@ -64,6 +64,10 @@ pub fn router(state: AppState) -> Router {
             "/repairs/{id}/commitments/{commitment}/confirm",
             post(confirm),
         )
+        .route(
+            "/repairs/{id}/pulses.csv",
+            get(crate::dashboard::pulses_csv),
+        )
         .layer(axum::middleware::from_fn(html_errors))
         .with_state(state)
 }
@@ -352,6 +356,8 @@ struct RepairPage {
     has_side: bool,
     side_affected: bool,
     k: u32,
+    /// The trust pulse trend charts (rendered by `dashboard::pulse_trend_section`).
+    trend: Option<String>,
 }
 
 #[derive(Template)]
@@ -572,7 +578,9 @@ async fn repair_page(
             .collect()
     };
     let coach_html = coach_partial(&access, &draft_ack);
+    let trend = crate::dashboard::pulse_trend_section(state, user, &access).await?;
     let view = RepairPage {
+        trend,
         chrome: page.chrome(&r.title),
         errors,
         notice,

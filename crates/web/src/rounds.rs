@@ -100,6 +100,37 @@ async fn create(
     closes_at: Option<time::OffsetDateTime>,
     entry: &kintsugi_store::Audit,
 ) -> Result<Round, AppError> {
+    let round = new_keyed_round(state, kind, subject, closes_at).await?;
+    let round = NewRound {
+        repair_id: Some(repair_id),
+        ..round
+    };
+    if let Err(e) = state.store().open_round(&round, entry).await {
+        let _ = state.keys().destroy(round.id);
+        return Err(e.into());
+    }
+    crate::webhooks::announce_id(
+        state,
+        entry.org_id,
+        repair_id,
+        kintsugi_core::webhooks::Event::RoundOpened,
+    )
+    .await;
+    state
+        .store()
+        .round(round.id)
+        .await?
+        .ok_or(AppError::Internal)
+}
+
+/// A round with a fresh key pair, its secret half already in the key store; the caller
+/// stores the round, and destroys the key if it cannot.
+pub async fn new_keyed_round(
+    state: &AppState,
+    kind: &str,
+    subject: Option<String>,
+    closes_at: Option<time::OffsetDateTime>,
+) -> Result<NewRound, AppError> {
     let key = tokio::task::spawn_blocking(RoundKey::generate)
         .await
         .map_err(|_| AppError::Internal)?
@@ -114,28 +145,16 @@ async fn create(
         tracing::error!(error = %e, "cannot write the round key");
         AppError::Unavailable
     })?;
-    let round = NewRound {
+    Ok(NewRound {
         id,
-        repair_id,
+        repair_id: None,
         kind: kind.into(),
         public_key: STANDARD.encode(&public),
         fingerprint: kintsugi_anon::fingerprint(&public),
         closes_at,
         opened_at: state.now(),
         subject,
-    };
-    if let Err(e) = state.store().open_round(&round, entry).await {
-        let _ = state.keys().destroy(id);
-        return Err(e.into());
-    }
-    crate::webhooks::announce_id(
-        state,
-        entry.org_id,
-        repair_id,
-        kintsugi_core::webhooks::Event::RoundOpened,
-    )
-    .await;
-    state.store().round(id).await?.ok_or(AppError::Internal)
+    })
 }
 
 // ---- Anonymous confirmations ----
@@ -186,8 +205,8 @@ pub fn pulse_items(
                 .into_iter()
                 .map(|(k, v)| {
                     kintsugi_core::anonymity::rating(v)
+                        .map_err(|e| AppError::invalid("items", format!("{k}: {}", e.message)))
                         .map(|v| (k, v))
-                        .map_err(|e| AppError::invalid("items", e.message))
                 })
                 .collect()
         }
@@ -429,7 +448,7 @@ pub async fn round_in(
     round_id: Uuid,
 ) -> Result<Round, AppError> {
     match state.store().round(round_id).await? {
-        Some(r) if r.repair_id == access.repair.id => Ok(r),
+        Some(r) if r.repair_id == Some(access.repair.id) => Ok(r),
         _ => Err(AppError::not_found("round")),
     }
 }
@@ -517,6 +536,17 @@ pub async fn issue(
         }
         _ => {}
     }
+    sign_for(state, &round, user.person.id, blinded_b64).await
+}
+
+/// Signs a member's blinded message for an open round and records that they got their
+/// token (once; a second request is a conflict). Whether they may answer is checked first.
+pub async fn sign_for(
+    state: &AppState,
+    round: &Round,
+    person_id: Uuid,
+    blinded_b64: &str,
+) -> Result<TokenResponse, AppError> {
     if !round.open {
         return Err(AppError::Conflict("this round is closed".into()));
     }
@@ -539,7 +569,7 @@ pub async fn issue(
         .map_err(|_| AppError::Internal)?;
     let signature = signature.map_err(|e| AppError::invalid("blinded_message", e.to_string()))?;
     // Recorded only once the signature exists, so a refused request does not use up the member's token.
-    state.store().record_issue(round.id, user.person.id).await?;
+    state.store().record_issue(round.id, person_id).await?;
     Ok(TokenResponse {
         blind_signature: STANDARD.encode(signature),
     })
@@ -894,6 +924,12 @@ async fn close_by_facilitator(
 ) -> Result<(), AppError> {
     access.require_facilitator()?;
     let round = round_in(state, access, round).await?;
+    // Closing a pulse early would let someone pick the moment its mean looks best for the gate.
+    if round.kind == PULSE {
+        return Err(AppError::Conflict(
+            "a trust pulse closes on its schedule; nobody closes it early".into(),
+        ));
+    }
     close(
         state,
         access.repair.org_id,
@@ -904,11 +940,17 @@ async fn close_by_facilitator(
     .await
 }
 
-/// Closes every round whose set time has passed (the background sweep).
+/// Closes every round whose set time has passed and opens the trust pulses that are due
+/// (the background sweep), so pulses keep their schedule when nobody opens the repair.
 pub async fn close_due(state: &AppState) -> Result<(), AppError> {
     for org in state.store().list_organisations().await? {
         for repair in state.store().all_repairs(org.id).await? {
             close_due_in(state, org.id, repair.id, &repair.title).await?;
+            if repair.stage == kintsugi_core::repair::Stage::Rebuild
+                && let Some(full) = state.store().repair(org.id, repair.id).await?
+            {
+                open_pulse_if_due(state, &full).await?;
+            }
         }
     }
     Ok(())
@@ -1044,4 +1086,60 @@ pub async fn page_close(
 ) -> Result<Response, AppError> {
     close_by_facilitator(&state, &user, &access, round).await?;
     Ok(Redirect::to(&format!("/repairs/{}#rounds-heading", access.repair.id)).into_response())
+}
+
+// ---- Trust pulse trends (the repair page's charts and its CSV) ----
+
+/// One closed pulse in a trend: its number, when it closed, and each item's result in
+/// `PULSE_ITEMS` order.
+pub struct PulsePoint {
+    pub number: usize,
+    pub closed_on: Option<time::Date>,
+    pub items: Vec<Shown<RatingResults>>,
+}
+
+/// Every closed pulse, oldest first (the first is the baseline), under the same rules as the
+/// results: k counts people, a pair's insiders see their own. `None` for the accountable person
+/// of a pair, who sees only a coarse direction.
+pub async fn pulse_trend(
+    state: &AppState,
+    access: &Access,
+) -> Result<Option<Vec<PulsePoint>>, AppError> {
+    let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
+    if pair && access.side() == Some(kintsugi_core::repair::Side::Accountable) {
+        return Ok(None);
+    }
+    let org = state
+        .store()
+        .organisation(access.repair.org_id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let audience = if pair {
+        Audience::PairInsider
+    } else {
+        Audience::Group
+    };
+    let mut pulses: Vec<Round> = state
+        .store()
+        .rounds_of(access.repair.id)
+        .await?
+        .into_iter()
+        .filter(|r| r.kind == PULSE && !r.open)
+        .collect();
+    pulses.sort_by_key(|r| r.opened_at);
+    let mut out = Vec::new();
+    for (i, round) in pulses.iter().enumerate() {
+        let answers = state.store().answers(round.id).await?;
+        out.push(PulsePoint {
+            number: i + 1,
+            closed_on: round.closed_at.map(|t| t.date()),
+            items: PULSE_ITEMS
+                .iter()
+                .map(|(key, _)| {
+                    group_mean(&item_values(&answers, Some(key)), org.k_threshold, audience)
+                })
+                .collect(),
+        });
+    }
+    Ok(Some(out))
 }

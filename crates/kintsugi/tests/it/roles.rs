@@ -45,6 +45,20 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/webhooks", Access::Admin),
     ("POST", "/admin/webhooks/{id}/delete", Access::Admin),
     ("POST", "/admin/webhooks/private", Access::Admin),
+    // Team health (health.rs).
+    ("GET", "/health", Access::Member),
+    ("POST", "/health/rounds/{round}/token", Access::Member),
+    ("GET", "/health/overview", Access::Dashboard),
+    ("GET", "/health/overview.csv", Access::Dashboard),
+    ("GET", "/health/teams/{team}", Access::Dashboard),
+    ("GET", "/admin/health", Access::Admin),
+    ("POST", "/admin/health/settings", Access::Admin),
+    ("POST", "/admin/health/instrument", Access::Admin),
+    ("POST", "/admin/health/parents", Access::Admin),
+    ("GET", "/dashboard", Access::Dashboard),
+    ("GET", "/dashboard/repairs.csv", Access::Dashboard),
+    ("GET", "/dashboard/follow-through.csv", Access::Dashboard),
+    ("GET", "/dashboard/overdue.csv", Access::Dashboard),
     // Jobs, reminders and email (issue 6).
     ("GET", "/admin/jobs", Access::Admin),
     ("POST", "/admin/jobs/{id}/retry", Access::Admin),
@@ -53,6 +67,16 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/preferences", Access::Member),
     ("GET", "/unsubscribe/{token}", Access::Anyone),
     ("POST", "/unsubscribe/{token}", Access::Anyone),
+    // The lessons library (web/src/lessons.rs).
+    ("GET", "/library", Access::Member),
+    ("GET", "/library/lessons/{lesson}", Access::Member),
+    ("GET", "/library/stories/new", Access::Member),
+    ("GET", "/library/stories/mine", Access::Member),
+    ("POST", "/library/stories/{story}/answers", Access::Member),
+    ("POST", "/library/stories/{story}/hide", Access::Member),
+    ("GET", "/repairs/{id}/lesson", Access::Member),
+    ("POST", "/repairs/{id}/lesson", Access::Member),
+    ("POST", "/repairs/{id}/lesson/preview", Access::Member),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,6 +84,8 @@ pub enum Access {
     Anyone,
     Member,
     Admin,
+    /// Admins and facilitators (the dashboard).
+    Dashboard,
 }
 
 /// Who may call an API operation: the session endpoints are open, `/me` needs a login,
@@ -67,7 +93,12 @@ pub enum Access {
 fn api_access(path: &str) -> Access {
     match path {
         "/api/v1/session" => Access::Anyone,
-        p if p.starts_with("/api/v1/me") || p.starts_with("/api/v1/repairs") => Access::Member,
+        p if p.starts_with("/api/v1/me")
+            || p.starts_with("/api/v1/repairs")
+            || p.starts_with("/api/v1/health") =>
+        {
+            Access::Member
+        }
         _ => Access::Admin,
     }
 }
@@ -162,6 +193,19 @@ async fn every_route_as_every_role() {
                             && page.status != StatusCode::UNAUTHORIZED,
                         "{method} {url}"
                     )
+                }
+                (Access::Dashboard, Who::Anonymous) => {
+                    assert_eq!(page.location.as_deref(), Some("/login"), "{method} {url}")
+                }
+                (Access::Dashboard, Who::Member) => {
+                    assert_eq!(page.status, StatusCode::FORBIDDEN, "{method} {url}");
+                    assert!(
+                        page.body
+                            .contains("this needs the admin or facilitator role")
+                    );
+                }
+                (Access::Dashboard, Who::Admin | Who::Facilitator) => {
+                    assert_eq!(page.status, StatusCode::OK, "{who:?} {method} {url}")
                 }
                 _ => {}
             }
@@ -344,7 +388,7 @@ async fn repair_routes_as_every_role() {
         }
     }
     // B's own people get in, and never a 5xx with empty forms.
-    for browser in [&gil, &bea] {
+    for (browser, accountable_in_pair) in [(&gil, false), (&bea, true)] {
         for (method, path) in &routes {
             let url = fill(path);
             let page = if method == "GET" {
@@ -352,7 +396,10 @@ async fn repair_routes_as_every_role() {
             } else {
                 browser.post_form(&url, &[]).await
             };
-            if method == "GET" {
+            if accountable_in_pair && path.ends_with("/pulses.csv") {
+                // A pair's pulses are the affected person's and the facilitator's.
+                assert_eq!(page.status, StatusCode::FORBIDDEN, "{method} {url}");
+            } else if method == "GET" {
                 assert_eq!(page.status, StatusCode::OK, "{method} {url}");
             }
             assert!(

@@ -1,0 +1,352 @@
+//! Team health: settings, instruments, parent teams, health rounds and their rollups.
+//! `impl HealthStore` for an adapter, expanded by [`crate::impl_store!`].
+
+#[macro_export]
+macro_rules! health_impl {
+    ($store:ty) => {
+        #[$crate::async_trait]
+        impl kintsugi_store::HealthStore for $store {
+            async fn health_settings(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<kintsugi_store::HealthSettings> {
+                let row: Option<(i64, Option<String>)> =
+                    $crate::sqlx::query_as("SELECT health_every_days, health_instrument_id FROM organisations WHERE id = $1")
+                        .bind(org_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                let (every, instrument) = row.ok_or(kintsugi_store::StoreError::NotFound("organisation"))?;
+                let every = kintsugi_core::health::HealthEvery::new(every)
+                    .map_err(|e| kintsugi_store::StoreError::Internal(e.to_string()))?;
+                let instrument = match instrument {
+                    Some(id) => kintsugi_store::HealthStore::instrument(self, $crate::uuid(&id)?).await?,
+                    None => None,
+                };
+                Ok(kintsugi_store::HealthSettings { every, instrument })
+            }
+
+            async fn set_health_every(&self, org_id: uuid::Uuid, every: kintsugi_core::health::HealthEvery, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = $crate::sqlx::query("UPDATE organisations SET health_every_days = $1 WHERE id = $2")
+                    .bind(i64::from(every.days()))
+                    .bind(org_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if done.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::NotFound("organisation"));
+                }
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn load_instrument(&self, i: &kintsugi_store::StoredInstrument, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("INSERT INTO instruments (id, org_id, instrument_key, name, source, loaded_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(i.id.to_string())
+                    .bind(i.org_id.to_string())
+                    .bind(&i.key)
+                    .bind(&i.name)
+                    .bind(&i.source)
+                    .bind($crate::ts(i.loaded_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                $crate::sqlx::query("UPDATE organisations SET health_instrument_id = $1 WHERE id = $2")
+                    .bind(i.id.to_string())
+                    .bind(i.org_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn instrument(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::StoredInstrument>> {
+                let row: Option<(String, String, String, String, String, i64)> = $crate::sqlx::query_as(
+                    "SELECT id, org_id, instrument_key, name, source, loaded_at FROM instruments WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                row.map(|(id, org, key, name, source, at)| {
+                    Ok(kintsugi_store::StoredInstrument {
+                        id: $crate::uuid(&id)?,
+                        org_id: $crate::uuid(&org)?,
+                        key,
+                        name,
+                        source,
+                        loaded_at: $crate::from_ts(at)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn team_parents(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<(uuid::Uuid, uuid::Uuid)>> {
+                let rows: Vec<(String, String)> =
+                    $crate::sqlx::query_as("SELECT id, parent_id FROM teams WHERE org_id = $1 AND parent_id IS NOT NULL")
+                        .bind(org_id.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                rows.iter().map(|(t, p)| Ok(($crate::uuid(t)?, $crate::uuid(p)?))).collect()
+            }
+
+            async fn set_team_parent(&self, org_id: uuid::Uuid, team_id: uuid::Uuid, parent: Option<uuid::Uuid>, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let rows: Vec<(String, Option<String>)> =
+                    $crate::sqlx::query_as("SELECT id, parent_id FROM teams WHERE org_id = $1")
+                        .bind(org_id.to_string())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err($crate::db)?;
+                let parent_of = |id: &str| rows.iter().find(|(t, _)| t == id).map(|(_, p)| p.clone());
+                if parent_of(&team_id.to_string()).is_none() {
+                    return Err(kintsugi_store::StoreError::NotFound("team"));
+                }
+                if let Some(p) = parent {
+                    if parent_of(&p.to_string()).is_none() {
+                        return Err(kintsugi_store::StoreError::NotFound("parent team"));
+                    }
+                    // Walk up from the new parent: meeting the team itself would make a loop.
+                    let mut at = Some(p.to_string());
+                    let mut steps = 0;
+                    while let Some(id) = at {
+                        if id == team_id.to_string() || steps > rows.len() {
+                            return Err(kintsugi_store::StoreError::Refused(
+                                "a team cannot sit under itself or under one of its own sub-teams".into(),
+                            ));
+                        }
+                        at = parent_of(&id).flatten();
+                        steps += 1;
+                    }
+                }
+                $crate::sqlx::query("UPDATE teams SET parent_id = $1 WHERE id = $2 AND org_id = $3")
+                    .bind(parent.map(|p| p.to_string()))
+                    .bind(team_id.to_string())
+                    .bind(org_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn open_health_round(&self, r: &kintsugi_store::NewRound, h: &kintsugi_store::HealthRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let team: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
+                    .bind(h.team_id.to_string())
+                    .bind(h.org_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if team.is_none() {
+                    return Err(kintsugi_store::StoreError::NotFound("team"));
+                }
+                let open: Option<(String,)> = $crate::sqlx::query_as(
+                    "SELECT r.id FROM rounds r JOIN health_rounds h ON h.round_id = r.id WHERE h.team_id = $1 AND r.status = 'open'",
+                )
+                .bind(h.team_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                if open.is_some() {
+                    return Err(kintsugi_store::StoreError::Conflict("this team's health check is already open".into()));
+                }
+                $crate::sqlx::query(
+                    "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject) \
+                     VALUES ($1, NULL, $2, $3, $4, 'open', $5, $6, NULL, $7)",
+                )
+                .bind(r.id.to_string())
+                .bind(&r.kind)
+                .bind(&r.public_key)
+                .bind(&r.fingerprint)
+                .bind(r.closes_at.map($crate::ts))
+                .bind($crate::ts(r.opened_at))
+                .bind(h.team_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                $crate::sqlx::query("INSERT INTO health_rounds (round_id, org_id, team_id, instrument_id, period) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(r.id.to_string())
+                    .bind(h.org_id.to_string())
+                    .bind(h.team_id.to_string())
+                    .bind(h.instrument_id.map(|i| i.to_string()))
+                    .bind(h.period)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn health_round(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::HealthRound>> {
+                let row: Option<(String, String, String, Option<String>, i64)> = $crate::sqlx::query_as(
+                    "SELECT round_id, org_id, team_id, instrument_id, period FROM health_rounds WHERE round_id = $1",
+                )
+                .bind(round_id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                row.map($crate::health_round_row).transpose()
+            }
+
+            async fn last_health_period(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Option<i64>> {
+                let (last,): (Option<i64>,) = $crate::sqlx::query_as("SELECT MAX(period) FROM health_rounds WHERE org_id = $1")
+                    .bind(org_id.to_string())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                Ok(last)
+            }
+
+            async fn open_health_rounds(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<(kintsugi_store::Round, kintsugi_store::HealthRound)>> {
+                let rows: Vec<$crate::RoundRow> = $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!(
+                    "{} WHERE status = 'open' AND kind = 'team_health' AND id IN (SELECT round_id FROM health_rounds WHERE org_id = $1) ORDER BY opened_at, id",
+                    $crate::ROUND_SQL
+                )))
+                .bind(org_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let health: Vec<(String, String, String, Option<String>, i64)> = $crate::sqlx::query_as(
+                    "SELECT h.round_id, h.org_id, h.team_id, h.instrument_id, h.period FROM rounds r \
+                     JOIN health_rounds h ON h.round_id = r.id WHERE r.status = 'open' AND r.kind = 'team_health' AND h.org_id = $1",
+                )
+                .bind(org_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let health = health.into_iter().map($crate::health_round_row).collect::<kintsugi_store::Result<Vec<_>>>()?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let round: kintsugi_store::Round = row.try_into()?;
+                    if let Some(h) = health.iter().find(|h| h.round_id == round.id) {
+                        out.push((round, h.clone()));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn close_health_round(&self, round_id: uuid::Uuid, at: time::OffsetDateTime, instrument: &kintsugi_core::instrument::Instrument, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let row: Option<(String, String, String, Option<String>, i64)> = $crate::sqlx::query_as(
+                    "SELECT round_id, org_id, team_id, instrument_id, period FROM health_rounds WHERE round_id = $1",
+                )
+                .bind(round_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                let h = $crate::health_round_row(row.ok_or(kintsugi_store::StoreError::NotFound("health round"))?)?;
+                let done = $crate::sqlx::query("UPDATE rounds SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'")
+                    .bind($crate::ts(at))
+                    .bind(round_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if done.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::Conflict("this round is already closed".into()));
+                }
+                // Read after the close, in the same transaction: no answer can slip in between.
+                let (respondents,): (i64,) = $crate::sqlx::query_as("SELECT COUNT(*) FROM round_answers WHERE round_id = $1")
+                    .bind(round_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                let sums: Vec<(String, i64, i64)> = $crate::sqlx::query_as(
+                    "SELECT i.item, CAST(SUM(i.value) AS BIGINT), COUNT(*) FROM answer_items i \
+                     JOIN round_answers a ON a.id = i.answer_id WHERE a.round_id = $1 GROUP BY i.item",
+                )
+                .bind(round_id.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                let names = |d: &str| instrument.dimensions.iter().find(|(id, _)| id == d).map(|(_, n)| n.clone()).unwrap_or_default();
+                for d in instrument.dimension_totals(&sums) {
+                    $crate::sqlx::query(
+                        "INSERT INTO health_rollups (round_id, org_id, team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(round_id.to_string())
+                    .bind(h.org_id.to_string())
+                    .bind(h.team_id.to_string())
+                    .bind(h.period)
+                    .bind(&d.dimension)
+                    .bind(names(&d.dimension))
+                    .bind(d.total)
+                    .bind(d.count)
+                    .bind(respondents)
+                    .bind(instrument.scale.min)
+                    .bind(instrument.scale.max)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                    $crate::sqlx::query(
+                        "INSERT INTO health_org_rollups (org_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (org_id, period, dimension) DO UPDATE SET total = health_org_rollups.total + excluded.total, \
+                         value_count = health_org_rollups.value_count + excluded.value_count, \
+                         respondents = health_org_rollups.respondents + excluded.respondents",
+                    )
+                    .bind(h.org_id.to_string())
+                    .bind(h.period)
+                    .bind(&d.dimension)
+                    .bind(names(&d.dimension))
+                    .bind(d.total)
+                    .bind(d.count)
+                    .bind(respondents)
+                    .bind(instrument.scale.min)
+                    .bind(instrument.scale.max)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                }
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn health_period(&self, org_id: uuid::Uuid, period: i64) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
+                let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
+                    "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
+                     FROM health_rollups WHERE org_id = $1 AND period = $2",
+                )
+                .bind(org_id.to_string())
+                .bind(period)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn health_of_teams(&self, org_id: uuid::Uuid, teams: &[uuid::Uuid]) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
+                let mut out = Vec::new();
+                for team in teams {
+                    let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
+                        "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
+                         FROM health_rollups WHERE team_id = $1 AND org_id = $2 ORDER BY period",
+                    )
+                    .bind(team.to_string())
+                    .bind(org_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                    for row in rows {
+                        out.push(row.try_into()?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn health_of_organisation(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
+                let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
+                    "SELECT NULL AS team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
+                     FROM health_org_rollups WHERE org_id = $1 ORDER BY period, dimension",
+                )
+                .bind(org_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+        }
+    };
+}

@@ -1,0 +1,54 @@
+-- Team health: instruments, recurring checks per team, parent teams.
+-- Twin of the PostgreSQL migration with the same name; keep them in step.
+-- Team health rounds belong to a team, not a repair, so `rounds.repair_id` becomes optional.
+-- SQLite cannot drop NOT NULL in place: the table is copied, rebuilt and refilled. Foreign
+-- keys are checked at commit, once every round is back (the refill satisfies them again).
+PRAGMA defer_foreign_keys = ON;
+CREATE TABLE rounds_copy AS SELECT * FROM rounds;
+DROP TABLE rounds;
+CREATE TABLE rounds (
+    id TEXT PRIMARY KEY,
+    repair_id TEXT REFERENCES repairs (id),
+    kind TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    closes_at BIGINT,
+    opened_at BIGINT NOT NULL,
+    closed_at BIGINT,
+    subject TEXT
+);
+INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject)
+    SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject FROM rounds_copy;
+DROP TABLE rounds_copy;
+CREATE INDEX rounds_repair ON rounds (repair_id);
+
+-- A team's parent (a department, say): the heat map pairs small teams within a parent.
+ALTER TABLE teams ADD COLUMN parent_id TEXT REFERENCES teams (id);
+
+-- Instruments an organisation loaded, kept as the TOML text that was checked.
+CREATE TABLE instruments (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organisations (id),
+    instrument_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    loaded_at BIGINT NOT NULL
+);
+CREATE INDEX instruments_org ON instruments (org_id);
+
+-- Days between checks, and the instrument in use (NULL: the built-in one).
+ALTER TABLE organisations ADD COLUMN health_every_days BIGINT NOT NULL DEFAULT 14;
+ALTER TABLE organisations ADD COLUMN health_instrument_id TEXT REFERENCES instruments (id);
+
+-- Which team a health round asks, with which instrument, in which period (the day, counted
+-- from the epoch, on which the organisation's checks opened together).
+CREATE TABLE health_rounds (
+    round_id TEXT PRIMARY KEY REFERENCES rounds (id),
+    org_id TEXT NOT NULL REFERENCES organisations (id),
+    team_id TEXT NOT NULL REFERENCES teams (id),
+    instrument_id TEXT REFERENCES instruments (id),
+    period BIGINT NOT NULL
+);
+CREATE INDEX health_rounds_org ON health_rounds (org_id, period);
+CREATE INDEX health_rounds_team ON health_rounds (team_id, period);
