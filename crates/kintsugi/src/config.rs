@@ -32,7 +32,7 @@ pub struct Settings {
     pub local_login: bool,
     /// Single sign-on: the OpenID provider's issuer URL (https, or http on loopback).
     pub oidc_issuer: Option<String>,
-    /// The client id Kintsugi is registered under at the provider; required with `oidc_issuer`.
+    /// The client id Kintsugi is registered under at the provider.
     pub oidc_client_id: Option<String>,
     /// The client secret; prefer `KINTSUGI_OIDC_CLIENT_SECRET` to the TOML file.
     pub oidc_client_secret: Option<String>,
@@ -40,11 +40,11 @@ pub struct Settings {
     pub oidc_scopes: String,
     /// The provider's name on the login button: "Sign in with NAME".
     pub oidc_name: String,
-    /// The ID token claim that holds a person's email (it must be verified).
+    /// The claim that holds a person's email.
     pub oidc_email_claim: String,
-    /// The ID token claim that holds a person's name.
+    /// The claim that holds a person's name.
     pub oidc_name_claim: String,
-    /// The ID token claim that lists a person's groups; a group that names a team adds them to it.
+    /// The claim that holds a person's groups; a group that names a team adds them to it.
     pub oidc_groups_claim: Option<String>,
     /// The organisation (id) where people nobody invited are created at their first sign-in.
     /// Without it, the only organisation (the demo aside); with several, only invited people.

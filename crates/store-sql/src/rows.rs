@@ -531,6 +531,50 @@ impl TryFrom<AnswerRow> for kintsugi_store::Answer {
     }
 }
 
+// ---- Team health ----
+
+pub fn health_round_row(
+    (round, org, team, instrument, period): (String, String, String, Option<String>, i64),
+) -> Result<kintsugi_store::HealthRound, StoreError> {
+    Ok(kintsugi_store::HealthRound {
+        round_id: uuid(&round)?,
+        org_id: uuid(&org)?,
+        team_id: uuid(&team)?,
+        instrument_id: instrument.as_deref().map(uuid).transpose()?,
+        period,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RollupRow {
+    pub team_id: Option<String>,
+    pub period: i64,
+    pub dimension: String,
+    pub dimension_name: String,
+    pub total: i64,
+    pub value_count: i64,
+    pub respondents: i64,
+    pub scale_min: i64,
+    pub scale_max: i64,
+}
+
+impl TryFrom<RollupRow> for kintsugi_store::HealthRollup {
+    type Error = StoreError;
+    fn try_from(r: RollupRow) -> Result<Self, StoreError> {
+        Ok(kintsugi_store::HealthRollup {
+            team_id: r.team_id.as_deref().map(uuid).transpose()?,
+            period: r.period,
+            dimension: r.dimension,
+            dimension_name: r.dimension_name,
+            total: r.total,
+            value_count: r.value_count,
+            respondents: r.respondents,
+            scale_min: r.scale_min,
+            scale_max: r.scale_max,
+        })
+    }
+}
+
 // ---- Outgoing webhooks ----
 
 #[derive(sqlx::FromRow)]
@@ -594,50 +638,6 @@ impl TryFrom<DeliveryRow> for kintsugi_store::Delivery {
             last_error: r.last_error,
             created_at: from_ts(r.created_at)?,
             updated_at: from_ts(r.updated_at)?,
-        })
-    }
-}
-
-// ---- Team health ----
-
-pub fn health_round_row(
-    (round, org, team, instrument, period): (String, String, String, Option<String>, i64),
-) -> Result<kintsugi_store::HealthRound, StoreError> {
-    Ok(kintsugi_store::HealthRound {
-        round_id: uuid(&round)?,
-        org_id: uuid(&org)?,
-        team_id: uuid(&team)?,
-        instrument_id: instrument.as_deref().map(uuid).transpose()?,
-        period,
-    })
-}
-
-#[derive(sqlx::FromRow)]
-pub struct RollupRow {
-    pub team_id: Option<String>,
-    pub period: i64,
-    pub dimension: String,
-    pub dimension_name: String,
-    pub total: i64,
-    pub value_count: i64,
-    pub respondents: i64,
-    pub scale_min: i64,
-    pub scale_max: i64,
-}
-
-impl TryFrom<RollupRow> for kintsugi_store::HealthRollup {
-    type Error = StoreError;
-    fn try_from(r: RollupRow) -> Result<Self, StoreError> {
-        Ok(kintsugi_store::HealthRollup {
-            team_id: r.team_id.as_deref().map(uuid).transpose()?,
-            period: r.period,
-            dimension: r.dimension,
-            dimension_name: r.dimension_name,
-            total: r.total,
-            value_count: r.value_count,
-            respondents: r.respondents,
-            scale_min: r.scale_min,
-            scale_max: r.scale_max,
         })
     }
 }

@@ -58,8 +58,8 @@ struct Inner {
     config: WebConfig,
     login_by_email: DefaultKeyedRateLimiter<String>,
     login_by_client: DefaultKeyedRateLimiter<String>,
-    oidc: Option<crate::oidc::Oidc>,
     dev_clock: Option<DevClock>,
+    oidc: Option<crate::oidc::Oidc>,
 }
 
 impl AppState {
@@ -72,8 +72,8 @@ impl AppState {
             store,
             login_by_email: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
             login_by_client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_client)),
-            oidc: config.oidc.clone().map(crate::oidc::Oidc::new),
             dev_clock: config.dev_clock.as_deref().map(DevClock::new),
+            oidc: config.oidc.clone().map(crate::oidc::Oidc::new),
             config,
         }))
     }
@@ -94,12 +94,13 @@ impl AppState {
         &self.0.config
     }
 
+    /// The one clock. Whole seconds, as stored. On a development clock, shifted or fixed.
     /// The identity provider for single sign-on, when one is set up.
     pub fn oidc(&self) -> Option<&crate::oidc::Oidc> {
         self.0.oidc.as_ref()
     }
 
-    /// The one clock. Whole seconds, as stored. On a development clock, shifted or fixed.
+    /// The one clock. Whole seconds, as stored.
     pub fn now(&self) -> OffsetDateTime {
         let real = OffsetDateTime::now_utc();
         let now = match &self.0.dev_clock {

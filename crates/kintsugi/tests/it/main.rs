@@ -23,9 +23,9 @@ mod security;
 mod setup;
 mod tidy;
 mod transfer;
-mod webhooks;
 // Faults and load: crash, database outage, full disk, soak.
 mod crash;
 mod disk;
 mod outage;
 mod soak;
+mod webhooks;
