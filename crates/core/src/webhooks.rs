@@ -1,5 +1,6 @@
-//! Outgoing webhooks: what may be a target (the SSRF guard's address rule), how a delivery
-//! is signed, which events exist, and the Slack-compatible message each event becomes.
+//! Outgoing webhooks: what may be a target (the SSRF guard's address rule), the secret's
+//! rule, which events exist, and the Slack-compatible message each event becomes. (The
+//! HMAC itself is computed at the edge, in `kintsugi_web::webhooks`.)
 //!
 //! A message carries only what an admin outside the repair may see anyway: the event, the
 //! repair's title and stage, and a link. Never the text of an update, an answer, a cause or
@@ -7,9 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 
 use crate::validation::Invalid;
 
@@ -22,43 +21,6 @@ pub const TIMESTAMP_HEADER: &str = "X-Kintsugi-Timestamp";
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// How old a timestamp a receiver should still accept (our advice; retries re-sign).
 pub const MAX_AGE_SECONDS: i64 = 300;
-
-/// `v1=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret.
-pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let out = mac.finalize().into_bytes();
-    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
-    format!("v1={hex}")
-}
-
-/// What a receiver does: the signature matches and the timestamp is recent.
-pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], signature: &str, now: i64) -> bool {
-    if (now - timestamp).abs() > MAX_AGE_SECONDS {
-        return false;
-    }
-    let Some(hex) = signature.strip_prefix("v1=") else {
-        return false;
-    };
-    let Some(given) = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-    else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    // Constant time.
-    mac.verify_slice(&given).is_ok()
-}
 
 /// A signing secret of at least [`MIN_SECRET_BYTES`].
 #[derive(Clone, PartialEq, Eq)]
@@ -311,49 +273,6 @@ mod tests {
         for (ip, want) in cases {
             assert_eq!(forbidden_range(ip.parse().unwrap()), *want, "{ip}");
         }
-    }
-
-    #[test]
-    fn signatures_cover_timestamp_and_body() {
-        let secret = b"0123456789abcdef0123456789abcdef";
-        let sig = sign(secret, 1_700_000_000, b"{\"text\":\"hi\"}");
-        assert!(sig.starts_with("v1=") && sig.len() == 3 + 64);
-        assert!(verify(
-            secret,
-            1_700_000_000,
-            b"{\"text\":\"hi\"}",
-            &sig,
-            1_700_000_010
-        ));
-        // Another body, another timestamp, another secret, or a stale timestamp: refused.
-        assert!(!verify(
-            secret,
-            1_700_000_000,
-            b"{\"text\":\"ho\"}",
-            &sig,
-            1_700_000_010
-        ));
-        assert!(!verify(
-            secret,
-            1_700_000_001,
-            b"{\"text\":\"hi\"}",
-            &sig,
-            1_700_000_010
-        ));
-        assert!(!verify(
-            b"another secret of thirty-two bytes",
-            1_700_000_000,
-            b"{\"text\":\"hi\"}",
-            &sig,
-            1_700_000_010
-        ));
-        assert!(!verify(
-            secret,
-            1_700_000_000,
-            b"{\"text\":\"hi\"}",
-            &sig,
-            1_700_000_000 + MAX_AGE_SECONDS + 1
-        ));
     }
 
     #[test]
