@@ -1274,7 +1274,7 @@ async fn api_instrument(
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSettingsBody {
     /// Days between a team's checks (7 to 90).
@@ -1284,17 +1284,17 @@ pub struct HealthSettingsBody {
 /// Set how often every team gets a health check.
 #[utoipa::path(put, path = "/admin/health/settings", tag = "health", security(("session" = [])),
     request_body = HealthSettingsBody,
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = HealthSettingsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn api_settings(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Json(b): Json<HealthSettingsBody>,
-) -> Result<StatusCode, AppError> {
+) -> Result<axum::Json<HealthSettingsBody>, AppError> {
     set_every(&state, &admin, b.every_days).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(axum::Json(b))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParentBody {
     /// The parent team, or null for none.
@@ -1304,14 +1304,14 @@ pub struct ParentBody {
 /// Set or clear a team's parent team.
 #[utoipa::path(put, path = "/teams/{team}/parent", tag = "health", security(("session" = [])),
     params(("team" = Uuid, Path)), request_body = ParentBody,
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = ParentBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn api_parent(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(team): Path<Uuid>,
     Json(b): Json<ParentBody>,
-) -> Result<StatusCode, AppError> {
+) -> Result<axum::Json<ParentBody>, AppError> {
     set_parent(&state, &admin, team, b.parent).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(axum::Json(b))
 }

@@ -554,7 +554,7 @@ on_both!(
         for (days, status) in [
             (3, StatusCode::UNPROCESSABLE_ENTITY),
             (91, StatusCode::UNPROCESSABLE_ENTITY),
-            (21, StatusCode::NO_CONTENT),
+            (21, StatusCode::OK),
         ] {
             let r = admin
                 .json(

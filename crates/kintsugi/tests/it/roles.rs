@@ -129,6 +129,7 @@ async fn every_route_as_every_role() {
     let fill = |p: &str| {
         p.replace("{id}", &target)
             .replace("{token}", "no-such-token")
+            .replace("{team}", &team)
     };
     for (who, b) in &browsers {
         for (method, path, access) in PAGE_ROUTES {
