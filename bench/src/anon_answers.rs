@@ -34,7 +34,7 @@ fn csrf_of(html: &str) -> String {
 async fn main() {
     let answers = arg(1, 20_000);
     let concurrency = arg(2, 64);
-    let bin = std::env::var("KINTSUGI_BIN").unwrap_or_else(|_| "target/release/kintsugi".into());
+    let bin = kintsugi_bench::binary();
     let dir = tempfile::tempdir().unwrap();
 
     // A real server on SQLite, synced to disk before acknowledging.
@@ -241,40 +241,29 @@ async fn main() {
 
     let slower = verify_rate.min(insert_rate);
     println!(
-        "anonymous answers, SQLite, synchronous=FULL, {answers} answers, {concurrency} at a time, 2 cores"
+        "anonymous answers, SQLite, synchronous=FULL, {answers} answers, {concurrency} at a time; \
+         {stored} stored; minting the tokens took {:.1} s",
+        mint.as_secs_f64()
     );
-    println!(
-        "{:<44} {:>12} {:>12} {:>8} {:>10} met",
-        "figure", "value", "limit", "ratio", "target"
-    );
-    let row = |name: &str, value: f64, limit: f64, target: f64| {
-        let ratio = value / limit;
-        println!(
-            "{name:<44} {value:>12.0} {limit:>12.0} {ratio:>8.2} {target:>10.2} {}",
-            if ratio >= target { "yes" } else { "no" }
-        );
-    };
+    use kintsugi_bench::{Target, info, row};
     row(
         "answers/s over HTTP vs the slower limit",
         http_rate,
         slower,
-        0.5,
+        Target::AtLeast(0.5),
     );
-    row("answers/s over HTTP vs 5,000/s", http_rate, 5000.0, 1.0);
-    println!(
-        "{:<44} {:>12.0}",
-        "limit: token verifications/s (2 threads)", verify_rate
+    row(
+        "answers/s over HTTP vs 5,000/s",
+        http_rate,
+        5000.0,
+        Target::AtLeast(1.0),
     );
-    println!(
-        "{:<44} {:>12.0}",
-        "limit: raw inserts/s (same rows, same batches)", insert_rate
+    info("limit 1: token verifications/s (2 threads)", verify_rate);
+    info(
+        "limit 2: raw inserts/s (same rows, same batches)",
+        insert_rate,
     );
-    println!("{:<44} {:>12.3}", "blind signature, ms per token", sign_ms);
-    println!("{:<44} {:>12}", "answers stored", stored);
-    println!(
-        "(minting {answers} tokens took {:.1} s)",
-        mint.as_secs_f64()
-    );
+    info("blind signature, ms per token", sign_ms);
 }
 
 /// An organisation, two people, a repair and the round, so the raw rows have what they reference.

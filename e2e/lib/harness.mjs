@@ -307,7 +307,37 @@ export async function screenshot(page, name) {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = join(SCREENSHOT_DIR, name.endsWith('.png') ? name : `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  await docScreenshot(page, name);
   return file;
+}
+
+// Screenshots for docs/facilitating.md, by the name a test gives its step (without the
+// number). Written to docs/img/ only when KINTSUGI_DOC_SCREENSHOTS is set, so an ordinary
+// test run never changes committed files.
+const DOC_SHOTS = new Set([
+  'repair-new',
+  'repair-opened-fay',
+  'coach-flags',
+  'coach-good',
+  'understand-cause',
+  'round-opened-fay',
+  'round-key-ana',
+  'round-results-fay',
+  'update-history',
+  'commitment-form',
+  'commitment-kept-ana',
+  'missed-ana',
+  'rebuild-override-fay',
+  'rebuilt-ana',
+]);
+export const DOC_IMG_DIR = join(REPO_ROOT, 'docs', 'img');
+
+async function docScreenshot(page, name) {
+  if (!process.env.KINTSUGI_DOC_SCREENSHOTS) return;
+  const base = name.replace(/\.png$/, '').replace(/^\d+-/, '');
+  if (!DOC_SHOTS.has(base)) return;
+  mkdirSync(DOC_IMG_DIR, { recursive: true });
+  await page.screenshot({ path: join(DOC_IMG_DIR, `${base}.png`), fullPage: true });
 }
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 // attaches the page's CSRF token to every htmx request.
 import htmx from 'htmx.org';
 import { startAnonymousRounds } from './anon.js';
+import { startStories } from './stories.js';
 
 window.htmx = htmx;
 
@@ -46,3 +47,5 @@ document.addEventListener('htmx:configRequest', (event) => {
 // Anonymous listening rounds (anon.js): on the first page and on every piece
 // of content htmx swaps in (hx-boost navigations included).
 htmx.onLoad((elt) => startAnonymousRounds(elt));
+// Anonymous stories in the lessons library (stories.js).
+htmx.onLoad((elt) => startStories(elt));

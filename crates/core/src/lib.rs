@@ -10,6 +10,8 @@ pub mod commitments;
 pub mod gate;
 pub mod health;
 pub mod instrument;
+pub mod lessons;
+pub mod notify;
 pub mod people;
 pub mod repair;
 pub mod validation;

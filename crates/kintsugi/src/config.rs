@@ -24,9 +24,37 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `kintsugi=debug`.
     pub log_level: String,
+    /// Login attempts allowed per minute for one email address (and three times that per client address).
     pub login_attempts_per_minute: u32,
     /// Offer the demo organisation.
     pub demo: bool,
+    /// The SMTP server for outgoing email; no email is sent without one.
+    pub smtp_host: Option<String>,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls` or `none` (plain: only for a relay on this host or network).
+    pub smtp_tls: kintsugi_web::email::MailTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The From address, e.g. `Kintsugi <kintsugi@example.org>`; required with `smtp_host`.
+    pub mail_from: Option<String>,
+    /// First wait before a failed job is tried again; it doubles each time.
+    pub job_retry_base_seconds: u32,
+    /// Longest wait between two attempts.
+    pub job_retry_cap_seconds: u32,
+    /// Attempts before a job goes to the dead letters.
+    pub job_max_attempts: u32,
+    /// How long a worker holds a claimed job before another may take it over.
+    pub job_lease_seconds: u32,
+    /// How often idle workers look for due jobs, in milliseconds.
+    pub job_poll_millis: u32,
+    /// How often reminders are looked for.
+    pub reminder_scan_seconds: u32,
+    /// Round notices go out at multiples of this, so their timing says nothing.
+    pub notice_batch_seconds: u32,
+    /// Development builds only: a file holding the clock's shift (`+14d`, `-3h`, `0`) or a
+    /// fixed RFC 3339 time. It is re-read when it changes; release builds refuse to start.
+    pub dev_clock: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +75,20 @@ impl Default for Settings {
             log_level: "info".into(),
             login_attempts_per_minute: 10,
             demo: false,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: kintsugi_web::email::MailTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: None,
+            job_retry_base_seconds: 30,
+            job_retry_cap_seconds: 3600,
+            job_max_attempts: 8,
+            job_lease_seconds: 300,
+            job_poll_millis: 1000,
+            reminder_scan_seconds: 600,
+            notice_batch_seconds: 3600,
+            dev_clock: None,
         }
     }
 }
@@ -60,6 +102,20 @@ const KEYS: &[&str] = &[
     "log_level",
     "login_attempts_per_minute",
     "demo",
+    "smtp_host",
+    "smtp_port",
+    "smtp_tls",
+    "smtp_username",
+    "smtp_password",
+    "mail_from",
+    "job_retry_base_seconds",
+    "job_retry_cap_seconds",
+    "job_max_attempts",
+    "job_lease_seconds",
+    "job_poll_millis",
+    "reminder_scan_seconds",
+    "notice_batch_seconds",
+    "dev_clock",
 ];
 
 /// Which database the settings point at. Only the binary decides this.
@@ -104,7 +160,124 @@ impl Settings {
                 .unwrap_or_default();
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
+        settings.check_jobs_and_mail(&figment)?;
+        if let Some(file) = &settings.dev_clock {
+            let source = figment
+                .find_metadata("dev_clock")
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            dev_clock_allowed(cfg!(debug_assertions))
+                .and_then(|()| kintsugi_web::DevClock::check(file))
+                .map_err(|why| {
+                    anyhow::anyhow!("dev_clock = {:?} (from {source}): {why}", file.display())
+                })?;
+        }
         Ok(settings)
+    }
+
+    fn check_jobs_and_mail(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        for (key, value) in [
+            ("job_retry_base_seconds", self.job_retry_base_seconds),
+            ("job_retry_cap_seconds", self.job_retry_cap_seconds),
+            ("job_max_attempts", self.job_max_attempts),
+            ("job_lease_seconds", self.job_lease_seconds),
+            ("job_poll_millis", self.job_poll_millis),
+            ("reminder_scan_seconds", self.reminder_scan_seconds),
+            ("notice_batch_seconds", self.notice_batch_seconds),
+        ] {
+            if value == 0 {
+                bail!("{key} = 0 (from {}): must be at least 1", source(key));
+            }
+        }
+        if self.job_lease_seconds < 10 {
+            bail!(
+                "job_lease_seconds = {} (from {}): must be at least 10, longer than a job takes",
+                self.job_lease_seconds,
+                source("job_lease_seconds")
+            );
+        }
+        match (&self.smtp_host, &self.mail_from) {
+            (Some(host), None) if !host.is_empty() => bail!(
+                "mail_from is not set: with smtp_host = {host:?} (from {}), set the From address too",
+                source("smtp_host")
+            ),
+            (Some(host), _) if host.trim().is_empty() => bail!(
+                "smtp_host = \"\" (from {}): name the SMTP server, or leave the setting out",
+                source("smtp_host")
+            ),
+            _ => {}
+        }
+        if let Some(from) = &self.mail_from
+            && kintsugi_web::email::parse_mailbox(from).is_err()
+        {
+            bail!(
+                "mail_from = {from:?} (from {}): must be an address such as kintsugi@example.org or \"Kintsugi <kintsugi@example.org>\"",
+                source("mail_from")
+            );
+        }
+        Ok(())
+    }
+
+    /// Outgoing email, when an SMTP server is set.
+    pub fn mail(&self) -> Option<kintsugi_web::email::MailConfig> {
+        use kintsugi_web::email::MailTls;
+        let host = self.smtp_host.clone()?;
+        Some(kintsugi_web::email::MailConfig {
+            port: self.smtp_port.unwrap_or(match self.smtp_tls {
+                MailTls::Starttls => 587,
+                MailTls::Tls => 465,
+                MailTls::None => 25,
+            }),
+            host,
+            tls: self.smtp_tls,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.mail_from.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Refuses an SMTP host that does not resolve, naming the setting: better at start-up
+    /// than as a dead letter days later.
+    pub async fn check_smtp_host(&self) -> anyhow::Result<()> {
+        let Some(mail) = self.mail() else {
+            return Ok(());
+        };
+        match tokio::net::lookup_host((mail.host.as_str(), mail.port))
+            .await
+            .map(|addrs| addrs.count())
+        {
+            Ok(0) => bail!(
+                "smtp_host = {:?}: the name resolves to no address",
+                mail.host
+            ),
+            Ok(_) => Ok(()),
+            Err(e) => bail!(
+                "smtp_host = {:?}: the name does not resolve ({e})",
+                mail.host
+            ),
+        }
+    }
+
+    pub fn jobs(&self) -> kintsugi_web::jobs::JobSettings {
+        let secs = |s: u32| time::Duration::seconds(i64::from(s));
+        kintsugi_web::jobs::JobSettings {
+            retry: kintsugi_core::notify::RetryPolicy {
+                base: secs(self.job_retry_base_seconds),
+                cap: secs(self.job_retry_cap_seconds.max(self.job_retry_base_seconds)),
+                max_attempts: self.job_max_attempts,
+            },
+            lease: secs(self.job_lease_seconds),
+            poll: std::time::Duration::from_millis(u64::from(self.job_poll_millis)),
+            scan_every: secs(self.reminder_scan_seconds),
+            notice_slot: secs(self.notice_batch_seconds),
+            ..kintsugi_web::jobs::JobSettings::default()
+        }
     }
 
     pub fn database(&self) -> Result<Database, String> {
@@ -121,6 +294,17 @@ impl Settings {
                 _ => Err("must be sqlite://PATH or postgres://…".into()),
             },
         }
+    }
+}
+
+/// Whether this build may run on a development clock. Only development builds (debug
+/// assertions on) may: a release build serving real people must never be told what time it
+/// is, since the clock opens and closes pulses and decides the recovery gate.
+pub fn dev_clock_allowed(development_build: bool) -> Result<(), String> {
+    if development_build {
+        Ok(())
+    } else {
+        Err("a development clock is accepted only by development builds; this is a release build, so remove the setting".into())
     }
 }
 
@@ -186,6 +370,43 @@ impl figment::Provider for Flags {
     }
 }
 
+/// The configuration reference in docs/operating.md, generated from `Settings` itself: its
+/// fields' doc comments, their `KINTSUGI_*` variables and their defaults. A test checks the
+/// committed document contains exactly this.
+pub fn reference() -> String {
+    let source = include_str!("config.rs");
+    let body = source
+        .split("pub struct Settings {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .unwrap_or_default();
+    let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+    let mut out = String::from(
+        "<!-- Generated by `kintsugi config reference` from crates/kintsugi/src/config.rs; a test checks it. -->\n\
+         | Setting (TOML key) | Environment variable | Default | Meaning |\n|---|---|---|---|\n",
+    );
+    let mut doc = Vec::new();
+    for line in body.lines().map(str::trim) {
+        if let Some(d) = line.strip_prefix("///") {
+            doc.push(d.trim().to_owned());
+        } else if let Some(field) = line.strip_prefix("pub ") {
+            let key = field.split(':').next().unwrap_or_default().trim();
+            let default = match &defaults[key] {
+                serde_json::Value::Null => "none".to_owned(),
+                serde_json::Value::String(s) => format!("`{s}`"),
+                v => format!("`{v}`"),
+            };
+            out.push_str(&format!(
+                "| `{key}` | `KINTSUGI_{}` | {default} | {} |\n",
+                key.to_uppercase(),
+                doc.join(" ").replace('|', "\\|")
+            ));
+            doc.clear();
+        }
+    }
+    out
+}
+
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))
@@ -194,6 +415,70 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_development_builds_accept_a_dev_clock() {
+        assert_eq!(dev_clock_allowed(true), Ok(()));
+        let refused = dev_clock_allowed(false).unwrap_err();
+        assert!(refused.contains("release build"), "{refused}");
+    }
+
+    /// The refusal names the setting, its value and where it came from; the build here is a
+    /// development build, so a missing file is what gets refused.
+    #[test]
+    fn a_dev_clock_that_cannot_be_read_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("kintsugi-dev-clock-{}", std::process::id()));
+        let err = Settings::load(
+            None,
+            flags(vec![(
+                "dev_clock",
+                Some(serde_json::json!(dir.join("nope"))),
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("dev_clock = "), "{err}");
+        assert!(err.contains("command-line flags"), "{err}");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("clock");
+        std::fs::write(&file, "+14d").unwrap();
+        let ok = Settings::load(
+            None,
+            flags(vec![("dev_clock", Some(serde_json::json!(file)))]),
+        );
+        assert_eq!(ok.unwrap().dev_clock, Some(file.clone()));
+        std::fs::write(&file, "next tuesday").unwrap();
+        let err = Settings::load(
+            None,
+            flags(vec![("dev_clock", Some(serde_json::json!(file)))]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("next tuesday"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_reference_covers_every_setting_and_is_the_one_in_the_docs() {
+        let reference = reference();
+        for key in KEYS {
+            let row = reference
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{key}` |")))
+                .unwrap_or_else(|| panic!("{key} is in the reference"));
+            assert!(
+                !row.ends_with("|  |"),
+                "{key} has a doc comment in Settings"
+            );
+        }
+        assert_eq!(reference.lines().count(), KEYS.len() + 3, "{reference}");
+        let doc = include_str!("../../../docs/operating.md");
+        assert!(
+            doc.contains(&reference),
+            "docs/operating.md is out of date: replace its configuration table with the output of \
+             `kintsugi config reference`:\n{reference}"
+        );
+    }
 
     #[test]
     fn database_urls() {

@@ -3,10 +3,10 @@
 mod config;
 mod demo;
 mod respond;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -116,6 +116,21 @@ enum Command {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Copy every row of a SQLite database into a fresh PostgreSQL database, then compare
+    /// the counts per table. Stop the server first. Round keys stay in the data directory.
+    Transfer {
+        /// The SQLite database: sqlite://PATH (e.g. sqlite://kintsugi-data/kintsugi.db).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// An empty PostgreSQL database: postgres://USER@HOST/DB.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+    /// Print the configuration reference (every setting, its variable and default) as Markdown.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Administration from the command line.
     Admin {
         #[command(subcommand)]
@@ -123,6 +138,12 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// The table in docs/operating.md, generated from the settings' own documentation.
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -179,7 +200,10 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             flags.push(("demo", demo.then_some(json!(true))));
             flags.push(("public_url", public_url.as_ref().map(|u| json!(u))));
         }
-        Command::Coach { .. } | Command::Respond { .. } => {}
+        Command::Coach { .. }
+        | Command::Respond { .. }
+        | Command::Transfer { .. }
+        | Command::Config { .. } => {}
         Command::Migrate { db: d }
         | Command::Backup { db: d, .. }
         | Command::Restore { db: d, .. }
@@ -254,6 +278,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Database::Sqlite(_) => Some(lock_data_dir(&settings.data_dir)?),
         Database::Postgres(_) => None,
     };
+    settings.check_smtp_host().await?;
     let store = open_store(&settings).await?;
     // Parse the coach's rules now, off the runtime, so no request waits for it.
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
@@ -272,6 +297,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut web = kintsugi_web::WebConfig::new(public_url.clone());
     web.login_attempts_per_minute = settings.login_attempts_per_minute;
     web.key_dir = settings.data_dir.join("keys");
+    web.mail = settings.mail();
+    web.jobs = settings.jobs();
+    web.dev_clock = settings.dev_clock.clone();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
     println!("Kintsugi is serving at http://{local}");
@@ -294,30 +322,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
 
-    // Housekeeping: expired sessions and links go, missed commitment occurrences are
-    // announced in their repair's update log even when nobody opens the repair.
-    let (sweeper, swept) = (store.clone(), state.clone());
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            every.tick().await;
-            if let Err(e) = sweeper
-                .delete_expired(time::OffsetDateTime::now_utc())
-                .await
-            {
-                tracing::warn!(error = %e, "could not remove expired sessions");
-            }
-            if let Err(e) = kintsugi_web::repairs::announce_missed_everywhere(&swept).await {
-                tracing::warn!(error = %e, "could not announce missed commitments");
-            }
-            if let Err(e) = kintsugi_web::rounds::close_due(&swept).await {
-                tracing::warn!(error = %e, "could not close rounds whose time has come");
-            }
-            if let Err(e) = kintsugi_web::health::sweep(&swept).await {
-                tracing::warn!(error = %e, "could not open or close team health checks");
-            }
-        }
-    });
+    // Background jobs: email, reminders, webhooks and the housekeeping that was a sweep
+    // here before (expired sessions and links, missed occurrences, rounds due to close).
+    kintsugi_web::jobs::start(state.clone(), kintsugi_web::jobs::registry());
+    if state.on_dev_clock() {
+        println!(
+            "Running on the development clock in {:?}",
+            settings.dev_clock
+        );
+    }
 
     let app =
         kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -349,10 +362,53 @@ fn sqlite_only(settings: &Settings, what: &str) -> anyhow::Result<PathBuf> {
         Database::Sqlite(path) => Ok(path),
         Database::Postgres(_) => {
             bail!(
-                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operations.md)"
+                "{what} works on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operating.md)"
             )
         }
     }
+}
+
+/// `kintsugi transfer`: the URLs are read by the same rules as `database_url`.
+async fn transfer(from: &str, to: &str) -> anyhow::Result<()> {
+    let parse = |url: &str| {
+        Settings {
+            database_url: Some(url.to_owned()),
+            ..Settings::default()
+        }
+        .database()
+    };
+    let sqlite = match parse(from) {
+        Ok(Database::Sqlite(path)) => path,
+        Ok(Database::Postgres(_)) => bail!("--from must be a SQLite database (sqlite://PATH)"),
+        Err(why) => bail!("--from {from:?}: {why}"),
+    };
+    let postgres = match parse(to) {
+        Ok(Database::Postgres(url)) => url,
+        _ => bail!("--to must be a PostgreSQL database (postgres://USER@HOST/DB)"),
+    };
+    if !sqlite.is_file() {
+        bail!(
+            "--from: there is no SQLite database at {}",
+            sqlite.display()
+        );
+    }
+    // No server may write to the source while it is copied.
+    let _lock = lock_data_dir(sqlite.parent().unwrap_or(Path::new(".")))?;
+    let counted = transfer::run(&sqlite, &postgres).await?;
+    println!("{:<28} {:>10}", "table", "rows");
+    for c in &counted {
+        println!("{:<28} {:>10}", c.table, c.rows);
+    }
+    let total: i64 = counted.iter().map(|c| c.rows).sum();
+    println!(
+        "Copied {total} rows in {} tables; the counts match on both sides.",
+        counted.len()
+    );
+    println!(
+        "Round keys are not in the database: keep the data directory's keys/ folder \
+         (copy it to every server's --data-dir), or open rounds cannot issue tokens."
+    );
+    Ok(())
 }
 
 /// The coach needs no database and no settings: it reads text and prints advice.
@@ -430,13 +486,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             return respond::run(r).await;
         }
+        Command::Transfer { from, to } => return transfer(from, to).await,
+        Command::Config {
+            command: ConfigCommand::Reference,
+        } => {
+            print!("{}", config::reference());
+            return Ok(());
+        }
         _ => {}
     }
     let settings = settings(&cli)?;
     init_logging(&settings);
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
-        Command::Coach { .. } | Command::Respond { .. } => Ok(()), // handled before settings are read
+        // Handled before settings are read.
+        Command::Coach { .. }
+        | Command::Respond { .. }
+        | Command::Transfer { .. }
+        | Command::Config { .. } => Ok(()),
         Command::Migrate { .. } => {
             open_store(&settings).await?;
             println!("The database schema is up to date.");

@@ -17,6 +17,7 @@ pub struct PostgresStore {
 
 impl Backend for PostgresStore {
     type Db = Postgres;
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 }
 
 impl_store!(PostgresStore);
@@ -83,5 +84,12 @@ mod tests {
         let url = fresh_database().await;
         let store = PostgresStore::open(&url).await.unwrap();
         kintsugi_store::conformance::story(&store).await;
+    }
+
+    #[tokio::test]
+    async fn job_queue() {
+        let url = fresh_database().await;
+        let store = PostgresStore::open(&url).await.unwrap();
+        kintsugi_store::job_queue_conformance(&store).await;
     }
 }

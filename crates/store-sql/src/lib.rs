@@ -5,10 +5,15 @@
 //! Every write runs in one transaction, so a refused operation stores nothing.
 
 mod health;
+mod jobs;
+mod lessons;
 mod repairs;
 mod rows;
 
+pub use jobs::{JOB_COLUMNS, JobRow};
+
 pub use async_trait::async_trait;
+pub use lessons::*;
 pub use rows::*;
 pub use sqlx;
 
@@ -77,6 +82,8 @@ macro_rules! impl_store {
     ($store:ty) => {
         $crate::repair_helpers!($store);
         $crate::health_impl!($store);
+        $crate::impl_job_store!($store);
+        $crate::lesson_helpers!($store);
 
         impl $store {
             async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>
@@ -481,4 +488,7 @@ macro_rules! impl_store {
 /// What an adapter tells [`impl_store!`] about itself.
 pub trait Backend {
     type Db: sqlx::Database;
+    /// Appended to the job claim's SELECT: PostgreSQL skips rows another worker holds;
+    /// SQLite needs nothing, as its claim runs inside `BEGIN IMMEDIATE` (one writer).
+    const CLAIM_LOCK: &'static str;
 }

@@ -23,6 +23,7 @@ pub struct SqliteStore {
 
 impl Backend for SqliteStore {
     type Db = Sqlite;
+    const CLAIM_LOCK: &'static str = "";
 }
 
 impl_store!(SqliteStore);
@@ -147,6 +148,15 @@ mod tests {
             .await
             .unwrap();
         kintsugi_store::conformance::story(&store).await;
+    }
+
+    #[tokio::test]
+    async fn job_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kintsugi.db"))
+            .await
+            .unwrap();
+        kintsugi_store::job_queue_conformance(&store).await;
     }
 
     #[tokio::test]

@@ -708,6 +708,124 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     assert!(store.feed_person("feed-2").await.unwrap().is_none());
 
     round_story(store, org_id, repair.id, &[lead.id, ana.id]).await;
+    library_story(store, org_id, repair.id, facilitator).await;
+}
+
+/// The lessons library: one lesson per repair, searched with an escaped LIKE pattern;
+/// stories with no author, hidden ones only when asked for, found by their reply check.
+async fn library_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, facilitator: Uuid) {
+    let text = kintsugi_core::lessons::LessonText {
+        title: "Plans slipped 50% of the time".into(),
+        what_broke: "Person A moved the date.".into(),
+        causes: "No_checklist".into(),
+        what_worked: "A weekly plan.".into(),
+        figures: String::new(),
+    };
+    let lesson = NewLesson {
+        id: Uuid::new_v4(),
+        org_id,
+        repair_id,
+        breach: Breach::MissedDeadline,
+        text: text.clone(),
+        published_at: at(900),
+    };
+    store
+        .publish_lesson(&lesson, &audit(org_id, "lesson.publish"))
+        .await
+        .unwrap();
+    let again = NewLesson {
+        id: Uuid::new_v4(),
+        ..lesson.clone()
+    };
+    assert!(matches!(
+        store.publish_lesson(&again, &audit(org_id, "x")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.lesson_of_repair(repair_id).await.unwrap(),
+        Some(lesson.id)
+    );
+    let search = |q: &str| kintsugi_core::lessons::search_pattern(q);
+    let found = |q: &str| {
+        let p = search(q);
+        async move { store.lessons(org_id, p.as_deref()).await.unwrap().len() }
+    };
+    assert_eq!(found("").await, 1);
+    assert_eq!(found("WEEKLY").await, 1, "case-insensitive, in every field");
+    assert_eq!(found("50%").await, 1);
+    assert_eq!(found("0%").await, 1);
+    assert_eq!(found("5_%").await, 0, "_ and % are literal");
+    assert_eq!(found("no_check").await, 1);
+    assert_eq!(found("noXcheck").await, 0, "_ matches only itself");
+    let stored = store.lesson(org_id, lesson.id).await.unwrap().unwrap();
+    assert_eq!((stored.text, stored.breach), (text, Breach::MissedDeadline));
+    assert!(
+        store
+            .lesson(Uuid::new_v4(), lesson.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let story = NewStory {
+        id: Uuid::new_v4(),
+        org_id,
+        title: "Credit taken".into(),
+        body: "My lead presents my work.".into(),
+        week: 2970,
+        reply_check: "c".repeat(64),
+    };
+    store.submit_story(&story).await.unwrap();
+    assert!(matches!(
+        store
+            .submit_story(&NewStory {
+                id: Uuid::new_v4(),
+                ..story.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let answer = StoryAnswer {
+        id: Uuid::new_v4(),
+        author_id: facilitator,
+        author_name: String::new(),
+        body: "Keep notes.".into(),
+        created_at: at(950),
+    };
+    assert!(matches!(
+        store
+            .answer_story(Uuid::new_v4(), story.id, &answer, &audit(org_id, "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .answer_story(org_id, story.id, &answer, &audit(org_id, "story.answer"))
+        .await
+        .unwrap();
+    let by_check = store
+        .story_by_check(&"c".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((by_check.id, by_check.answers.len()), (story.id, 1));
+    assert_eq!(by_check.answers[0].body, "Keep notes.");
+    assert!(
+        store
+            .story_by_check(&"d".repeat(64))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .set_story_hidden(org_id, story.id, true, &audit(org_id, "story.hide"))
+        .await
+        .unwrap();
+    assert!(store.stories(org_id, None, false).await.unwrap().is_empty());
+    let all = store
+        .stories(org_id, search("presents").as_deref(), true)
+        .await
+        .unwrap();
+    assert_eq!((all.len(), all[0].hidden, all[0].week), (1, true, 2970));
 }
 
 async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &[Uuid]) {

@@ -7,6 +7,9 @@ mod health;
 mod model;
 
 pub use health::*;
+mod jobs;
+
+pub use jobs::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -36,7 +39,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything Kintsugi keeps. Each method is one transaction: it happens whole or not at all.
 #[async_trait]
-pub trait Store: HealthStore + Send + Sync + 'static {
+pub trait Store: HealthStore + JobStore + Send + Sync + 'static {
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<()>;
 
@@ -242,4 +245,40 @@ pub trait Store: HealthStore + Send + Sync + 'static {
     async fn add_reply(&self, answer_id: Uuid, from_author: bool, body: &str) -> Result<()>;
     /// The threads of a round's answers, in order.
     async fn replies(&self, round_id: Uuid) -> Result<Vec<Reply>>;
+
+    // The lessons library (practice 6).
+    /// Adds an anonymised lesson; `Conflict` when the repair already has one.
+    async fn publish_lesson(&self, lesson: &NewLesson, audit: &Audit) -> Result<()>;
+    /// The organisation's lessons, newest first; `pattern` is a LIKE pattern (already
+    /// lower-cased and escaped with `\`) matched against the title and every text field.
+    async fn lessons(&self, org_id: Uuid, pattern: Option<&str>) -> Result<Vec<Lesson>>;
+    async fn lesson(&self, org_id: Uuid, id: Uuid) -> Result<Option<Lesson>>;
+    /// The lesson published from a repair, if any.
+    async fn lesson_of_repair(&self, repair_id: Uuid) -> Result<Option<Uuid>>;
+    /// Stores an anonymous story; nothing about who sent it is written anywhere.
+    async fn submit_story(&self, story: &NewStory) -> Result<()>;
+    /// Stories with their answers, newest week first; hidden ones only when asked.
+    async fn stories(
+        &self,
+        org_id: Uuid,
+        pattern: Option<&str>,
+        with_hidden: bool,
+    ) -> Result<Vec<Story>>;
+    async fn story(&self, org_id: Uuid, id: Uuid) -> Result<Option<Story>>;
+    /// The story whose reply check is `check`: how its author's capability finds it.
+    async fn story_by_check(&self, check: &str) -> Result<Option<Story>>;
+    async fn answer_story(
+        &self,
+        org_id: Uuid,
+        story_id: Uuid,
+        answer: &StoryAnswer,
+        audit: &Audit,
+    ) -> Result<()>;
+    async fn set_story_hidden(
+        &self,
+        org_id: Uuid,
+        story_id: Uuid,
+        hidden: bool,
+        audit: &Audit,
+    ) -> Result<()>;
 }

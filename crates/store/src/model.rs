@@ -409,3 +409,58 @@ pub struct Reply {
     pub body: String,
     pub seq: u32,
 }
+
+// ---- The lessons library ----
+
+/// A lesson as it goes in: its text already anonymised (see `kintsugi_core::lessons`).
+#[derive(Debug, Clone)]
+pub struct NewLesson {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// Only to refuse a second lesson from the same repair; never shown.
+    pub repair_id: Uuid,
+    pub breach: Breach,
+    pub text: kintsugi_core::lessons::LessonText,
+    pub published_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lesson {
+    pub id: Uuid,
+    pub breach: Breach,
+    pub text: kintsugi_core::lessons::LessonText,
+    pub published_at: OffsetDateTime,
+}
+
+/// An anonymous story as it arrives: no author, no time but its week.
+#[derive(Debug, Clone)]
+pub struct NewStory {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub title: String,
+    pub body: String,
+    /// Weeks since 1970-01-01 (a Thursday): coarse enough to say nothing about the moment.
+    pub week: i64,
+    /// hex(SHA-256(capability)); the author's capability opens the story's answers.
+    pub reply_check: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Story {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub week: i64,
+    pub hidden: bool,
+    pub answers: Vec<StoryAnswer>,
+}
+
+/// A facilitator's answer to a story, signed with their name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryAnswer {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub author_name: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+}

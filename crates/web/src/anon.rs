@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// A cookie could tie an answer to a session; the anonymous path takes none.
-async fn refuse_cookies(req: Request, next: Next) -> Response {
+pub(crate) async fn refuse_cookies(req: Request, next: Next) -> Response {
     if req.headers().contains_key(header::COOKIE) {
         return AppError::BadRequest(
             "the anonymous path takes no cookies: send answers without credentials, so nothing can tie them to a session".into(),
@@ -274,7 +274,9 @@ async fn answer(
             "must be happened or not_happened",
         ));
     }
-    if round.kind == crate::rounds::GENUINENESS && category.is_some() {
+    if (round.kind == crate::rounds::GENUINENESS || round.kind == crate::rounds::PULSE)
+        && category.is_some()
+    {
         return Err(AppError::invalid(
             "category",
             "belongs only to listening rounds",

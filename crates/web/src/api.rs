@@ -61,7 +61,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_organisation))
         .routes(routes!(set_teams))
         .merge(crate::repair_api::routes())
-        .merge(crate::health::routes());
+        .merge(crate::health::routes())
+        .merge(crate::jobs::api_routes())
+        .merge(crate::notify::api_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

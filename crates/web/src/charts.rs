@@ -363,6 +363,10 @@ impl LineChart {
                 .clamp(16.0, 40.0)
                 .max(12.0 * reasons.len() as f64 + 4.0));
             let left_edge = x - width / 2.0;
+            // Text turned a quarter clockwise has its top to the right: the first line is the
+            // rightmost, and each line's glyphs sit to the right of its baseline.
+            let n = reasons.len();
+            let start = left_edge + (width - 12.0 * n as f64) / 2.0;
             gaps.push(GapBand {
                 x: px(left_edge),
                 width,
@@ -375,7 +379,7 @@ impl LineChart {
                         } else {
                             r.clone()
                         };
-                        (px(left_edge + 6.0 + 12.0 * j as f64), fit(&label, 34))
+                        (px(start + 1.0 + 12.0 * (n - 1 - j) as f64), fit(&label, 34))
                     })
                     .collect(),
                 text_y: px(top + 6.0),
@@ -559,7 +563,7 @@ impl BarChart {
                             })
                             .collect();
                         BarRow {
-                            label: fit(label, 26),
+                            label: fit(label, 22),
                             full_label: label.clone(),
                             y,
                             label_y,
@@ -578,7 +582,7 @@ impl BarChart {
                             })
                             .unwrap_or_default();
                         BarRow {
-                            label: fit(label, 26),
+                            label: fit(label, 22),
                             full_label: label.clone(),
                             y,
                             label_y,
@@ -734,7 +738,7 @@ impl HeatMap {
             .enumerate()
             .map(|(i, (r, _))| Tick {
                 pos: px(top + ch * (i as f64 + 0.5) + 4.0),
-                label: fit(r, 26),
+                label: fit(r, 22),
             })
             .collect();
         let mut cells = Vec::new();

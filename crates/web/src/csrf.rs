@@ -38,6 +38,13 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 fn origin_ok(headers: &HeaderMap, state: &AppState) -> bool {
+    // Fetch metadata, where the browser sends it: anything but our own origin (or a request
+    // the person typed themselves, `none`) is refused, JSON included.
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
     // `null` says nothing about where a request came from (privacy settings, some redirects);
     // the token still decides.
     let Some(origin) = headers

@@ -89,12 +89,25 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         (header::REFERRER_POLICY, "same-origin"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         ),
     ] {
         headers
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// HSTS, only when people reach Kintsugi over https (`public_url`): sent over plain http
+/// it would be ignored, and on a TLS-terminating proxy's behalf it is what browsers need.
+pub async fn strict_transport(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if https {
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static("max-age=31536000"));
     }
     response
 }

@@ -94,6 +94,10 @@ impl Page {
     pub fn chrome(&self, title: &str) -> Chrome {
         Chrome::new(&self.csrf, self.user.as_ref(), title, &self.path)
     }
+
+    pub fn user(&self) -> Option<&CurrentUser> {
+        self.user.as_ref()
+    }
 }
 
 impl FromRequestParts<AppState> for Page {

@@ -198,8 +198,8 @@ pub fn pulse_items(
                 .into_iter()
                 .map(|(k, v)| {
                     kintsugi_core::anonymity::rating(v)
+                        .map_err(|e| AppError::invalid("items", format!("{k}: {}", e.message)))
                         .map(|v| (k, v))
-                        .map_err(|e| AppError::invalid("items", e.message))
                 })
                 .collect()
         }
@@ -917,6 +917,12 @@ async fn close_by_facilitator(
 ) -> Result<(), AppError> {
     access.require_facilitator()?;
     let round = round_in(state, access, round).await?;
+    // Closing a pulse early would let someone pick the moment its mean looks best for the gate.
+    if round.kind == PULSE {
+        return Err(AppError::Conflict(
+            "a trust pulse closes on its schedule; nobody closes it early".into(),
+        ));
+    }
     close(
         state,
         access.repair.org_id,
@@ -927,11 +933,17 @@ async fn close_by_facilitator(
     .await
 }
 
-/// Closes every round whose set time has passed (the background sweep).
+/// Closes every round whose set time has passed and opens the trust pulses that are due
+/// (the background sweep), so pulses keep their schedule when nobody opens the repair.
 pub async fn close_due(state: &AppState) -> Result<(), AppError> {
     for org in state.store().list_organisations().await? {
         for repair in state.store().all_repairs(org.id).await? {
             close_due_in(state, org.id, repair.id, &repair.title).await?;
+            if repair.stage == kintsugi_core::repair::Stage::Rebuild
+                && let Some(full) = state.store().repair(org.id, repair.id).await?
+            {
+                open_pulse_if_due(state, &full).await?;
+            }
         }
     }
     Ok(())

@@ -208,12 +208,17 @@ on_both!(
     }
 );
 
-/// Answers the open trust pulse as each of `who`, rating every item `value`.
-async fn answer_pulse(g: &crate::rounds::Group, who: &[usize], value: i64) {
-    let rounds = g.members[1]
+/// Answers the open trust pulse as each of `who`, rating every item `value`; then two weeks
+/// pass, so it closes and the next one opens when `reader` next reads the repair.
+async fn answer_pulse(app: &App, repair: &str, reader: &Browser, who: &[&Browser], value: i64) {
+    // Reading the repair is what opens a pulse that is due.
+    reader
+        .json(Method::GET, &format!("/api/v1/repairs/{repair}"), None)
+        .await;
+    let rounds = reader
         .json(
             Method::GET,
-            &format!("/api/v1/repairs/{}/rounds", g.repair),
+            &format!("/api/v1/repairs/{repair}/rounds"),
             None,
         )
         .await
@@ -228,31 +233,33 @@ async fn answer_pulse(g: &crate::rounds::Group, who: &[usize], value: i64) {
     let key = STANDARD
         .decode(pulse["public_key"].as_str().unwrap())
         .unwrap();
-    for i in who {
-        let t = fetch_token(&g.members[*i], &g.repair, id, &key)
-            .await
-            .unwrap();
+    for b in who {
+        let t = fetch_token(b, repair, id, &key).await.unwrap();
         let items = json!({"ability": value, "benevolence": value, "integrity": value, "follow_through": value});
         let body = json!({"token": {"message": STANDARD.encode(&t.prepared), "signature": STANDARD.encode(&t.signature)}, "answer": {"items": items}});
         let sent = reqwest::Client::new()
-            .post(format!("{}/anon/rounds/{id}/answers", g.app.url))
+            .post(format!("{}/anon/rounds/{id}/answers", app.url))
             .json(&body)
             .send()
             .await
             .unwrap();
         assert_eq!(sent.status(), StatusCode::CREATED);
     }
-    // Two weeks pass: this pulse closes and the next opens when the repair is next read.
-    g.app
-        .exec(format!(
-            "UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{}' AND kind = 'pulse'",
-            g.repair,
-            d = 15 * 86_400
-        ))
+    app.exec(format!(
+        "UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{repair}' AND kind = 'pulse'",
+        d = 15 * 86_400
+    ))
+    .await;
+    reader
+        .json(Method::GET, &format!("/api/v1/repairs/{repair}"), None)
         .await;
-    g.fay
-        .json(Method::GET, &format!("/api/v1/repairs/{}", g.repair), None)
-        .await;
+}
+
+/// The trend section of a repair page, if any.
+fn trend_of(body: &str) -> Option<&str> {
+    let start = body.find("id=\"trend-heading\"")?;
+    let end = start + body[start..].find("</section>")?;
+    Some(&body[start..end])
 }
 
 on_both!(
@@ -311,22 +318,20 @@ on_both!(
 
         // No closed pulse yet: no trend section.
         let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
-        assert!(!page.body.contains("Trust over time"));
+        assert!(trend_of(&page.body).is_none());
 
         // Pulse 1 (the baseline): all five answer 4. Pulse 2: two answer 2 (below k). Pulse 3: 6.
-        answer_pulse(&g, &[1, 2, 3, 4, 5], 4).await;
-        answer_pulse(&g, &[1, 2], 2).await;
-        answer_pulse(&g, &[1, 2, 3, 4, 5], 6).await;
+        let m = &g.members;
+        let (app, repair, reader) = (&g.app, g.repair.as_str(), &m[1]);
+        let all: Vec<&Browser> = m[1..=5].iter().collect();
+        answer_pulse(app, repair, reader, &all, 4).await;
+        answer_pulse(app, repair, reader, &all[..2], 2).await;
+        answer_pulse(app, repair, reader, &all, 6).await;
 
         for who in [&g.fay, &g.members[1], lee] {
             let page = who.get(&format!("/repairs/{}", g.repair)).await;
             assert_eq!(page.status, StatusCode::OK);
-            let start = page
-                .body
-                .find("id=\"trend-heading\"")
-                .expect("a trend section");
-            let end = start + page.body[start..].find("</section>").unwrap();
-            let trend = &page.body[start..end];
+            let trend = trend_of(&page.body).expect("a trend section");
             assert_eq!(
                 trend.matches("role=\"img\"").count(),
                 4,
@@ -390,3 +395,69 @@ on_both!(
         assert!(!rows.iter().flatten().any(|c| c.contains("2.0")));
     }
 );
+
+on_both!(a_pairs_trend_is_for_its_insiders, |backend| async move {
+    // Person↔person: Ana (affected) answers alone, which never reaches k.
+    let c = crate::repairs::cast(backend).await;
+    let base = format!("/api/v1/repairs/{}", c.repair);
+    let stage = |from: &str| json!({"from": from, "action": "advance"});
+    let steps = [
+        (
+            &c.lee,
+            "acknowledgments",
+            json!({"body": "I missed the date. I am sorry."}),
+        ),
+        (&c.fay, "stage", stage("acknowledge")),
+        (&c.fay, "no-round-reason", json!({"reason": "Two people."})),
+        (
+            &c.fay,
+            "causes",
+            json!({"category": "process", "description": "No checklist."}),
+        ),
+        (&c.fay, "stage", stage("understand")),
+        (
+            &c.lee,
+            "commitments",
+            json!({"owner": c.lee_id, "statement": "Share the plan", "due": day(30)}),
+        ),
+        (&c.fay, "stage", stage("act")),
+    ];
+    for (who, path, body) in steps {
+        let done = who
+            .json(Method::POST, &format!("{base}/{path}"), Some(body))
+            .await;
+        assert!(done.status.is_success(), "{path}: {}", done.body);
+    }
+    let (app, repair) = (&c.app, c.repair.as_str());
+    answer_pulse(app, repair, &c.ana, &[&c.ana], 3).await;
+    answer_pulse(app, repair, &c.ana, &[], 7).await; // nobody answered this one
+    answer_pulse(app, repair, &c.ana, &[&c.ana], 5).await;
+
+    for insider in [&c.ana, &c.fay] {
+        let page = insider.get(&format!("/repairs/{repair}")).await;
+        let trend = trend_of(&page.body).expect("the insiders' trend");
+        assert!(
+            trend.contains("Baseline 3.0") && trend.contains("5.0"),
+            "{trend}"
+        );
+        assert_eq!(trend.matches("Gap: fewer than 5 answered").count(), 4);
+        let (_, rows) = csv_of(insider, &format!("/repairs/{repair}/pulses.csv")).await;
+        assert_eq!(
+            rows.iter().map(|r| r[3].as_str()).collect::<Vec<_>>(),
+            ["3.0", "suppressed", "5.0"]
+        );
+    }
+    // The accountable person sees no trend and cannot download one; an outsider finds nothing.
+    let page = c.lee.get(&format!("/repairs/{repair}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(trend_of(&page.body).is_none() && !page.body.contains("Baseline 3.0"));
+    let refused = c.lee.get(&format!("/repairs/{repair}/pulses.csv")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains("3.0"));
+    assert_eq!(
+        c.oz.get(&format!("/repairs/{repair}/pulses.csv"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+});

@@ -23,7 +23,11 @@ pub struct Cast {
 /// An organisation with a facilitator (Fay), an accountable person (Lee), an affected person
 /// (Ana) and an outsider (Oz), and a person↔person repair Fay opened between Lee and Ana.
 pub async fn cast(backend: Backend) -> Cast {
-    let app = App::start(backend).await;
+    cast_in(App::start(backend).await).await
+}
+
+/// The same cast, in a server started with settings of the test's choosing.
+pub async fn cast_in(app: App) -> Cast {
     let admin = app.setup().await;
     let (_, fay) = member(
         &app,

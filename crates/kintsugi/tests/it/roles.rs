@@ -51,6 +51,24 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/dashboard/repairs.csv", Access::Dashboard),
     ("GET", "/dashboard/follow-through.csv", Access::Dashboard),
     ("GET", "/dashboard/overdue.csv", Access::Dashboard),
+    // Jobs, reminders and email (issue 6).
+    ("GET", "/admin/jobs", Access::Admin),
+    ("POST", "/admin/jobs/{id}/retry", Access::Admin),
+    ("POST", "/admin/people/{id}/invitation/email", Access::Admin),
+    ("GET", "/preferences", Access::Member),
+    ("POST", "/preferences", Access::Member),
+    ("GET", "/unsubscribe/{token}", Access::Anyone),
+    ("POST", "/unsubscribe/{token}", Access::Anyone),
+    // The lessons library (web/src/lessons.rs).
+    ("GET", "/library", Access::Member),
+    ("GET", "/library/lessons/{lesson}", Access::Member),
+    ("GET", "/library/stories/new", Access::Member),
+    ("GET", "/library/stories/mine", Access::Member),
+    ("POST", "/library/stories/{story}/answers", Access::Member),
+    ("POST", "/library/stories/{story}/hide", Access::Member),
+    ("GET", "/repairs/{id}/lesson", Access::Member),
+    ("POST", "/repairs/{id}/lesson", Access::Member),
+    ("POST", "/repairs/{id}/lesson/preview", Access::Member),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -1182,74 +1182,7 @@ on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
     let c = crate::repairs::cast(backend).await;
     let base = format!("/api/v1/repairs/{}", c.repair);
     let stage = |from: &str| json!({"from": from, "action": "advance"});
-    c.lee
-        .json(
-            Method::POST,
-            &format!("{base}/acknowledgments"),
-            Some(json!({"body": "I missed the date. I am sorry."})),
-        )
-        .await;
-    c.fay
-        .json(
-            Method::POST,
-            &format!("{base}/stage"),
-            Some(stage("acknowledge")),
-        )
-        .await;
-    c.fay
-        .json(
-            Method::POST,
-            &format!("{base}/no-round-reason"),
-            Some(json!({"reason": "Two people."})),
-        )
-        .await;
-    c.fay
-        .json(
-            Method::POST,
-            &format!("{base}/causes"),
-            Some(json!({"category": "process", "description": "No checklist."})),
-        )
-        .await;
-    c.fay
-        .json(
-            Method::POST,
-            &format!("{base}/stage"),
-            Some(stage("understand")),
-        )
-        .await;
-    let made = c
-        .lee
-        .json(
-            Method::POST,
-            &format!("{base}/commitments"),
-            Some(json!({"owner": c.lee_id, "statement": "Share the plan", "due": day(0)})),
-        )
-        .await;
-    let cid = made.json()["id"].as_str().unwrap().to_owned();
-    c.lee
-        .json(
-            Method::POST,
-            &format!("{base}/commitments/{cid}/occurrences/{}/done", day(0)),
-            None,
-        )
-        .await;
-    c.ana
-        .json(
-            Method::POST,
-            &format!(
-                "{base}/commitments/{cid}/occurrences/{}/confirmation",
-                day(0)
-            ),
-            Some(json!({"happened": true})),
-        )
-        .await;
-    assert_eq!(
-        c.fay
-            .json(Method::POST, &format!("{base}/stage"), Some(stage("act")))
-            .await
-            .json()["stage"],
-        "rebuild"
-    );
+    crate::gate_writes::to_rebuild(&c).await;
 
     // Pulses open on their own in rebuild; the affected person answers each one.
     let mut means = Vec::new();
@@ -1307,23 +1240,7 @@ on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
                     .contains("recovery gate: 3 pulses")
             );
         }
-        let rounds = c
-            .ana
-            .json(Method::GET, &format!("{base}/rounds"), None)
-            .await
-            .json();
-        let pulse = rounds
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "pulse" && r["open"] == true)
-            .expect("an open pulse");
-        let (id, key) = (
-            pulse["id"].as_str().unwrap().to_owned(),
-            STANDARD
-                .decode(pulse["public_key"].as_str().unwrap())
-                .unwrap(),
-        );
+        let (id, key) = crate::gate_writes::open_pulse(&c).await;
         if n == 0 {
             assert_eq!(
                 fetch_token(&c.lee, &c.repair, &id, &key).await.err(),
