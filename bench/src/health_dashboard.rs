@@ -83,7 +83,9 @@ fn fixture_sql(s: &Shape, postgres: bool) -> Vec<String> {
     };
     let nums = |below: String| {
         if postgres {
-            format!("(SELECT i FROM generate_series(0, ({below}) - 1) AS g(i)) AS nums")
+            format!(
+                "(SELECT i FROM generate_series(0::bigint, ({below})::bigint - 1) AS g(i)) AS nums"
+            )
         } else {
             format!("(SELECT i FROM nums WHERE i < ({below})) AS nums")
         }

@@ -91,6 +91,18 @@ macro_rules! health_impl {
                 rows.iter().map(|(t, p)| Ok(($crate::uuid(t)?, $crate::uuid(p)?))).collect()
             }
 
+            async fn team_tree(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<(uuid::Uuid, String, Option<uuid::Uuid>)>> {
+                let rows: Vec<(String, String, Option<String>)> =
+                    $crate::sqlx::query_as("SELECT id, name, parent_id FROM teams WHERE org_id = $1")
+                        .bind(org_id.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                rows.iter()
+                    .map(|(t, n, p)| Ok(($crate::uuid(t)?, n.clone(), p.as_deref().map($crate::uuid).transpose()?)))
+                    .collect()
+            }
+
             async fn set_team_parent(&self, org_id: uuid::Uuid, team_id: uuid::Uuid, parent: Option<uuid::Uuid>, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let rows: Vec<(String, Option<String>)> =

@@ -69,6 +69,9 @@ pub trait HealthStore: Send + Sync {
     async fn instrument(&self, id: Uuid) -> Result<Option<StoredInstrument>>;
     /// Every team's parent in the organisation (teams without one are left out).
     async fn team_parents(&self, org_id: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
+    /// Every team of the organisation as (id, name, parent): what the health views need,
+    /// without counting members.
+    async fn team_tree(&self, org_id: Uuid) -> Result<Vec<(Uuid, String, Option<Uuid>)>>;
     /// Sets or clears a team's parent. `Refused` when it would make a loop; `NotFound` when
     /// either team is not in the organisation.
     async fn set_team_parent(

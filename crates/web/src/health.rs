@@ -535,18 +535,12 @@ pub async fn view(state: &AppState, org_id: Uuid, k: KThreshold) -> Result<Healt
                 dimensions.push(d);
             }
         }
-        let teams: HashMap<Uuid, Team> = state
-            .store()
-            .list_teams(org_id)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect();
-        let parents: HashMap<Uuid, Uuid> = state
-            .store()
-            .team_parents(org_id)
-            .await?
-            .into_iter()
+        // Names and parents only: counting every team's members would cost more than the map.
+        let tree = state.store().team_tree(org_id).await?;
+        let teams: HashMap<Uuid, String> = tree.iter().map(|(id, n, _)| (*id, n.clone())).collect();
+        let parents: HashMap<Uuid, Uuid> = tree
+            .iter()
+            .filter_map(|(id, _, p)| Some((*id, (*p)?)))
             .collect();
         let hidden = hide(&rows, &parents, k);
         let mut by_team: BTreeMap<Uuid, Vec<&HealthRollup>> = BTreeMap::new();
@@ -557,7 +551,7 @@ pub async fn view(state: &AppState, org_id: Uuid, k: KThreshold) -> Result<Healt
         }
         for (team, rows) in by_team {
             let why = hidden.get(&team).cloned().flatten();
-            let name = |id: &Uuid| teams.get(id).map(|t| t.name.clone()).unwrap_or_default();
+            let name = |id: &Uuid| teams.get(id).cloned().unwrap_or_default();
             heat.push(HeatCell {
                 team,
                 team_name: name(&team),
@@ -592,19 +586,15 @@ pub async fn team_trend(
     team: Uuid,
     k: KThreshold,
 ) -> Result<(Vec<(String, String)>, Vec<TrendPoint>), AppError> {
-    let parents: HashMap<Uuid, Uuid> = state
-        .store()
-        .team_parents(org_id)
-        .await?
-        .into_iter()
+    let tree = state.store().team_tree(org_id).await?;
+    let parents: HashMap<Uuid, Uuid> = tree
+        .iter()
+        .filter_map(|(id, _, p)| Some((*id, (*p)?)))
         .collect();
     let parent = parents.get(&team).copied();
-    let siblings: Vec<Uuid> = state
-        .store()
-        .list_teams(org_id)
-        .await?
-        .into_iter()
-        .map(|t| t.id)
+    let siblings: Vec<Uuid> = tree
+        .iter()
+        .map(|(id, _, _)| *id)
         .filter(|t| parents.get(t).copied() == parent)
         .collect();
     if !siblings.contains(&team) {
