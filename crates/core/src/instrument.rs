@@ -518,7 +518,8 @@ dimension = "lead"
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect::<BTreeMap<_, _>>()
         };
-        let cases: &[(&[(&str, i64)], Result<(), &str>)] = &[
+        type Case<'a> = (&'a [(&'a str, i64)], Result<(), &'a str>);
+        let cases: &[Case] = &[
             (&[("speak", 4), ("hold_back", 2), ("lead_fair", 5)], Ok(())),
             (
                 &[("speak", 4), ("hold_back", 2)],

@@ -159,7 +159,9 @@ on_both!(
         );
 
         // Someone outside the team gets no token for it.
-        let outsider = token(&beta_one, &check).await.err().expect("refused");
+        let Err(outsider) = token(&beta_one, &check).await else {
+            panic!("refused")
+        };
         assert_eq!(outsider.0, StatusCode::FORBIDDEN, "{}", outsider.1);
 
         // Bad answers: refused with a clear 4xx, nothing stored.
@@ -379,7 +381,7 @@ on_both!(
         assert!(api["organisation"][0]["hidden_because"].is_null(), "{api}");
 
         // Two weeks after the first checks opened, the next cycle opens by itself.
-        app.exec(format!("UPDATE health_rounds SET period = period - 14"))
+        app.exec("UPDATE health_rounds SET period = period - 14".into())
             .await;
         admin.get("/health/overview").await;
         assert_eq!(
