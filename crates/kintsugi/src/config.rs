@@ -34,9 +34,9 @@ pub struct Settings {
     pub smtp_port: Option<u16>,
     /// `starttls`, `tls` or `none` (plain: only for a relay on this host or network).
     pub smtp_tls: kintsugi_web::email::MailTls,
-    /// The SMTP login, if the server asks for one.
+    /// The SMTP account's name, when the server wants one (use TLS then).
     pub smtp_username: Option<String>,
-    /// The SMTP password; prefer the environment variable to a file.
+    /// The SMTP account's password; prefer `KINTSUGI_SMTP_PASSWORD` to the TOML file.
     pub smtp_password: Option<String>,
     /// The From address, e.g. `Kintsugi <kintsugi@example.org>`; required with `smtp_host`.
     pub mail_from: Option<String>,

@@ -70,7 +70,45 @@ fn api_router() -> OpenApiRouter<AppState> {
 /// The OpenAPI document, built once.
 pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| api_router().into_openapi())
+    DOC.get_or_init(|| {
+        let mut doc = api_router().into_openapi();
+        problems_as_problem_json(&mut doc);
+        doc
+    })
+}
+
+/// Errors are served as `application/problem+json` (error.rs); utoipa lists every body as
+/// `application/json`, so a client checking the document would reject each error it gets.
+fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = matches!(
+                    response.content.get("application/json"),
+                    Some(RefOr::T(c)) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                );
+                if let Some(content) = is_problem
+                    .then(|| response.content.shift_remove("application/json"))
+                    .flatten()
+                {
+                    response
+                        .content
+                        .insert("application/problem+json".into(), content);
+                }
+            }
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -457,3 +457,10 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// The server's process id, for measuring it (resident memory in the soak).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}

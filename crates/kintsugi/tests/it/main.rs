@@ -22,3 +22,8 @@ mod security;
 mod setup;
 mod tidy;
 mod transfer;
+// Faults and load: crash, database outage, full disk, soak.
+mod crash;
+mod disk;
+mod outage;
+mod soak;
