@@ -568,10 +568,7 @@ async fn check(app: &App, repair: &str, acked: &Mutex<Acked>) {
     );
     // One audit entry per move, written in the move's transaction.
     assert_eq!(
-        count(format!(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'repair.stage'"
-        ))
-        .await,
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'repair.stage'".to_owned()).await,
         stage,
         "each stored move has its audit entry and no more"
     );

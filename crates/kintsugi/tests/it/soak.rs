@@ -74,7 +74,7 @@ async fn soak() {
             let (what, status) = done.unwrap();
             record(what, status);
         }
-        if tick % 200 == 0 {
+        if tick.is_multiple_of(200) {
             let rss = rss_kib(pid);
             peak = peak.max(rss);
             samples.push((started.elapsed().as_secs(), rss));
