@@ -15,6 +15,7 @@ pub mod notify;
 pub mod people;
 pub mod repair;
 pub mod validation;
+pub mod webhooks;
 
 pub use access::{Forbidden, Roles};
 pub use anonymity::{KThreshold, Shown};

@@ -28,6 +28,27 @@ pub struct Settings {
     pub login_attempts_per_minute: u32,
     /// Offer the demo organisation.
     pub demo: bool,
+    /// Offer password login. Off, people sign in only through the identity provider.
+    pub local_login: bool,
+    /// Single sign-on: the OpenID provider's issuer URL (https, or http on loopback).
+    pub oidc_issuer: Option<String>,
+    /// The client id Kintsugi is registered under at the provider.
+    pub oidc_client_id: Option<String>,
+    /// The client secret; prefer `KINTSUGI_OIDC_CLIENT_SECRET` to the TOML file.
+    pub oidc_client_secret: Option<String>,
+    /// Scopes asked for, space-separated (`openid` is always asked for).
+    pub oidc_scopes: String,
+    /// The provider's name on the login button: "Sign in with NAME".
+    pub oidc_name: String,
+    /// The claim that holds a person's email.
+    pub oidc_email_claim: String,
+    /// The claim that holds a person's name.
+    pub oidc_name_claim: String,
+    /// The claim that holds a person's groups; a group that names a team adds them to it.
+    pub oidc_groups_claim: Option<String>,
+    /// The organisation (id) where people nobody invited are created at their first sign-in.
+    /// Without it, the only organisation (the demo aside); with several, only invited people.
+    pub oidc_organisation: Option<uuid::Uuid>,
     /// The SMTP server for outgoing email; no email is sent without one.
     pub smtp_host: Option<String>,
     /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
@@ -77,6 +98,16 @@ impl Default for Settings {
             log_level: "info".into(),
             login_attempts_per_minute: 10,
             demo: false,
+            local_login: true,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scopes: "openid email profile".into(),
+            oidc_name: "single sign-on".into(),
+            oidc_email_claim: "email".into(),
+            oidc_name_claim: "name".into(),
+            oidc_groups_claim: None,
+            oidc_organisation: None,
             smtp_host: None,
             smtp_port: None,
             smtp_tls: kintsugi_web::email::MailTls::Starttls,
@@ -104,6 +135,16 @@ const KEYS: &[&str] = &[
     "log_level",
     "login_attempts_per_minute",
     "demo",
+    "local_login",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_scopes",
+    "oidc_name",
+    "oidc_email_claim",
+    "oidc_name_claim",
+    "oidc_groups_claim",
+    "oidc_organisation",
     "smtp_host",
     "smtp_port",
     "smtp_tls",
@@ -162,6 +203,7 @@ impl Settings {
                 .unwrap_or_default();
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
+        settings.check_oidc(&figment)?;
         settings.check_jobs_and_mail(&figment)?;
         if let Some(file) = &settings.dev_clock {
             let source = figment
@@ -175,6 +217,35 @@ impl Settings {
                 })?;
         }
         Ok(settings)
+    }
+
+    /// Single sign-on settings that cannot work are start-up errors naming the setting.
+    fn check_oidc(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        let Some(issuer) = &self.oidc_issuer else {
+            if !self.local_login {
+                bail!(
+                    "local_login = false (from {}): set oidc_issuer too, or nobody can log in",
+                    source("local_login")
+                );
+            }
+            return Ok(());
+        };
+        if let Err(why) = kintsugi_web::OidcSettings::check_issuer(issuer) {
+            bail!(
+                "oidc_issuer = {issuer:?} (from {}): {why}",
+                source("oidc_issuer")
+            );
+        }
+        if self.oidc_client_id.as_deref().unwrap_or("").is_empty() {
+            bail!("oidc_client_id: required when oidc_issuer is set");
+        }
+        Ok(())
     }
 
     fn check_jobs_and_mail(&self, figment: &Figment) -> anyhow::Result<()> {
@@ -224,6 +295,26 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The web layer's view of single sign-on, when it is set up.
+    pub fn oidc(&self) -> Option<kintsugi_web::OidcSettings> {
+        Some(kintsugi_web::OidcSettings {
+            issuer: self.oidc_issuer.clone()?,
+            client_id: self.oidc_client_id.clone()?,
+            client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
+            scopes: self
+                .oidc_scopes
+                .split_whitespace()
+                .filter(|s| *s != "openid")
+                .map(str::to_owned)
+                .collect(),
+            display_name: self.oidc_name.clone(),
+            email_claim: self.oidc_email_claim.clone(),
+            name_claim: self.oidc_name_claim.clone(),
+            groups_claim: self.oidc_groups_claim.clone().filter(|s| !s.is_empty()),
+            organisation: self.oidc_organisation,
+        })
     }
 
     /// Outgoing email, when an SMTP server is set.

@@ -297,6 +297,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut web = kintsugi_web::WebConfig::new(public_url.clone());
     web.login_attempts_per_minute = settings.login_attempts_per_minute;
     web.key_dir = settings.data_dir.join("keys");
+    web.local_login = settings.local_login;
+    web.oidc = settings.oidc();
     web.mail = settings.mail();
     web.jobs = settings.jobs();
     web.dev_clock = settings.dev_clock.clone();

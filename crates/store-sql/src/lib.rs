@@ -475,11 +475,296 @@ macro_rules! impl_store {
                     "DELETE FROM sessions WHERE expires_at <= $1",
                     "DELETE FROM invitations WHERE expires_at <= $1",
                     "DELETE FROM setup_tokens WHERE expires_at <= $1",
+                    "DELETE FROM oidc_logins WHERE expires_at <= $1",
                 ] {
                     n += $crate::sqlx::query(sql).bind($crate::ts(now)).execute(&mut *tx).await.map_err($crate::db)?.rows_affected();
                 }
                 tx.commit().await.map_err($crate::db)?;
                 Ok(n)
+            }
+
+            // ---- Single sign-on ----
+
+            async fn put_oidc_login(&self, l: &kintsugi_store::OidcLogin) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("INSERT INTO oidc_logins (state_hash, nonce, pkce_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&l.state_hash)
+                    .bind(&l.nonce)
+                    .bind(&l.pkce_verifier)
+                    .bind($crate::ts(l.created_at))
+                    .bind($crate::ts(l.expires_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("sign-in state"))?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn take_oidc_login(&self, state_hash: &str, now: time::OffsetDateTime) -> kintsugi_store::Result<Option<kintsugi_store::OidcLogin>> {
+                let mut tx = self.write_tx().await?;
+                let row: Option<(String, String, i64, i64)> = $crate::sqlx::query_as(
+                    "SELECT nonce, pkce_verifier, created_at, expires_at FROM oidc_logins WHERE state_hash = $1",
+                )
+                .bind(state_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                // Spent whether or not it is still fresh: a state works once.
+                $crate::sqlx::query("DELETE FROM oidc_logins WHERE state_hash = $1")
+                    .bind(state_hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)?;
+                let Some((nonce, pkce_verifier, created_at, expires_at)) = row else { return Ok(None) };
+                if expires_at <= $crate::ts(now) {
+                    return Ok(None);
+                }
+                Ok(Some(kintsugi_store::OidcLogin {
+                    state_hash: state_hash.to_owned(),
+                    nonce,
+                    pkce_verifier,
+                    created_at: $crate::from_ts(created_at)?,
+                    expires_at: $crate::from_ts(expires_at)?,
+                }))
+            }
+
+            async fn sign_in_external(&self, s: &kintsugi_store::ExternalSignIn) -> kintsugi_store::Result<kintsugi_store::Person> {
+                let mut tx = self.write_tx().await?;
+                let linked: Option<(String, String)> = $crate::sqlx::query_as(
+                    "SELECT p.org_id, p.id FROM identities i JOIN people p ON p.id = i.person_id WHERE i.issuer = $1 AND i.subject = $2",
+                )
+                .bind(&s.issuer)
+                .bind(&s.subject)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                let (org_id, person_id) = match linked {
+                    Some(found) => found,
+                    None => {
+                        let by_email: Option<(String, String)> = $crate::sqlx::query_as("SELECT org_id, id FROM people WHERE email = $1")
+                            .bind(s.email.as_str())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err($crate::db)?;
+                        let (org_id, person_id, action) = match by_email {
+                            Some((org_id, id)) => (org_id, id, "person.sso_link"),
+                            None => {
+                                let Some(org) = s.org_id else {
+                                    return Err(kintsugi_store::StoreError::NotFound("an invitation for this email"));
+                                };
+                                let exists: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM organisations WHERE id = $1")
+                                    .bind(org.to_string())
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .map_err($crate::db)?;
+                                if exists.is_none() {
+                                    return Err(kintsugi_store::StoreError::NotFound("organisation for new people"));
+                                }
+                                Self::insert_person(&mut tx, &kintsugi_store::NewPerson {
+                                    id: s.new_id,
+                                    org_id: org,
+                                    name: s.name.clone(),
+                                    email: s.email.clone(),
+                                    roles: kintsugi_core::Roles::default(),
+                                    team_ids: vec![],
+                                    password_hash: None,
+                                    created_at: s.at,
+                                })
+                                .await?;
+                                (org.to_string(), s.new_id.to_string(), "person.sso_create")
+                            }
+                        };
+                        $crate::sqlx::query("INSERT INTO identities (issuer, subject, person_id, created_at) VALUES ($1, $2, $3, $4)")
+                            .bind(&s.issuer)
+                            .bind(&s.subject)
+                            .bind(&person_id)
+                            .bind($crate::ts(s.at))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($crate::map_err("this person is already linked to another account at the identity provider"))?;
+                        Self::write_audit(&mut tx, &kintsugi_store::Audit {
+                            id: s.audit_id,
+                            org_id: $crate::uuid(&org_id)?,
+                            actor_id: Some($crate::uuid(&person_id)?),
+                            action: action.into(),
+                            subject: s.email.as_str().to_owned(),
+                            detail: format!("single sign-on through {}", s.issuer),
+                            at: s.at,
+                        })
+                        .await?;
+                        (org_id, person_id)
+                    }
+                };
+                for group in &s.groups {
+                    let team: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
+                        .bind(&org_id)
+                        .bind(group)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::db)?;
+                    if let Some((team_id,)) = team {
+                        $crate::sqlx::query("INSERT INTO team_members (team_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                            .bind(&team_id)
+                            .bind(&person_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($crate::db)?;
+                    }
+                }
+                tx.commit().await.map_err($crate::db)?;
+                Self::one_person(&self.pool, &org_id, &person_id)
+                    .await?
+                    .ok_or(kintsugi_store::StoreError::NotFound("person"))
+            }
+
+            // ---- Outgoing webhooks ----
+
+            async fn add_webhook(&self, h: &kintsugi_store::NewWebhook, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                if let Some(repair) = h.repair_id {
+                    let found: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM repairs WHERE id = $1 AND org_id = $2")
+                        .bind(repair.to_string())
+                        .bind(h.org_id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::db)?;
+                    if found.is_none() {
+                        return Err(kintsugi_store::StoreError::NotFound("repair"));
+                    }
+                }
+                $crate::sqlx::query("INSERT INTO webhooks (id, org_id, repair_id, url, secret, events, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(h.id.to_string())
+                    .bind(h.org_id.to_string())
+                    .bind(h.repair_id.map(|r| r.to_string()))
+                    .bind(&h.url)
+                    .bind(&h.secret)
+                    .bind(h.events.join(" "))
+                    .bind($crate::ts(h.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("webhook"))?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn webhooks(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Webhook>> {
+                let rows: Vec<$crate::WebhookRow> = $crate::sqlx::query_as(
+                    "SELECT id, org_id, repair_id, url, secret, events, created_at FROM webhooks WHERE org_id = $1 ORDER BY created_at, id",
+                )
+                .bind(org_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn delete_webhook(&self, org_id: uuid::Uuid, id: uuid::Uuid, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1 AND org_id = $2")
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                let done = $crate::sqlx::query("DELETE FROM webhooks WHERE id = $1 AND org_id = $2")
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                if done.rows_affected() != 1 {
+                    return Err(kintsugi_store::StoreError::NotFound("webhook"));
+                }
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn webhooks_allow_private(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<bool> {
+                let row: Option<(bool,)> = $crate::sqlx::query_as("SELECT allow_private FROM webhook_settings WHERE org_id = $1")
+                    .bind(org_id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                Ok(row.is_some_and(|(allow,)| allow))
+            }
+
+            async fn set_webhooks_allow_private(&self, org_id: uuid::Uuid, allow: bool, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query(
+                    "INSERT INTO webhook_settings (org_id, allow_private) VALUES ($1, $2) \
+                     ON CONFLICT (org_id) DO UPDATE SET allow_private = excluded.allow_private",
+                )
+                .bind(org_id.to_string())
+                .bind(allow)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn add_webhook_deliveries(&self, list: &[kintsugi_store::NewDelivery]) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                for d in list {
+                    $crate::sqlx::query(
+                        "INSERT INTO webhook_deliveries (id, webhook_id, org_id, event, body, status, attempts, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)",
+                    )
+                    .bind(d.id.to_string())
+                    .bind(d.webhook_id.to_string())
+                    .bind(d.org_id.to_string())
+                    .bind(&d.event)
+                    .bind(&d.body)
+                    .bind($crate::ts(d.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::map_err("delivery"))?;
+                }
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn webhook_delivery(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<(kintsugi_store::Webhook, kintsugi_store::Delivery)>> {
+                let row: Option<$crate::DeliveryRow> = $crate::sqlx::query_as($crate::DELIVERIES_SQL_ONE)
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                let Some(row) = row else { return Ok(None) };
+                let hook: Option<$crate::WebhookRow> = $crate::sqlx::query_as(
+                    "SELECT id, org_id, repair_id, url, secret, events, created_at FROM webhooks WHERE id = $1",
+                )
+                .bind(&row.webhook_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let Some(hook) = hook else { return Ok(None) };
+                Ok(Some((hook.try_into()?, row.try_into()?)))
+            }
+
+            async fn record_webhook_attempt(&self, id: uuid::Uuid, a: &kintsugi_store::DeliveryAttempt) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query(
+                    "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_http_status = $2, last_error = $3, updated_at = $4 WHERE id = $5",
+                )
+                .bind(&a.status)
+                .bind(a.http_status.map(i64::from))
+                .bind(a.error.as_deref())
+                .bind($crate::ts(a.at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn webhook_deliveries(&self, org_id: uuid::Uuid, limit: u32) -> kintsugi_store::Result<Vec<kintsugi_store::Delivery>> {
+                let rows: Vec<$crate::DeliveryRow> = $crate::sqlx::query_as($crate::DELIVERIES_SQL_ORG)
+                    .bind(org_id.to_string())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
             }
         });
     };

@@ -574,3 +574,70 @@ impl TryFrom<RollupRow> for kintsugi_store::HealthRollup {
         })
     }
 }
+
+// ---- Outgoing webhooks ----
+
+#[derive(sqlx::FromRow)]
+pub struct WebhookRow {
+    pub id: String,
+    pub org_id: String,
+    pub repair_id: Option<String>,
+    pub url: String,
+    pub secret: String,
+    pub events: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<WebhookRow> for kintsugi_store::Webhook {
+    type Error = StoreError;
+    fn try_from(r: WebhookRow) -> Result<Self, StoreError> {
+        Ok(kintsugi_store::Webhook {
+            id: uuid(&r.id)?,
+            org_id: uuid(&r.org_id)?,
+            repair_id: r.repair_id.as_deref().map(uuid).transpose()?,
+            url: r.url,
+            secret: r.secret,
+            events: r.events.split_whitespace().map(str::to_owned).collect(),
+            created_at: from_ts(r.created_at)?,
+        })
+    }
+}
+
+/// One delivery by id.
+pub const DELIVERIES_SQL_ONE: &str = "SELECT id, webhook_id, event, body, status, attempts, last_http_status, last_error, \
+    created_at, updated_at FROM webhook_deliveries WHERE id = $1";
+/// An organisation's latest deliveries.
+pub const DELIVERIES_SQL_ORG: &str = "SELECT id, webhook_id, event, body, status, attempts, last_http_status, last_error, \
+    created_at, updated_at FROM webhook_deliveries WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT $2";
+
+#[derive(sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub webhook_id: String,
+    pub event: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<DeliveryRow> for kintsugi_store::Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(kintsugi_store::Delivery {
+            id: uuid(&r.id)?,
+            webhook_id: uuid(&r.webhook_id)?,
+            event: r.event,
+            body: r.body,
+            status: r.status,
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            last_http_status: r.last_http_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: r.last_error,
+            created_at: from_ts(r.created_at)?,
+            updated_at: from_ts(r.updated_at)?,
+        })
+    }
+}

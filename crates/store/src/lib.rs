@@ -281,4 +281,42 @@ pub trait Store: HealthStore + JobStore + Send + Sync + 'static {
         hidden: bool,
         audit: &Audit,
     ) -> Result<()>;
+    // ---- Single sign-on (OpenID Connect) ----
+
+    /// Keeps what the return from the identity provider must match, until it expires.
+    async fn put_oidc_login(&self, login: &OidcLogin) -> Result<()>;
+    /// Takes (and so spends) the sign-in started with this state, if it has not expired.
+    async fn take_oidc_login(
+        &self,
+        state_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<OidcLogin>>;
+    /// The person behind an account at an identity provider: the one linked before, else the
+    /// person with this email (invited earlier, now linked), else a new member of
+    /// `sign_in.org_id`. Groups that name a team of the person's organisation add them to it.
+    /// Linking and creating are audited.
+    async fn sign_in_external(&self, sign_in: &ExternalSignIn) -> Result<Person>;
+
+    // ---- Outgoing webhooks ----
+
+    async fn add_webhook(&self, hook: &NewWebhook, audit: &Audit) -> Result<()>;
+    /// An organisation's webhooks, oldest first.
+    async fn webhooks(&self, org_id: Uuid) -> Result<Vec<Webhook>>;
+    /// Removes a webhook and its delivery history.
+    async fn delete_webhook(&self, org_id: Uuid, id: Uuid, audit: &Audit) -> Result<()>;
+    async fn webhooks_allow_private(&self, org_id: Uuid) -> Result<bool>;
+    async fn set_webhooks_allow_private(
+        &self,
+        org_id: Uuid,
+        allow: bool,
+        audit: &Audit,
+    ) -> Result<()>;
+    /// Records deliveries to be made (status `queued`).
+    async fn add_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<()>;
+    /// A delivery with its webhook, for the worker that sends it.
+    async fn webhook_delivery(&self, id: Uuid) -> Result<Option<(Webhook, Delivery)>>;
+    /// Counts an attempt and what came of it.
+    async fn record_webhook_attempt(&self, id: Uuid, attempt: &DeliveryAttempt) -> Result<()>;
+    /// An organisation's most recent deliveries, newest first.
+    async fn webhook_deliveries(&self, org_id: Uuid, limit: u32) -> Result<Vec<Delivery>>;
 }

@@ -464,3 +464,95 @@ pub struct StoryAnswer {
     pub body: String,
     pub created_at: OffsetDateTime,
 }
+// ---- Single sign-on ----
+
+/// A sign-in under way at the identity provider. Only the state's hash is the key.
+#[derive(Debug, Clone)]
+pub struct OidcLogin {
+    pub state_hash: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Who the identity provider says signed in, after the ID token was verified.
+#[derive(Debug, Clone)]
+pub struct ExternalSignIn {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Email,
+    pub name: PersonName,
+    /// Group names from the provider; those that name a team add the person to it.
+    pub groups: Vec<String>,
+    /// Where someone nobody invited is created; without it, only known people sign in.
+    pub org_id: Option<Uuid>,
+    /// The id for a person created now, and for the audit entry.
+    pub new_id: Uuid,
+    pub audit_id: Uuid,
+    pub at: OffsetDateTime,
+}
+
+// ---- Outgoing webhooks ----
+
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// Only this repair's events; none for every repair of the organisation.
+    pub repair_id: Option<Uuid>,
+    pub url: String,
+    pub secret: String,
+    pub events: Vec<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub repair_id: Option<Uuid>,
+    pub url: String,
+    /// Never shown again after it is set.
+    #[serde(skip)]
+    pub secret: String,
+    pub events: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub org_id: Uuid,
+    pub event: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event: String,
+    #[serde(skip)]
+    pub body: String,
+    /// `queued`, `delivered`, `retrying` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_http_status: Option<u16>,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryAttempt {
+    pub status: String,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub at: OffsetDateTime,
+}

@@ -63,7 +63,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::repair_api::routes())
         .merge(crate::health::routes())
         .merge(crate::jobs::api_routes())
-        .merge(crate::notify::api_routes());
+        .merge(crate::notify::api_routes())
+        .merge(crate::webhooks::api::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -37,6 +37,9 @@ pub enum AppError {
     Unavailable,
     #[error("something went wrong on our side")]
     Internal,
+    /// A server Kintsugi depends on (an identity provider) failed or cannot be reached.
+    #[error("{0}")]
+    BadGateway(String),
 }
 
 impl AppError {
@@ -53,6 +56,7 @@ impl AppError {
             Self::Malformed { status, .. } => *status,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
         }
     }
 

@@ -116,7 +116,7 @@ async fn atom(
     if repair.facilitator_id != person.id && repair.side_of(person.id).is_none() {
         return Err(AppError::not_found("feed"));
     }
-    crate::repairs::announce_missed(&state, id).await?;
+    crate::repairs::announce_missed(&state, person.org_id, id).await?;
     let updates = state.store().updates(id).await?;
     let link = state.url(&format!("/repairs/{id}"));
     let entries = updates

@@ -134,6 +134,7 @@ pub fn registry() -> Registry {
         .on(HOUSEKEEPING, housekeeping)
         .on(crate::notify::SCAN, crate::notify::scan)
         .on(crate::notify::ROUND_NOTICE, crate::notify::round_notice)
+        .on(crate::webhooks::KIND, crate::webhooks::deliver)
 }
 
 /// Stores a job to run at `run_at`, once per `idempotency_key`; false when a job with that

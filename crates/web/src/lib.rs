@@ -18,14 +18,17 @@ pub mod health;
 pub mod jobs;
 mod lessons;
 pub mod notify;
+mod oidc;
 mod ops;
 mod pages;
 mod repair_api;
 mod repair_pages;
 pub mod repairs;
 pub mod rounds;
+mod ssrf;
 mod state;
 mod tokens;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +36,7 @@ use axum::extract::DefaultBodyLimit;
 pub use api::openapi;
 pub use auth::hash_password;
 pub use error::AppError;
+pub use oidc::OidcSettings;
 pub use state::{AppState, DevClock, WebConfig};
 pub use tokens::{hash_token, new_token};
 
@@ -50,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router(state.clone()))
         .merge(dashboard::router(state.clone()))
         .merge(api::router(state.clone()))
+        .merge(oidc::router(state.clone()))
+        .merge(webhooks::router(state.clone()))
         // Jobs, reminders and email preferences (issue 6).
         .merge(jobs::router(state.clone()))
         .merge(notify::router(state.clone()))

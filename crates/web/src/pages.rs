@@ -404,6 +404,22 @@ struct LoginPage {
     chrome: Chrome,
     errors: Vec<Invalid>,
     email: String,
+    /// Whether the password form is offered.
+    local_login: bool,
+    /// The identity provider's name, when single sign-on is set up.
+    sso: Option<String>,
+}
+
+impl LoginPage {
+    fn new(state: &AppState, chrome: Chrome, errors: Vec<Invalid>, email: String) -> Self {
+        Self {
+            chrome,
+            errors,
+            email,
+            local_login: state.config().local_login,
+            sso: state.oidc().map(|o| o.display_name().to_owned()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -414,17 +430,13 @@ struct LoginForm {
     password: String,
 }
 
-async fn login_page(page: Page) -> Response {
+async fn login_page(State(state): State<AppState>, page: Page) -> Response {
     if page.user.is_some() {
         return Redirect::to("/").into_response();
     }
     render(
         StatusCode::OK,
-        &LoginPage {
-            chrome: page.chrome("Log in"),
-            errors: vec![],
-            email: String::new(),
-        },
+        &LoginPage::new(&state, page.chrome("Log in"), vec![], String::new()),
     )
 }
 
@@ -485,11 +497,12 @@ async fn login(
     let relogin = |status: StatusCode, message: &str| {
         render(
             status,
-            &LoginPage {
-                chrome: page.chrome("Log in"),
-                errors: vec![Invalid::new(Invalid::FORM, message)],
-                email: form.email.clone(),
-            },
+            &LoginPage::new(
+                &state,
+                page.chrome("Log in"),
+                vec![Invalid::new(Invalid::FORM, message)],
+                form.email.clone(),
+            ),
         )
     };
     match check_login(&state, &client, &form.email, form.password.clone()).await {

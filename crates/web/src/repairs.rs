@@ -425,10 +425,16 @@ pub async fn move_stage(
     } else {
         None
     };
-    Ok(state
+    let stage = state
         .store()
         .move_stage(access.repair.id, from, &transition, gate, &entry)
-        .await?)
+        .await?;
+    let moved = Repair {
+        stage,
+        ..access.repair.clone()
+    };
+    crate::webhooks::announce(state, &moved, kintsugi_core::webhooks::Event::StageChanged).await;
+    Ok(stage)
 }
 
 // ---- Updates ----
@@ -485,6 +491,12 @@ pub async fn post_update(
         .store()
         .post_update(access.repair.id, &update, &entry)
         .await?;
+    crate::webhooks::announce(
+        state,
+        &access.repair,
+        kintsugi_core::webhooks::Event::UpdatePosted,
+    )
+    .await;
     Ok(update.id)
 }
 
@@ -729,7 +741,11 @@ pub async fn confirm(
 }
 
 /// Posts the automatic update for each occurrence that has become missed. Idempotent.
-pub async fn announce_missed(state: &AppState, repair_id: Uuid) -> Result<(), AppError> {
+pub async fn announce_missed(
+    state: &AppState,
+    org_id: Uuid,
+    repair_id: Uuid,
+) -> Result<(), AppError> {
     let today = today(state);
     for c in state.store().commitments(repair_id).await? {
         for due in commitments::missed(&occurrences(&c.occurrences), today) {
@@ -754,6 +770,13 @@ pub async fn announce_missed(state: &AppState, repair_id: Uuid) -> Result<(), Ap
                 .store()
                 .announce_missed(repair_id, c.id, due, &update)
                 .await?;
+            crate::webhooks::announce_id(
+                state,
+                org_id,
+                repair_id,
+                kintsugi_core::webhooks::Event::CommitmentMissed,
+            )
+            .await;
         }
     }
     Ok(())
@@ -764,7 +787,7 @@ pub async fn announce_missed_everywhere(state: &AppState) -> Result<(), AppError
     for org in state.store().list_organisations().await? {
         for r in state.store().all_repairs(org.id).await? {
             if r.stage.is_open() {
-                announce_missed(state, r.id).await?;
+                announce_missed(state, org.id, r.id).await?;
             }
         }
     }
@@ -820,7 +843,7 @@ pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
     } else {
         None
     };
-    announce_missed(state, r.id).await?;
+    announce_missed(state, r.org_id, r.id).await?;
     let store = state.store();
     let (acks, causes, updates, commitments) = (
         store.acknowledgments(r.id).await?,

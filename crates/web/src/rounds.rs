@@ -109,6 +109,13 @@ async fn create(
         let _ = state.keys().destroy(round.id);
         return Err(e.into());
     }
+    crate::webhooks::announce_id(
+        state,
+        entry.org_id,
+        repair_id,
+        kintsugi_core::webhooks::Event::RoundOpened,
+    )
+    .await;
     state
         .store()
         .round(round.id)

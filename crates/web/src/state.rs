@@ -21,6 +21,8 @@ pub struct WebConfig {
     pub local_login: bool,
     /// Where round keys live: the data directory's key store, never the database.
     pub key_dir: std::path::PathBuf,
+    /// Single sign-on through an OpenID provider, when set up.
+    pub oidc: Option<crate::oidc::OidcSettings>,
     /// Outgoing email; none when no SMTP server is configured (nothing is emailed then).
     pub mail: Option<crate::email::MailConfig>,
     /// The job queue's timing: retries, leases, reminder scans, notice batching.
@@ -39,6 +41,7 @@ impl WebConfig {
             login_attempts_per_minute: 10,
             local_login: true,
             key_dir: std::path::PathBuf::from("./kintsugi-data/keys"),
+            oidc: None,
             mail: None,
             jobs: crate::jobs::JobSettings::default(),
             dev_clock: None,
@@ -56,6 +59,7 @@ struct Inner {
     login_by_email: DefaultKeyedRateLimiter<String>,
     login_by_client: DefaultKeyedRateLimiter<String>,
     dev_clock: Option<DevClock>,
+    oidc: Option<crate::oidc::Oidc>,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
             login_by_email: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
             login_by_client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_client)),
             dev_clock: config.dev_clock.as_deref().map(DevClock::new),
+            oidc: config.oidc.clone().map(crate::oidc::Oidc::new),
             config,
         }))
     }
@@ -90,6 +95,12 @@ impl AppState {
     }
 
     /// The one clock. Whole seconds, as stored. On a development clock, shifted or fixed.
+    /// The identity provider for single sign-on, when one is set up.
+    pub fn oidc(&self) -> Option<&crate::oidc::Oidc> {
+        self.0.oidc.as_ref()
+    }
+
+    /// The one clock. Whole seconds, as stored.
     pub fn now(&self) -> OffsetDateTime {
         let real = OffsetDateTime::now_utc();
         let now = match &self.0.dev_clock {

@@ -159,9 +159,7 @@ on_both!(
         );
 
         // Someone outside the team gets no token for it.
-        let Err(outsider) = token(&beta_one, &check).await else {
-            panic!("refused")
-        };
+        let outsider = token(&beta_one, &check).await.expect_err("refused");
         assert_eq!(outsider.0, StatusCode::FORBIDDEN, "{}", outsider.1);
 
         // Bad answers: refused with a clear 4xx, nothing stored.
@@ -381,7 +379,7 @@ on_both!(
         assert!(api["organisation"][0]["hidden_because"].is_null(), "{api}");
 
         // Two weeks after the first checks opened, the next cycle opens by itself.
-        app.exec("UPDATE health_rounds SET period = period - 14".into())
+        app.exec("UPDATE health_rounds SET period = period - 14".to_owned())
             .await;
         admin.get("/health/overview").await;
         assert_eq!(

@@ -51,6 +51,14 @@ pub const PAGE_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/dashboard/repairs.csv", Access::Dashboard),
     ("GET", "/dashboard/follow-through.csv", Access::Dashboard),
     ("GET", "/dashboard/overdue.csv", Access::Dashboard),
+    // Single sign-on (crates/web/src/oidc.rs): 404 where it is not set up.
+    ("GET", "/login/oidc", Access::Anyone),
+    ("GET", "/login/oidc/callback", Access::Anyone),
+    // Outgoing webhooks (crates/web/src/webhooks.rs).
+    ("GET", "/admin/webhooks", Access::Admin),
+    ("POST", "/admin/webhooks", Access::Admin),
+    ("POST", "/admin/webhooks/{id}/delete", Access::Admin),
+    ("POST", "/admin/webhooks/private", Access::Admin),
     // Jobs, reminders and email (issue 6).
     ("GET", "/admin/jobs", Access::Admin),
     ("POST", "/admin/jobs/{id}/retry", Access::Admin),
