@@ -4,6 +4,9 @@
 //! schema and foreign keys, PostgreSQL's information schema), so a new migration needs no
 //! change here; the two schemas must agree or nothing is copied. Every row goes in one
 //! transaction on the target, and the counts per table are compared before it commits.
+//! A nullable foreign key that points back (a team's parent team, an organisation's chosen
+//! instrument, which belongs to the organisation) is copied as NULL first and filled in once
+//! every table is in.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -35,6 +38,11 @@ struct Table {
     name: String,
     /// In PostgreSQL's column order.
     columns: Vec<(String, Kind)>,
+    /// The primary key's columns, to fill in deferred columns afterwards.
+    key: Vec<String>,
+    /// Nullable foreign-key columns whose parent comes later (or is this table): inserted as
+    /// NULL, set once every row is in.
+    deferred: BTreeSet<String>,
 }
 
 fn quote(ident: &str) -> String {
@@ -88,6 +96,11 @@ pub async fn run(sqlite: &Path, postgres: &str) -> anyhow::Result<Vec<Counted>> 
         copy(&source, &mut tx, t)
             .await
             .with_context(|| format!("copying table {}", t.name))?;
+    }
+    for t in tables.iter().filter(|t| !t.deferred.is_empty()) {
+        fill_deferred(&source, &mut tx, t)
+            .await
+            .with_context(|| format!("filling in {}", t.name))?;
     }
     let mut counted = Vec::new();
     for t in &tables {
@@ -143,25 +156,37 @@ async fn schema(source: &SqlitePool, target: &mut PgConnection) -> anyhow::Resul
         );
     }
 
-    let mut parents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Per table: (parent table, column, nullable) for each foreign key.
+    let mut foreign: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
     let mut tables = BTreeMap::new();
     for name in &in_sqlite {
-        let refs: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT \"table\" FROM pragma_foreign_key_list($1)")
+        let info: Vec<(String, bool, i64)> =
+            sqlx::query_as("SELECT name, \"notnull\" <> 0, pk FROM pragma_table_info($1)")
                 .bind(name)
                 .fetch_all(source)
                 .await?;
-        parents.insert(
-            name.clone(),
-            refs.into_iter().filter(|p| p != name).collect(),
-        );
-        let sqlite_columns: BTreeSet<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+        let refs: Vec<(String, String)> =
+            sqlx::query_as("SELECT \"table\", \"from\" FROM pragma_foreign_key_list($1)")
                 .bind(name)
                 .fetch_all(source)
-                .await?
-                .into_iter()
-                .collect();
+                .await?;
+        let nullable = |c: &str| info.iter().any(|(n, notnull, _)| n == c && !notnull);
+        foreign.insert(
+            name.clone(),
+            refs.into_iter()
+                .map(|(parent, column)| {
+                    let null = nullable(&column);
+                    (parent, column, null)
+                })
+                .collect(),
+        );
+        let mut key: Vec<(i64, String)> = info
+            .iter()
+            .filter(|(_, _, pk)| *pk > 0)
+            .map(|(n, _, pk)| (*pk, n.clone()))
+            .collect();
+        key.sort();
+        let sqlite_columns: BTreeSet<String> = info.iter().map(|(n, ..)| n.clone()).collect();
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns
               WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
@@ -190,25 +215,56 @@ async fn schema(source: &SqlitePool, target: &mut PgConnection) -> anyhow::Resul
             Table {
                 name: name.clone(),
                 columns,
+                key: key.into_iter().map(|(_, n)| n).collect(),
+                deferred: BTreeSet::new(),
             },
         );
     }
 
     // Parents first (Kahn's algorithm; the BTreeMap keeps the order stable between runs).
+    // When only cycles are left, a table whose pending references are all nullable goes
+    // next, with those columns deferred.
     let mut ordered = Vec::new();
     let mut done = BTreeSet::new();
-    while done.len() < parents.len() {
-        let ready: Vec<String> = parents
-            .iter()
-            .filter(|(t, ps)| !done.contains(*t) && ps.iter().all(|p| done.contains(p)))
-            .map(|(t, _)| t.clone())
+    while done.len() < foreign.len() {
+        let pending = |t: &String| -> Vec<(String, bool)> {
+            foreign[t]
+                .iter()
+                .filter(|(p, _, _)| p == t || !done.contains(p))
+                .map(|(_, c, null)| (c.clone(), *null))
+                .collect()
+        };
+        let mut ready: Vec<(String, BTreeSet<String>)> = foreign
+            .keys()
+            .filter(|t| !done.contains(*t) && pending(t).is_empty())
+            .map(|t| (t.clone(), BTreeSet::new()))
             .collect();
         if ready.is_empty() {
-            bail!("the foreign keys form a cycle; transfer cannot order the tables");
+            ready = foreign
+                .keys()
+                .filter(|t| !done.contains(*t))
+                .map(|t| (t.clone(), pending(t)))
+                .filter(|(_, cols)| cols.iter().all(|(_, null)| *null))
+                .take(1)
+                .map(|(t, cols)| (t, cols.into_iter().map(|(c, _)| c).collect()))
+                .collect();
         }
-        for t in ready {
+        if ready.is_empty() {
+            bail!(
+                "the foreign keys form a cycle of required columns; transfer cannot order the tables"
+            );
+        }
+        for (t, deferred) in ready {
             done.insert(t.clone());
-            ordered.extend(tables.remove(&t));
+            if let Some(mut table) = tables.remove(&t) {
+                if !deferred.is_empty() && table.key.is_empty() {
+                    bail!(
+                        "table {t} has no primary key, so {deferred:?} cannot be filled in later"
+                    );
+                }
+                table.deferred = deferred;
+                ordered.push(table);
+            }
         }
     }
     Ok(ordered)
@@ -229,6 +285,69 @@ fn value(row: &SqliteRow, column: &str, kind: Kind) -> anyhow::Result<Value> {
     Ok(v)
 }
 
+fn null(kind: Kind) -> Value {
+    match kind {
+        Kind::Text => Value::Text(None),
+        Kind::BigInt => Value::BigInt(None),
+        Kind::Bool => Value::Bool(None),
+    }
+}
+
+/// Sets the deferred columns, row by row, now that every row they may point to is in.
+async fn fill_deferred(
+    source: &SqlitePool,
+    target: &mut PgConnection,
+    table: &Table,
+) -> anyhow::Result<()> {
+    let kind_of = |c: &str| {
+        table
+            .columns
+            .iter()
+            .find(|(n, _)| n == c)
+            .map(|(_, k)| *k)
+            .unwrap_or(Kind::Text)
+    };
+    let cols: Vec<&String> = table.deferred.iter().chain(table.key.iter()).collect();
+    let select = format!(
+        "SELECT {} FROM {} WHERE {}",
+        cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
+        quote(&table.name),
+        table
+            .deferred
+            .iter()
+            .map(|c| format!("{} IS NOT NULL", quote(c)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let rows = sqlx::query(AssertSqlSafe(select)).fetch_all(source).await?;
+    for row in rows {
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("UPDATE {} SET ", quote(&table.name)));
+        for (i, c) in table.deferred.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push(format!("{} = ", quote(c)));
+            push(&mut q, value(&row, c, kind_of(c))?);
+        }
+        for (i, c) in table.key.iter().enumerate() {
+            q.push(if i == 0 { " WHERE " } else { " AND " });
+            q.push(format!("{} = ", quote(c)));
+            push(&mut q, value(&row, c, kind_of(c))?);
+        }
+        q.build().execute(&mut *target).await?;
+    }
+    Ok(())
+}
+
+fn push(q: &mut QueryBuilder<Postgres>, v: Value) {
+    match v {
+        Value::Text(v) => q.push_bind(v),
+        Value::BigInt(v) => q.push_bind(v),
+        Value::Bool(v) => q.push_bind(v),
+    };
+}
+
 /// Streams one table out of SQLite and inserts it in batches.
 async fn copy(source: &SqlitePool, target: &mut PgConnection, table: &Table) -> anyhow::Result<()> {
     let names = table
@@ -244,7 +363,11 @@ async fn copy(source: &SqlitePool, target: &mut PgConnection, table: &Table) -> 
     while let Some(row) = rows.try_next().await? {
         let mut values = Vec::with_capacity(table.columns.len());
         for (column, kind) in &table.columns {
-            values.push(value(&row, column, *kind).with_context(|| format!("column {column}"))?);
+            values.push(if table.deferred.contains(column) {
+                null(*kind)
+            } else {
+                value(&row, column, *kind).with_context(|| format!("column {column}"))?
+            });
         }
         batch.push(values);
         if batch.len() == per_batch {

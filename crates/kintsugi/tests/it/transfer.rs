@@ -67,6 +67,15 @@ async fn sqlite_to_postgres_copies_every_row_and_carries_on() {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
     let spare = tokens.pop().unwrap();
+    // A reference that points back (a team's parent team) is copied too.
+    create_team(&g.admin, "Customer Operations").await;
+    g.app
+        .exec(
+            "UPDATE teams SET parent_id = (SELECT id FROM teams WHERE name = 'Customer Operations') \
+             WHERE name = 'Support'"
+                .into(),
+        )
+        .await;
     let repair = g.repair.clone();
     let crate::rounds::Group { app, .. } = g;
     let (data_dir, _) = app.stop();
@@ -99,6 +108,19 @@ async fn sqlite_to_postgres_copies_every_row_and_carries_on() {
             .unwrap_or_else(|| panic!("{table} exists"));
         assert!(*n > 0, "{table} had rows to copy");
     }
+
+    let pg = sqlx::postgres::PgPoolOptions::new()
+        .connect(&to)
+        .await
+        .unwrap();
+    let parent: Option<String> = sqlx::query_scalar(
+        "SELECT p.name FROM teams t JOIN teams p ON p.id = t.parent_id WHERE t.name = 'Support'",
+    )
+    .fetch_optional(&pg)
+    .await
+    .unwrap();
+    assert_eq!(parent.as_deref(), Some("Customer Operations"));
+    pg.close().await;
 
     // A second transfer into the same database is refused, and changes nothing.
     let (ok, _, err) = transfer(&from, &to);
