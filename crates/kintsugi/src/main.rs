@@ -304,6 +304,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     web.dev_clock = settings.dev_clock.clone();
     let state = kintsugi_web::AppState::new(store.clone(), web);
 
+    if state.on_dev_clock() {
+        println!(
+            "Running on the development clock in {:?}",
+            settings.dev_clock
+        );
+    }
     println!("Kintsugi is serving at http://{local}");
     if settings.public_url.is_some() {
         println!("People reach it at {public_url}");
@@ -327,12 +333,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Background jobs: email, reminders, webhooks and the housekeeping that was a sweep
     // here before (expired sessions and links, missed occurrences, rounds due to close).
     kintsugi_web::jobs::start(state.clone(), kintsugi_web::jobs::registry());
-    if state.on_dev_clock() {
-        println!(
-            "Running on the development clock in {:?}",
-            settings.dev_clock
-        );
-    }
 
     let app =
         kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
