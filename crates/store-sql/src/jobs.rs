@@ -308,6 +308,18 @@ macro_rules! impl_job_store {
                     .map_err($crate::db)?;
                 rows.iter().map(|(p,)| $crate::uuid(p)).collect()
             }
+
+            async fn team_member_ids(&self, team_id: uuid::Uuid) -> kintsugi_store::Result<Vec<uuid::Uuid>> {
+                let rows: Vec<(String,)> = $crate::sqlx::query_as(
+                    "SELECT m.person_id FROM team_members m JOIN people p ON p.id = m.person_id \
+                     WHERE m.team_id = $1 AND p.active ORDER BY m.person_id",
+                )
+                .bind(team_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.iter().map(|(p,)| $crate::uuid(p)).collect()
+            }
         }
     };
 }

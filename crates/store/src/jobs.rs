@@ -154,6 +154,8 @@ pub trait JobStore: Send + Sync {
     async fn unsubscribe(&self, token_hash: &str) -> Result<Option<(Uuid, String)>>;
     /// Who fetched a token for a round: the only "has not answered" the reminders may use.
     async fn issued_to(&self, round_id: Uuid) -> Result<Vec<Uuid>>;
+    /// The active members of a team: who a team health check's notices go to.
+    async fn team_member_ids(&self, team_id: Uuid) -> Result<Vec<Uuid>>;
 }
 
 /// The queue's contract, run by each adapter's tests with time passed in: a claimed job is

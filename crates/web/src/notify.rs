@@ -4,7 +4,7 @@
 //! person and occasion, keyed so that it is queued once however often the scan runs:
 //! - a commitment occurrence due tomorrow, or missed (to its owner);
 //! - a repair behind on its promised updates (to its facilitator);
-//! - a round or pulse that opened, or closes within a day: a `round.notice` job at the
+//! - a round, pulse or team health check that opened, or closes within a day: a `round.notice` job at the
 //!   next batch slot ([`kintsugi_core::notify::batch_slot`]) sends to everyone eligible
 //!   (opened) or to those who have not fetched a token (closing). Never derived from answers:
 //!   only `round_issued`, which holds no time, says who fetched a token;
@@ -169,6 +169,9 @@ pub async fn scan(state: AppState, _job: Job) -> Result<(), Failure> {
                 schedule_round_notices(&state, org.id, &round).await?;
             }
         }
+        for (round, _) in state.store().open_health_rounds(org.id).await? {
+            schedule_round_notices(&state, org.id, &round).await?;
+        }
         digests(&state, org.id).await?;
     }
     Ok(())
@@ -230,6 +233,47 @@ async fn schedule_round_notices(
     Ok(())
 }
 
+/// Who a round's notices concern, and where they answer it.
+struct Audience {
+    /// "in Missed launch date", "for Alpha".
+    about: String,
+    people: Vec<Uuid>,
+    action: Action,
+}
+
+/// A round's audience, from its subject: the repair's eligible participants, or the active
+/// members of the team whose health check it is.
+async fn audience(state: &AppState, org_id: Uuid, round: &Round) -> Result<Audience, Failure> {
+    let store = state.store();
+    if let Some(repair_id) = round.repair_id {
+        let Some(repair) = store.repair(org_id, repair_id).await? else {
+            return Err(Failure::Permanent("the repair no longer exists".into()));
+        };
+        return Ok(Audience {
+            about: format!("in {}", repair.title),
+            people: eligible(&repair, &round.kind),
+            action: Action {
+                label: "Open the repair".into(),
+                url: state.url(&format!("/repairs/{}", repair.id)),
+            },
+        });
+    }
+    let Some(health) = store.health_round(round.id).await? else {
+        return Err(Failure::Permanent("the round has no subject".into()));
+    };
+    let Some(team) = store.team(org_id, health.team_id).await? else {
+        return Err(Failure::Permanent("the team no longer exists".into()));
+    };
+    Ok(Audience {
+        about: format!("for {}", team.name),
+        people: store.team_member_ids(team.id).await?,
+        action: Action {
+            label: "Open team health".into(),
+            url: state.url("/health"),
+        },
+    })
+}
+
 /// Sends a round's notice, at its batch slot, to each person it concerns.
 pub async fn round_notice(state: AppState, job: Job) -> Result<(), Failure> {
     let notice: RoundNotice = serde_json::from_str(&job.payload)
@@ -240,27 +284,29 @@ pub async fn round_notice(state: AppState, job: Job) -> Result<(), Failure> {
     if !round.open {
         return Ok(());
     }
-    // Team health checks have no repair; their notices are not sent yet.
-    let Some(repair_id) = round.repair_id else {
-        return Ok(());
+    let Audience {
+        about,
+        mut people,
+        action,
+    } = audience(&state, notice.org_id, &round).await?;
+    let what = if round.repair_id.is_some() {
+        "an anonymous round"
+    } else {
+        "the anonymous team health check"
     };
-    let Some(repair) = state.store().repair(notice.org_id, repair_id).await? else {
-        return Err(Failure::Permanent("the repair no longer exists".into()));
-    };
-    let mut people = eligible(&repair, &round.kind);
     let (kind, subject, line) = if notice.closing {
         // Only "has fetched a token", never anything about answers.
         let fetched = state.store().issued_to(round.id).await?;
         people.retain(|p| !fetched.contains(p));
         (
             EmailKind::RoundClosing,
-            format!("Closing soon: an anonymous round in {}", repair.title),
+            format!("Closing soon: {what} {about}"),
             "An anonymous round you may answer closes within a day. Taking part is your choice; nobody sees who answered.",
         )
     } else {
         (
             EmailKind::RoundOpened,
-            format!("A new anonymous round in {}", repair.title),
+            format!("Now open: {what} {about}"),
             "An anonymous round you may answer has opened. Your answer cannot be traced to you; results appear only when enough people answer.",
         )
     };
@@ -268,10 +314,7 @@ pub async fn round_notice(state: AppState, job: Job) -> Result<(), Failure> {
         let mail = Mail {
             subject: subject.clone(),
             paragraphs: vec![line.into()],
-            action: Some(Action {
-                label: "Open the repair".into(),
-                url: state.url(&format!("/repairs/{}", repair.id)),
-            }),
+            action: Some(action.clone()),
             ..Mail::default()
         };
         let key = format!("{}:{}:{person}", job.idempotency_key, kind.as_str());

@@ -672,31 +672,13 @@ on_both!(
             .await
             .unwrap();
         let opened = smtp
-            .wait_for_about("A new anonymous round", 2, Duration::from_secs(20))
+            .wait_for_about("Now open: an anonymous round", 2, Duration::from_secs(20))
             .await;
         let mut to: Vec<_> = opened.iter().map(|m| m.envelope_to.clone()).collect();
         to.sort();
         assert_eq!(to, ["ana@acme.example", "lee@acme.example"]);
         // Time passes: the closing notice's slot (a day before closing) arrives.
-        let key = format!("round_closing:{round_id}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while app
-            .scalar(&format!(
-                "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '{key}'"
-            ))
-            .await
-            == 0
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no closing notice scheduled"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        app.exec(format!(
-            "UPDATE jobs SET run_at = 0 WHERE idempotency_key = '{key}'"
-        ))
-        .await;
+        run_now(&app, &format!("round_closing:{round_id}")).await;
         smtp.wait_for_about("Closing soon", 1, Duration::from_secs(20))
             .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -717,11 +699,111 @@ on_both!(
             ("Due tomorrow", 1),
             ("Missed: Send the release notes weekly", 1),
             ("Update due", 1),
-            ("A new anonymous round", 2),
+            ("Now open: an anonymous round", 2),
         ] {
             assert_eq!(smtp.received_about(subject).len(), n, "{subject}");
         }
         assert_eq!(smtp.received_about("Your week in Kintsugi").len(), 4);
+    }
+);
+
+/// Waits for the scan to schedule the job with this key, then brings its slot forward to now.
+async fn run_now(app: &App, key: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '{key}'"
+        ))
+        .await
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no job {key} scheduled"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.exec(format!(
+        "UPDATE jobs SET run_at = 0 WHERE idempotency_key = '{key}'"
+    ))
+    .await;
+}
+
+// Team health checks have no repair: their notices go to the team's active members, and
+// "closing soon" only to the members who have not fetched a token.
+on_both!(
+    team_health_checks_are_announced_to_their_team,
+    |backend| async move {
+        let smtp = Smtp::start();
+        let app = start_app(backend, &reminder_env(&smtp)).await;
+        let admin = app.setup().await;
+        let alpha = harness::create_team(&admin, "Alpha").await;
+        let beta = harness::create_team(&admin, "Beta").await;
+        let al = crate::health::in_team(&app, &admin, "Al", &alpha).await;
+        crate::health::in_team(&app, &admin, "Bo", &alpha).await;
+        let gone = harness::add_person(&admin, "Gil", "gil@acme.example", &alpha, &[]).await;
+        let left = admin
+            .post_form(&format!("/admin/people/{gone}/deactivate"), &[])
+            .await;
+        assert_eq!(left.status, StatusCode::SEE_OTHER, "{}", left.body);
+        harness::add_person(&admin, "Cy", "cy@acme.example", &beta, &[]).await;
+        // Any page of team health opens the organisation's first checks.
+        assert_eq!(admin.get("/health").await.status, StatusCode::OK);
+
+        let about_alpha = "the anonymous team health check for Alpha";
+        let opened = smtp
+            .wait_for_about(
+                &format!("Now open: {about_alpha}"),
+                2,
+                Duration::from_secs(20),
+            )
+            .await;
+        let mut to: Vec<_> = opened.iter().map(|m| m.envelope_to.clone()).collect();
+        to.sort();
+        assert_eq!(
+            to,
+            ["al@acme.example", "bo@acme.example"],
+            "not Gil, who left"
+        );
+        assert!(
+            opened[0].link("/health").ends_with("/health"),
+            "{}",
+            opened[0].text()
+        );
+        let beta_mail = smtp
+            .wait_for_about(
+                "Now open: the anonymous team health check for Beta",
+                1,
+                Duration::from_secs(20),
+            )
+            .await;
+        assert_eq!(beta_mail[0].envelope_to, "cy@acme.example");
+
+        let check = crate::health::my_check(&al).await;
+        crate::health::token(&al, &check).await.unwrap();
+        run_now(
+            &app,
+            &format!("round_closing:{}", check["round"].as_str().unwrap()),
+        )
+        .await;
+        smtp.wait_for_about(
+            &format!("Closing soon: {about_alpha}"),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let closing: Vec<_> = smtp
+            .received_about("Closing soon")
+            .into_iter()
+            .map(|m| m.envelope_to)
+            .collect();
+        assert_eq!(
+            closing,
+            ["bo@acme.example"],
+            "Al fetched a token: no reminder"
+        );
+        assert_eq!(smtp.received_about("Now open").len(), 3, "each notice once");
     }
 );
 

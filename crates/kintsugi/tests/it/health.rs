@@ -14,7 +14,7 @@ use crate::harness::*;
 use crate::on_both;
 
 /// A person in `team`, signed in with a password; their browser.
-async fn in_team(app: &App, admin: &Browser, name: &str, team: &str) -> Browser {
+pub(crate) async fn in_team(app: &App, admin: &Browser, name: &str, team: &str) -> Browser {
     let email = format!("{}@acme.example", name.to_lowercase());
     let id = add_person(admin, name, &email, team, &[]).await;
     let link = invitation_link(admin, &id).await;
@@ -32,7 +32,7 @@ async fn in_team(app: &App, admin: &Browser, name: &str, team: &str) -> Browser 
 }
 
 /// The open check of the person's team, as the API lists it.
-async fn my_check(b: &Browser) -> Value {
+pub(crate) async fn my_check(b: &Browser) -> Value {
     let checks = b.json(Method::GET, "/api/v1/health/checks", None).await;
     assert_eq!(checks.status, StatusCode::OK, "{}", checks.body);
     let list = checks.json();
@@ -47,7 +47,7 @@ fn secret() -> [u8; 32] {
     s
 }
 
-async fn token(b: &Browser, check: &Value) -> Result<Token, (StatusCode, String)> {
+pub(crate) async fn token(b: &Browser, check: &Value) -> Result<Token, (StatusCode, String)> {
     let round = check["round"].as_str().unwrap();
     let public = STANDARD
         .decode(check["public_key"].as_str().unwrap())
