@@ -366,12 +366,16 @@ pub const COMMITMENTS_SQL: &str = "SELECT c.id, c.repair_id, r.title AS repair_t
     JOIN people p ON p.id = c.owner_id WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) \
     ORDER BY c.created_at, c.id";
 
+/// One join and one grouping rather than three correlated subqueries per occurrence: the
+/// repair page reads every occurrence of a repair on each view.
 pub const OCCURRENCES_SQL: &str = "SELECT o.commitment_id, o.due, o.done_on, o.missed_announced, \
-    (SELECT COUNT(*) FROM confirmations k WHERE k.commitment_id = o.commitment_id AND k.due = o.due AND k.happened) AS yes, \
-    (SELECT COUNT(*) FROM confirmations k WHERE k.commitment_id = o.commitment_id AND k.due = o.due AND NOT k.happened) AS no, \
-    (SELECT MAX(k.confirmed_on) FROM confirmations k WHERE k.commitment_id = o.commitment_id AND k.due = o.due) AS last_confirmed_on \
+    COUNT(CASE WHEN k.happened THEN 1 END) AS yes, \
+    COUNT(CASE WHEN NOT k.happened THEN 1 END) AS no, \
+    MAX(k.confirmed_on) AS last_confirmed_on \
     FROM occurrences o JOIN commitments c ON c.id = o.commitment_id \
-    WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) ORDER BY o.due";
+    LEFT JOIN confirmations k ON k.commitment_id = o.commitment_id AND k.due = o.due \
+    WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) \
+    GROUP BY o.commitment_id, o.due, o.done_on, o.missed_announced ORDER BY o.due";
 
 #[derive(sqlx::FromRow)]
 pub struct CommitmentRow {

@@ -578,12 +578,12 @@ struct TrendSection {
 
 /// The repair page's trend section, or `None` when there is nothing for this person to see
 /// (no closed pulse yet, or the accountable person of a pair).
-pub async fn pulse_trend_section(
-    state: &AppState,
+pub fn pulse_trend_section(
     user: &CurrentUser,
     access: &repairs::Access,
+    rounds: &crate::rounds::RoundsRead,
 ) -> Result<Option<String>, AppError> {
-    let Some(points) = crate::rounds::pulse_trend(state, access).await? else {
+    let Some(points) = crate::rounds::pulse_trend(&user.org, access, rounds) else {
         return Ok(None);
     };
     if points.is_empty() {
@@ -603,15 +603,14 @@ pub async fn pulse_trend_section(
 /// `/repairs/{id}/pulses.csv`: each closed pulse's mean per dimension, "suppressed" below k.
 pub async fn pulses_csv(
     State(state): State<AppState>,
-    InRepair { access, .. }: InRepair,
+    InRepair { user, access }: InRepair,
 ) -> Result<Response, AppError> {
-    let points = crate::rounds::pulse_trend(&state, &access)
-        .await?
-        .ok_or_else(|| {
-            AppError::Forbidden(
-                "the affected person's pulse answers are theirs and the facilitator's".into(),
-            )
-        })?;
+    let rounds = crate::rounds::RoundsRead::read(&state, access.repair.id).await?;
+    let points = crate::rounds::pulse_trend(&user.org, &access, &rounds).ok_or_else(|| {
+        AppError::Forbidden(
+            "the affected person's pulse answers are theirs and the facilitator's".into(),
+        )
+    })?;
     let mut header = vec!["repair", "pulse", "closed on"];
     header.extend(PULSE_ITEMS.iter().map(|(k, _)| *k));
     let mut csv = Csv::new("trust-pulses.csv", &header);

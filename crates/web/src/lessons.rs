@@ -240,7 +240,11 @@ async fn names(state: &AppState, access: &Access) -> Result<(Vec<Named>, Vec<Str
 }
 
 /// The draft the facilitator starts from: what the repair recorded, and its figures.
-async fn draft(state: &AppState, access: &Access) -> Result<LessonText, AppError> {
+async fn draft(
+    state: &AppState,
+    org: &kintsugi_store::Organisation,
+    access: &Access,
+) -> Result<LessonText, AppError> {
     let r = &access.repair;
     let causes = state
         .store()
@@ -257,7 +261,8 @@ async fn draft(state: &AppState, access: &Access) -> Result<LessonText, AppError
         .map(|c| format!("- {}", c.statement))
         .collect::<Vec<_>>()
         .join("\n");
-    let gate = crate::rounds::gate_report(state, r).await?;
+    let rounds = crate::rounds::RoundsRead::read(state, r.id).await?;
+    let gate = crate::rounds::gate_report(state.now(), org, r, &rounds, &commitments);
     let mut figures = vec![format!(
         "Commitments kept: {} of {} due occurrences.",
         ft.kept, ft.due
@@ -284,7 +289,7 @@ async fn draft(state: &AppState, access: &Access) -> Result<LessonText, AppError
 async fn publish_page(
     State(state): State<AppState>,
     page: Page,
-    InRepair { access, .. }: InRepair,
+    InRepair { user, access }: InRepair,
 ) -> Result<Response, AppError> {
     may_publish(&access)?;
     let published = state.store().lesson_of_repair(access.repair.id).await?;
@@ -295,7 +300,7 @@ async fn publish_page(
             repair_id: access.repair.id,
             repair_title: access.repair.title.clone(),
             errors: vec![],
-            draft: draft(&state, &access).await?,
+            draft: draft(&state, &user.org, &access).await?,
             preview: None,
             published,
         },

@@ -321,7 +321,11 @@ pub struct RepairOut {
     follow_through: FollowThroughOut,
 }
 
-async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> {
+async fn repair_out(
+    state: &AppState,
+    org: &kintsugi_store::Organisation,
+    r: Repair,
+) -> Result<RepairOut, AppError> {
     let repairs::Detail {
         acks,
         causes,
@@ -330,7 +334,8 @@ async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> 
         missing,
         overdue,
         gate,
-    } = repairs::detail(state, &r).await?;
+        ..
+    } = repairs::detail(state, org, &r).await?;
     let today = repairs::today(state);
     Ok(RepairOut {
         overdue,
@@ -389,9 +394,11 @@ async fn repair_out(state: &AppState, r: Repair) -> Result<RepairOut, AppError> 
     responses((status = 200, body = RepairOut), (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn show(
     State(state): State<AppState>,
-    InRepair { access, .. }: InRepair,
+    InRepair { user, access }: InRepair,
 ) -> Result<axum::Json<RepairOut>, AppError> {
-    Ok(axum::Json(repair_out(&state, access.repair).await?))
+    Ok(axum::Json(
+        repair_out(&state, &user.org, access.repair).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -486,12 +486,13 @@ async fn repair_page(
         causes,
         updates,
         commitments,
+        rounds: read,
         missing,
         overdue,
         gate,
-    } = repairs::detail(state, &access.repair).await?;
-    let rounds = crate::rounds::views(state, &access).await?;
-    let anon_confirm = crate::rounds::anonymous_confirmations(state, &access.repair).await?;
+    } = repairs::detail(state, &user.org, &access.repair).await?;
+    let rounds = crate::rounds::views(state, &user.org, &access, &read, &commitments).await?;
+    let anon_confirm = crate::rounds::anonymous_confirmations(&user.org, &access.repair);
     let has_acks = !acks.is_empty();
     let today = repairs::today(state);
     let me = user.person.id;
@@ -578,7 +579,7 @@ async fn repair_page(
             .collect()
     };
     let coach_html = coach_partial(&access, &draft_ack);
-    let trend = crate::dashboard::pulse_trend_section(state, user, &access).await?;
+    let trend = crate::dashboard::pulse_trend_section(user, &access, &read)?;
     let view = RepairPage {
         trend,
         chrome: page.chrome(&r.title),

@@ -10,7 +10,7 @@ use kintsugi_core::repair::{
 };
 use kintsugi_store::{
     Acknowledgment, Cause, Commitment, NewCommitment, NewRepair, NewUpdate, OccurrenceRecord,
-    Repair, RepairSummary, Update,
+    Organisation, Repair, RepairSummary, Update,
 };
 use time::Date;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::actions::audit;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::rounds::RoundsRead;
 use crate::state::AppState;
 
 /// How the person asking stands in a repair.
@@ -418,7 +419,7 @@ pub async fn move_stage(
     // The gate is evaluated only in rebuild: it is the guardrail into rebuilt.
     let gate = if access.repair.stage == Stage::Rebuild {
         Some(
-            crate::rounds::gate_report(state, &access.repair)
+            crate::rounds::gate_now(state, &user.org, &access.repair)
                 .await?
                 .passes,
         )
@@ -708,7 +709,7 @@ pub async fn confirm(
     happened: &str,
 ) -> Result<(), AppError> {
     access.require_affected()?;
-    if crate::rounds::anonymous_confirmations(state, &access.repair).await? {
+    if crate::rounds::anonymous_confirmations(&user.org, &access.repair) {
         return Err(AppError::Conflict(
             "confirmations are anonymous in this repair: answer in the occurrence's confirmation round".into(),
         ));
@@ -746,8 +747,21 @@ pub async fn announce_missed(
     org_id: Uuid,
     repair_id: Uuid,
 ) -> Result<(), AppError> {
+    let commitments = state.store().commitments(repair_id).await?;
+    announce_missed_in(state, org_id, repair_id, &commitments).await?;
+    Ok(())
+}
+
+/// The same, over commitments already read; returns whether any was announced.
+async fn announce_missed_in(
+    state: &AppState,
+    org_id: Uuid,
+    repair_id: Uuid,
+    list: &[Commitment],
+) -> Result<bool, AppError> {
     let today = today(state);
-    for c in state.store().commitments(repair_id).await? {
+    let mut announced = false;
+    for c in list {
         for due in commitments::missed(&occurrences(&c.occurrences), today) {
             if c.occurrences
                 .iter()
@@ -766,10 +780,15 @@ pub async fn announce_missed(
                 reason: None,
                 created_at: state.now(),
             };
-            state
+            announced = true;
+            if !state
                 .store()
                 .announce_missed(repair_id, c.id, due, &update)
-                .await?;
+                .await?
+            {
+                // Another request announced it first.
+                continue;
+            }
             crate::webhooks::announce_id(
                 state,
                 org_id,
@@ -779,7 +798,7 @@ pub async fn announce_missed(
             .await;
         }
     }
-    Ok(())
+    Ok(announced)
 }
 
 /// Every open repair of every organisation, for the background sweep.
@@ -824,6 +843,7 @@ pub struct Detail {
     pub causes: Vec<Cause>,
     pub updates: Vec<Update>,
     pub commitments: Vec<Commitment>,
+    pub rounds: RoundsRead,
     /// What still keeps the current stage from ending.
     pub missing: Vec<String>,
     pub overdue: Option<String>,
@@ -831,32 +851,40 @@ pub struct Detail {
     pub gate: Option<kintsugi_core::gate::GateReport>,
 }
 
-pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
-    // Time-driven changes first, so the page shows them: rounds that are due close (and
-    // settle their confirmations), due occurrences get their confirmation round, then
-    // occurrences that are missed by now are announced.
-    crate::rounds::close_due_in(state, r.org_id, r.id, &r.title).await?;
-    crate::rounds::open_confirmation_rounds(state, r).await?;
-    crate::rounds::open_pulse_if_due(state, r).await?;
-    let gate = if r.stage == Stage::Rebuild {
-        Some(crate::rounds::gate_report(state, r).await?)
-    } else {
-        None
-    };
-    announce_missed(state, r.org_id, r.id).await?;
+pub async fn detail(state: &AppState, org: &Organisation, r: &Repair) -> Result<Detail, AppError> {
     let store = state.store();
-    let (acks, causes, updates, commitments) = (
+    // Time-driven changes first, so the view shows them: rounds that are due close (and
+    // settle their confirmations, which changes occurrences); then due occurrences get their
+    // confirmation round, a pulse opens if due, and missed occurrences are announced. Each
+    // step reads what the last one left; in the usual view nothing is due and the rounds and
+    // commitments are read once.
+    let mut rounds = RoundsRead::read(state, r.id).await?;
+    let mut commitments = store.commitments(r.id).await?;
+    if crate::rounds::close_due_rounds(state, r.org_id, &r.title, &rounds.list).await? {
+        rounds = RoundsRead::read(state, r.id).await?;
+        commitments = store.commitments(r.id).await?;
+    }
+    let opened =
+        crate::rounds::open_confirmation_rounds(state, org, r, &rounds.list, &commitments).await?;
+    let pulsed = crate::rounds::open_pulse_if_due(state, r, &rounds.list).await?;
+    if opened || pulsed {
+        rounds = RoundsRead::read(state, r.id).await?;
+    }
+    if announce_missed_in(state, r.org_id, r.id, &commitments).await? {
+        commitments = store.commitments(r.id).await?;
+    }
+    let gate = (r.stage == Stage::Rebuild)
+        .then(|| crate::rounds::gate_report(state.now(), org, r, &rounds, &commitments));
+    let (acks, causes, updates) = (
         store.acknowledgments(r.id).await?,
         store.causes(r.id).await?,
         store.updates(r.id).await?,
-        store.commitments(r.id).await?,
     );
     let facts = repair::Facts {
         stage: Some(r.stage),
         acknowledgments: acks.len(),
-        closed_listening_rounds: store
-            .rounds_of(r.id)
-            .await?
+        closed_listening_rounds: rounds
+            .list
             .iter()
             .filter(|round| !round.open && round.kind == crate::rounds::LISTENING)
             .count(),
@@ -888,6 +916,7 @@ pub async fn detail(state: &AppState, r: &Repair) -> Result<Detail, AppError> {
         causes,
         updates,
         commitments,
+        rounds,
         missing,
         overdue,
         gate,

@@ -42,6 +42,31 @@ pub fn parse_kind(raw: Option<&str>) -> Result<&'static str, AppError> {
     }
 }
 
+/// A repair's rounds and the answers of its closed ones, read once for one view of the
+/// repair (its page, its API document, the gate): every part of the view reads from here.
+pub struct RoundsRead {
+    pub list: Vec<Round>,
+    answers: std::collections::HashMap<Uuid, Vec<kintsugi_store::Answer>>,
+}
+
+impl RoundsRead {
+    pub async fn read(state: &AppState, repair_id: Uuid) -> Result<Self, AppError> {
+        let list = state.store().rounds_of(repair_id).await?;
+        let mut answers = std::collections::HashMap::new();
+        // A closed confirmation round lives on as its occurrence's status: its answers are
+        // never shown.
+        for round in list.iter().filter(|r| !r.open && r.kind != CONFIRMATION) {
+            answers.insert(round.id, state.store().answers(round.id).await?);
+        }
+        Ok(RoundsRead { list, answers })
+    }
+
+    /// A closed round's answers (none for open rounds: nothing is shown before close).
+    pub fn answers(&self, round: Uuid) -> &[kintsugi_store::Answer] {
+        self.answers.get(&round).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Opens a listening round with a fresh key pair; the secret key goes to the key store.
 pub async fn open(
     state: &AppState,
@@ -221,27 +246,23 @@ pub fn pulse_items(
 
 /// Opens the next pulse when the repair is rebuilding and the last one is N days old. Each
 /// pulse stays open for a week (or N days, if shorter) and closes on its own.
+/// Returns whether it opened one.
 pub async fn open_pulse_if_due(
     state: &AppState,
     repair: &kintsugi_store::Repair,
-) -> Result<(), AppError> {
+    rounds: &[Round],
+) -> Result<bool, AppError> {
     if repair.stage != kintsugi_core::repair::Stage::Rebuild {
-        return Ok(());
+        return Ok(false);
     }
-    let pulses: Vec<Round> = state
-        .store()
-        .rounds_of(repair.id)
-        .await?
-        .into_iter()
-        .filter(|r| r.kind == PULSE)
-        .collect();
+    let pulses: Vec<&Round> = rounds.iter().filter(|r| r.kind == PULSE).collect();
     let every = time::Duration::days(i64::from(repair.pulse_every_days.max(1)));
     let due = match pulses.iter().map(|p| p.opened_at).max() {
         None => true,
         Some(last) => last + every <= state.now(),
     };
     if !due || pulses.iter().any(|p| p.open) {
-        return Ok(());
+        return Ok(false);
     }
     let open_for = every.min(time::Duration::days(7));
     let entry = kintsugi_store::Audit {
@@ -263,7 +284,9 @@ pub async fn open_pulse_if_due(
     )
     .await
     {
-        Ok(_) | Err(AppError::Conflict(_)) => Ok(()),
+        Ok(_) => Ok(true),
+        // Another request opened it first.
+        Err(AppError::Conflict(_)) => Ok(true),
         Err(e) => Err(e),
     }
 }
@@ -284,102 +307,102 @@ fn item_values(answers: &[kintsugi_store::Answer], item: Option<&str>) -> Vec<Ve
 
 /// The mean of every item of every answer of a closed pulse, in tenths; `None` when it is
 /// not to be counted (below k, or nobody answered in a pair).
-async fn pulse_mean(
-    state: &AppState,
-    round: &Round,
+fn pulse_mean(
+    answers: &[kintsugi_store::Answer],
     k: kintsugi_core::KThreshold,
     pair: bool,
-) -> Result<Option<u32>, AppError> {
-    let answers = state.store().answers(round.id).await?;
+) -> Option<u32> {
     let audience = if pair {
         Audience::PairInsider
     } else {
         Audience::Group
     };
-    Ok(group_mean(&item_values(&answers, None), k, audience)
+    group_mean(&item_values(answers, None), k, audience)
         .shown()
-        .map(|r| r.mean_tenths))
+        .map(|r| r.mean_tenths)
 }
 
 /// The recovery gate for a repair, from its closed pulses, follow-through and time in rebuild.
-pub async fn gate_report(
-    state: &AppState,
+pub fn gate_report(
+    now: time::OffsetDateTime,
+    org: &kintsugi_store::Organisation,
     repair: &kintsugi_store::Repair,
-) -> Result<kintsugi_core::gate::GateReport, AppError> {
-    let org = state
-        .store()
-        .organisation(repair.org_id)
-        .await?
-        .ok_or(AppError::Internal)?;
+    rounds: &RoundsRead,
+    commitments: &[kintsugi_store::Commitment],
+) -> kintsugi_core::gate::GateReport {
     let pair = repair.scope == kintsugi_core::repair::Scope::PersonPerson;
-    let mut pulses = Vec::new();
-    for round in state.store().rounds_of(repair.id).await? {
-        if round.kind == PULSE && !round.open {
-            pulses.push(pulse_mean(state, &round, org.k_threshold, pair).await?);
-        }
-    }
-    let commitments = state.store().commitments(repair.id).await?;
+    let pulses = rounds
+        .list
+        .iter()
+        .filter(|round| round.kind == PULSE && !round.open)
+        .map(|round| pulse_mean(rounds.answers(round.id), org.k_threshold, pair))
+        .collect();
     let input = kintsugi_core::gate::GateInput {
         pulses,
-        follow_through: crate::repairs::follow_through(&commitments, state.now().date()),
+        follow_through: crate::repairs::follow_through(commitments, now.date()),
         days_in_rebuild: repair
             .rebuild_started_at
-            .map(|t| (state.now() - t).whole_days())
+            .map(|t| (now - t).whole_days())
             .unwrap_or(0),
         deception: repair.deception,
     };
-    Ok(kintsugi_core::gate::evaluate(&org.gate, &input))
+    kintsugi_core::gate::evaluate(&org.gate, &input)
+}
+
+/// The gate as it stands, for a change that needs only the gate (moving the stage, a lesson).
+pub async fn gate_now(
+    state: &AppState,
+    org: &kintsugi_store::Organisation,
+    repair: &kintsugi_store::Repair,
+) -> Result<kintsugi_core::gate::GateReport, AppError> {
+    let rounds = RoundsRead::read(state, repair.id).await?;
+    let commitments = state.store().commitments(repair.id).await?;
+    Ok(gate_report(state.now(), org, repair, &rounds, &commitments))
 }
 
 /// Whether this repair's confirmations go through anonymous rounds.
-pub async fn anonymous_confirmations(
-    state: &AppState,
+pub fn anonymous_confirmations(
+    org: &kintsugi_store::Organisation,
     repair: &kintsugi_store::Repair,
-) -> Result<bool, AppError> {
-    let org = state
-        .store()
-        .organisation(repair.org_id)
-        .await?
-        .ok_or(AppError::Internal)?;
+) -> bool {
     let affected = repair
         .participants
         .iter()
         .filter(|p| p.side == kintsugi_core::repair::Side::Affected)
         .count();
-    Ok(
-        kintsugi_core::anonymity::at_least_k(affected, org.k_threshold, || ())
-            .shown()
-            .is_some(),
-    )
+    kintsugi_core::anonymity::at_least_k(affected, org.k_threshold, || ())
+        .shown()
+        .is_some()
 }
 
 /// Opens a confirmation round for every occurrence that is due (or done early) and has
-/// none yet; each closes when the occurrence's grace ends. Idempotent.
+/// none yet; each closes when the occurrence's grace ends. Idempotent; returns whether it
+/// opened any.
 pub async fn open_confirmation_rounds(
     state: &AppState,
+    org: &kintsugi_store::Organisation,
     repair: &kintsugi_store::Repair,
-) -> Result<(), AppError> {
-    if !repair.stage.is_open() || !anonymous_confirmations(state, repair).await? {
-        return Ok(());
+    rounds: &[Round],
+    commitments: &[kintsugi_store::Commitment],
+) -> Result<bool, AppError> {
+    if !repair.stage.is_open() || !anonymous_confirmations(org, repair) {
+        return Ok(false);
     }
     let today = state.now().date();
-    let existing: Vec<Option<String>> = state
-        .store()
-        .rounds_of(repair.id)
-        .await?
-        .into_iter()
-        .map(|r| r.subject)
-        .collect();
-    for c in state.store().commitments(repair.id).await? {
+    let existing: std::collections::HashSet<&str> =
+        rounds.iter().filter_map(|r| r.subject.as_deref()).collect();
+    let mut opened = false;
+    for c in commitments {
         for o in &c.occurrences {
             let subject = subject_of(c.id, o.due);
             let settled = o.yes + o.no > 0;
             if settled
                 || (o.due > today && o.done_on.is_none())
-                || existing.contains(&Some(subject.clone()))
+                || existing.contains(subject.as_str())
             {
                 continue;
             }
+            opened = true;
             let grace_ends =
                 o.due + time::Duration::days(kintsugi_core::commitments::GRACE_DAYS + 1);
             let closes_at = grace_ends.midnight().assume_utc();
@@ -407,7 +430,7 @@ pub async fn open_confirmation_rounds(
             }
         }
     }
-    Ok(())
+    Ok(opened)
 }
 
 /// At close, a confirmation round's outcome becomes the occurrence's confirmations, without
@@ -608,12 +631,13 @@ pub struct RoundView {
     pub suppressed: Option<String>,
 }
 
-pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, AppError> {
-    let org = state
-        .store()
-        .organisation(access.repair.org_id)
-        .await?
-        .ok_or(AppError::Internal)?;
+pub async fn views(
+    state: &AppState,
+    org: &kintsugi_store::Organisation,
+    access: &Access,
+    rounds: &RoundsRead,
+    commitments: &[kintsugi_store::Commitment],
+) -> Result<Vec<RoundView>, AppError> {
     let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
     let insider =
         access.is_facilitator() || access.side() == Some(kintsugi_core::repair::Side::Affected);
@@ -624,9 +648,8 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
     };
     let accountable_in_pair =
         pair && access.side() == Some(kintsugi_core::repair::Side::Accountable);
-    let commitments = state.store().commitments(access.repair.id).await?;
     let mut out = Vec::new();
-    for round in state.store().rounds_of(access.repair.id).await? {
+    for round in rounds.list.iter().cloned() {
         // A closed confirmation round lives on as its occurrence's status.
         if round.kind == CONFIRMATION && !round.open {
             continue;
@@ -643,7 +666,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
             });
         let (mut rating, mut suppressed_rating, mut agreement) = (None, None, None);
         if !round.open && round.kind == CAUSES {
-            let answers = state.store().answers(round.id).await?;
+            let answers = rounds.answers(round.id);
             let count = |v: &str| {
                 answers
                     .iter()
@@ -668,7 +691,7 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         }
         let mut dimensions = Vec::new();
         if !round.open && (round.kind == GENUINENESS || round.kind == PULSE) {
-            let answers = state.store().answers(round.id).await?;
+            let answers = rounds.answers(round.id);
             // The accountable person of a pair gets only a direction derived from this (below).
             let shown_to = if pair {
                 Audience::PairInsider
@@ -679,14 +702,14 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
                 // Each item, under the same rule as the whole: k counts people.
                 for (key, label) in PULSE_ITEMS {
                     if let Shown::Shown(m) =
-                        group_mean(&item_values(&answers, Some(key)), org.k_threshold, shown_to)
+                        group_mean(&item_values(answers, Some(key)), org.k_threshold, shown_to)
                     {
                         dimensions.push((label.to_string(), m.mean()));
                     }
                 }
             }
             let overall = if round.kind == PULSE {
-                group_mean(&item_values(&answers, None), org.k_threshold, shown_to)
+                group_mean(&item_values(answers, None), org.k_threshold, shown_to)
             } else {
                 let ratings: Vec<i64> = answers.iter().filter_map(|a| a.rating).collect();
                 rating_results(&ratings, org.k_threshold, shown_to)
@@ -701,15 +724,13 @@ pub async fn views(state: &AppState, access: &Access) -> Result<Vec<RoundView>, 
         let (results, suppressed) = if round.open || round.kind != LISTENING {
             (None, suppressed_rating)
         } else {
-            let mut answers: Vec<ListeningAnswer> = state
-                .store()
+            let mut answers: Vec<ListeningAnswer> = rounds
                 .answers(round.id)
-                .await?
-                .into_iter()
+                .iter()
                 .map(|a| ListeningAnswer {
                     id: a.id.to_string(),
-                    category: a.category,
-                    comment: a.comment,
+                    category: a.category.clone(),
+                    comment: a.comment.clone(),
                 })
                 .collect();
             // Comments are shown shuffled and undated.
@@ -945,34 +966,39 @@ async fn close_by_facilitator(
 pub async fn close_due(state: &AppState) -> Result<(), AppError> {
     for org in state.store().list_organisations().await? {
         for repair in state.store().all_repairs(org.id).await? {
-            close_due_in(state, org.id, repair.id, &repair.title).await?;
+            let mut rounds = state.store().rounds_of(repair.id).await?;
+            if close_due_rounds(state, org.id, &repair.title, &rounds).await? {
+                rounds = state.store().rounds_of(repair.id).await?;
+            }
             if repair.stage == kintsugi_core::repair::Stage::Rebuild
                 && let Some(full) = state.store().repair(org.id, repair.id).await?
             {
-                open_pulse_if_due(state, &full).await?;
+                open_pulse_if_due(state, &full, &rounds).await?;
             }
         }
     }
     Ok(())
 }
 
-/// Closes one repair's rounds whose set time has passed.
-pub async fn close_due_in(
+/// Closes those of one repair's rounds whose set time has passed; returns whether any was due.
+pub async fn close_due_rounds(
     state: &AppState,
     org_id: Uuid,
-    repair_id: Uuid,
     title: &str,
-) -> Result<(), AppError> {
-    for round in state.store().rounds_of(repair_id).await? {
+    rounds: &[Round],
+) -> Result<bool, AppError> {
+    let mut closed = false;
+    for round in rounds {
         if round.open && round.closes_at.is_some_and(|t| t <= state.now()) {
-            match close(state, org_id, None, &round, title).await {
+            closed = true;
+            match close(state, org_id, None, round, title).await {
                 // Another request closed it first.
                 Ok(()) | Err(AppError::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
         }
     }
-    Ok(())
+    Ok(closed)
 }
 
 // ---- Handlers (pages and API share them) ----
@@ -1034,9 +1060,13 @@ pub async fn api_close(
     responses((status = 200, body = [RoundView]), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn api_list(
     State(state): State<AppState>,
-    InRepair { access, .. }: InRepair,
+    InRepair { user, access }: InRepair,
 ) -> Result<axum::Json<Vec<RoundView>>, AppError> {
-    Ok(axum::Json(views(&state, &access).await?))
+    let rounds = RoundsRead::read(&state, access.repair.id).await?;
+    let commitments = state.store().commitments(access.repair.id).await?;
+    Ok(axum::Json(
+        views(&state, &user.org, &access, &rounds, &commitments).await?,
+    ))
 }
 
 /// Get a blind signature on a blinded token message, once per member and round.
@@ -1101,45 +1131,39 @@ pub struct PulsePoint {
 /// Every closed pulse, oldest first (the first is the baseline), under the same rules as the
 /// results: k counts people, a pair's insiders see their own. `None` for the accountable person
 /// of a pair, who sees only a coarse direction.
-pub async fn pulse_trend(
-    state: &AppState,
+pub fn pulse_trend(
+    org: &kintsugi_store::Organisation,
     access: &Access,
-) -> Result<Option<Vec<PulsePoint>>, AppError> {
+    rounds: &RoundsRead,
+) -> Option<Vec<PulsePoint>> {
     let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
     if pair && access.side() == Some(kintsugi_core::repair::Side::Accountable) {
-        return Ok(None);
+        return None;
     }
-    let org = state
-        .store()
-        .organisation(access.repair.org_id)
-        .await?
-        .ok_or(AppError::Internal)?;
     let audience = if pair {
         Audience::PairInsider
     } else {
         Audience::Group
     };
-    let mut pulses: Vec<Round> = state
-        .store()
-        .rounds_of(access.repair.id)
-        .await?
-        .into_iter()
+    let mut pulses: Vec<&Round> = rounds
+        .list
+        .iter()
         .filter(|r| r.kind == PULSE && !r.open)
         .collect();
     pulses.sort_by_key(|r| r.opened_at);
     let mut out = Vec::new();
     for (i, round) in pulses.iter().enumerate() {
-        let answers = state.store().answers(round.id).await?;
+        let answers = rounds.answers(round.id);
         out.push(PulsePoint {
             number: i + 1,
             closed_on: round.closed_at.map(|t| t.date()),
             items: PULSE_ITEMS
                 .iter()
                 .map(|(key, _)| {
-                    group_mean(&item_values(&answers, Some(key)), org.k_threshold, audience)
+                    group_mean(&item_values(answers, Some(key)), org.k_threshold, audience)
                 })
                 .collect(),
         });
     }
-    Ok(Some(out))
+    Some(out)
 }
