@@ -228,12 +228,16 @@ macro_rules! health_impl {
                 .fetch_all(&self.pool)
                 .await
                 .map_err($crate::db)?;
-                let health = health.into_iter().map($crate::health_round_row).collect::<kintsugi_store::Result<Vec<_>>>()?;
+                // One check per team: 5,000 open at once in a large organisation.
+                let mut health = health
+                    .into_iter()
+                    .map(|row| $crate::health_round_row(row).map(|h| (h.round_id, h)))
+                    .collect::<kintsugi_store::Result<std::collections::HashMap<_, _>>>()?;
                 let mut out = Vec::new();
                 for row in rows {
                     let round: kintsugi_store::Round = row.try_into()?;
-                    if let Some(h) = health.iter().find(|h| h.round_id == round.id) {
-                        out.push((round, h.clone()));
+                    if let Some(h) = health.remove(&round.id) {
+                        out.push((round, h));
                     }
                 }
                 Ok(out)

@@ -109,6 +109,7 @@ macro_rules! impl_store {
                 .fetch_all(exec)
                 .await
                 .map_err($crate::db)?;
+                let links = $crate::ByParent::new(&links, |(person, _)| person.as_str());
                 rows.into_iter().map(|r| r.into_person(&links)).map(|p| p.map(|(p, _)| p)).collect()
             }
 
@@ -319,6 +320,7 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::db)?;
+                let links = $crate::ByParent::new(&links, |(person, _)| person.as_str());
                 let (person, password_hash) = row.into_person(&links)?;
                 Ok(Some(kintsugi_store::Credentials { person, password_hash }))
             }

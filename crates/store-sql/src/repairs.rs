@@ -95,6 +95,7 @@ macro_rules! repair_helpers {
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::db)?;
+                let occ = $crate::ByParent::new(&occ, |o| o.commitment_id.as_str());
                 rows.into_iter().map(|r| r.into_commitment(&occ)).collect()
             }
 
@@ -539,6 +540,7 @@ macro_rules! store_impl {
             .fetch_all(&self.pool)
             .await
             .map_err($crate::db)?;
+            let versions = $crate::ByParent::new(&versions, |v| v.update_id.as_str());
             rows.into_iter().map(|r| r.into_update(&versions)).collect()
         }
 

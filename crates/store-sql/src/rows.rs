@@ -87,11 +87,11 @@ impl PersonRow {
     /// The person with their teams picked out of `(person_id, team_id)` links, and their password hash.
     pub fn into_person(
         self,
-        links: &[(String, String)],
+        links: &ByParent<'_, (String, String)>,
     ) -> Result<(Person, Option<String>), StoreError> {
         let mut team_ids = links
+            .of(&self.id)
             .iter()
-            .filter(|(person, _)| *person == self.id)
             .map(|(_, team)| uuid(team))
             .collect::<Result<Vec<_>, _>>()?;
         team_ids.sort();
@@ -327,11 +327,11 @@ pub struct VersionRow {
 impl UpdateRow {
     pub fn into_update(
         self,
-        versions: &[VersionRow],
+        versions: &ByParent<'_, VersionRow>,
     ) -> Result<kintsugi_store::Update, StoreError> {
         let versions = versions
+            .of(&self.id)
             .iter()
-            .filter(|v| v.update_id == self.id)
             .map(|v| {
                 Ok(UpdateVersion {
                     version: v.version as u32,
@@ -401,10 +401,13 @@ pub struct OccurrenceRow {
 }
 
 impl CommitmentRow {
-    pub fn into_commitment(self, occurrences: &[OccurrenceRow]) -> Result<Commitment, StoreError> {
+    pub fn into_commitment(
+        self,
+        occurrences: &ByParent<'_, OccurrenceRow>,
+    ) -> Result<Commitment, StoreError> {
         let occurrences = occurrences
+            .of(&self.id)
             .iter()
-            .filter(|o| o.commitment_id == self.id)
             .map(|o| {
                 Ok(OccurrenceRecord {
                     due: date(&o.due)?,
@@ -643,5 +646,25 @@ impl TryFrom<DeliveryRow> for kintsugi_store::Delivery {
             created_at: from_ts(r.created_at)?,
             updated_at: from_ts(r.updated_at)?,
         })
+    }
+}
+
+/// Child rows grouped by their parent's id, in their query's order, so that attaching them is
+/// one lookup per parent rather than a scan of every child row (a repair's 800 occurrences for
+/// each of its 100 commitments; 100,000 people's team links for each person).
+pub struct ByParent<'a, T>(std::collections::HashMap<&'a str, Vec<&'a T>>);
+
+impl<'a, T> ByParent<'a, T> {
+    pub fn new(rows: &'a [T], parent: impl Fn(&'a T) -> &'a str) -> Self {
+        let mut by: std::collections::HashMap<&'a str, Vec<&'a T>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            by.entry(parent(row)).or_default().push(row);
+        }
+        ByParent(by)
+    }
+
+    pub fn of(&self, parent: &str) -> &[&'a T] {
+        self.0.get(parent).map_or(&[], Vec::as_slice)
     }
 }

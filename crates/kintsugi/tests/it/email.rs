@@ -105,6 +105,21 @@ impl Smtp {
         self.wait_for_about(INVITATION, n, within).await
     }
 
+    /// Waits until `n` messages about `subject` arrived, and two seconds more for any extra
+    /// one; returns their recipients, sorted.
+    pub async fn recipients_of(&self, subject: &str, n: usize) -> Vec<String> {
+        self.wait_for_about(subject, n, Duration::from_secs(20))
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut to: Vec<_> = self
+            .received_about(subject)
+            .into_iter()
+            .map(|m| m.envelope_to)
+            .collect();
+        to.sort();
+        to
+    }
+
     /// Waits until at least `n` messages about `subject` arrived; returns them all.
     pub async fn wait_for_about(&self, subject: &str, n: usize, within: Duration) -> Vec<Received> {
         let deadline = std::time::Instant::now() + within;
@@ -671,24 +686,14 @@ on_both!(
         crate::rounds::fetch_token(&lee, &repair, &round_id, &public)
             .await
             .unwrap();
-        let opened = smtp
-            .wait_for_about("Now open: an anonymous round", 2, Duration::from_secs(20))
-            .await;
-        let mut to: Vec<_> = opened.iter().map(|m| m.envelope_to.clone()).collect();
-        to.sort();
-        assert_eq!(to, ["ana@acme.example", "lee@acme.example"]);
+        assert_eq!(
+            smtp.recipients_of("Now open: an anonymous round", 2).await,
+            ["ana@acme.example", "lee@acme.example"]
+        );
         // Time passes: the closing notice's slot (a day before closing) arrives.
         run_now(&app, &format!("round_closing:{round_id}")).await;
-        smtp.wait_for_about("Closing soon", 1, Duration::from_secs(20))
-            .await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let closing: Vec<_> = smtp
-            .received_about("Closing soon")
-            .into_iter()
-            .map(|m| m.envelope_to)
-            .collect();
         assert_eq!(
-            closing,
+            smtp.recipients_of("Closing soon", 1).await,
             ["ana@acme.example"],
             "Lee fetched a token: no reminder"
         );
@@ -751,33 +756,23 @@ on_both!(
         assert_eq!(admin.get("/health").await.status, StatusCode::OK);
 
         let about_alpha = "the anonymous team health check for Alpha";
-        let opened = smtp
-            .wait_for_about(
-                &format!("Now open: {about_alpha}"),
-                2,
-                Duration::from_secs(20),
-            )
-            .await;
-        let mut to: Vec<_> = opened.iter().map(|m| m.envelope_to.clone()).collect();
-        to.sort();
         assert_eq!(
-            to,
+            smtp.recipients_of(&format!("Now open: {about_alpha}"), 2)
+                .await,
             ["al@acme.example", "bo@acme.example"],
             "not Gil, who left"
         );
+        let opened = &smtp.received_about("Now open")[0];
         assert!(
-            opened[0].link("/health").ends_with("/health"),
+            opened.link("/health").ends_with("/health"),
             "{}",
-            opened[0].text()
+            opened.text()
         );
-        let beta_mail = smtp
-            .wait_for_about(
-                "Now open: the anonymous team health check for Beta",
-                1,
-                Duration::from_secs(20),
-            )
-            .await;
-        assert_eq!(beta_mail[0].envelope_to, "cy@acme.example");
+        assert_eq!(
+            smtp.recipients_of("Now open: the anonymous team health check for Beta", 1)
+                .await,
+            ["cy@acme.example"]
+        );
 
         let check = crate::health::my_check(&al).await;
         crate::health::token(&al, &check).await.unwrap();
@@ -786,22 +781,15 @@ on_both!(
             &format!("round_closing:{}", check["round"].as_str().unwrap()),
         )
         .await;
-        smtp.wait_for_about(
-            &format!("Closing soon: {about_alpha}"),
-            1,
-            Duration::from_secs(20),
-        )
-        .await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let closing: Vec<_> = smtp
-            .received_about("Closing soon")
-            .into_iter()
-            .map(|m| m.envelope_to)
-            .collect();
         assert_eq!(
-            closing,
+            smtp.recipients_of("Closing soon", 1).await,
             ["bo@acme.example"],
             "Al fetched a token: no reminder"
+        );
+        assert!(
+            smtp.received_about("Closing soon")[0]
+                .subject()
+                .contains(about_alpha)
         );
         assert_eq!(smtp.received_about("Now open").len(), 3, "each notice once");
     }
