@@ -86,26 +86,23 @@ macro_rules! impl_store {
         $crate::lesson_helpers!($store);
 
         impl $store {
-            async fn people_of<'e, E>(exec: E, org_id: &str, only: Option<&str>) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>
+            async fn people_of<'e, E>(exec: E, org_id: &str) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>
             where
                 E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db> + Copy,
             {
                 let rows: Vec<$crate::PersonRow> = $crate::sqlx::query_as(
                     "SELECT id, org_id, name, email, password_hash, is_admin, is_facilitator, active, \
-                     created_at, deactivated_at FROM people \
-                     WHERE org_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY name, id",
+                     created_at, deactivated_at FROM people WHERE org_id = $1 ORDER BY name, id",
                 )
                 .bind(org_id)
-                .bind(only)
                 .fetch_all(exec)
                 .await
                 .map_err($crate::db)?;
                 let links: Vec<(String, String)> = $crate::sqlx::query_as(
                     "SELECT m.person_id, m.team_id FROM team_members m JOIN people p ON p.id = m.person_id \
-                     WHERE p.org_id = $1 AND ($2 IS NULL OR p.id = $2)",
+                     WHERE p.org_id = $1",
                 )
                 .bind(org_id)
-                .bind(only)
                 .fetch_all(exec)
                 .await
                 .map_err($crate::db)?;
@@ -113,11 +110,39 @@ macro_rules! impl_store {
                 rows.into_iter().map(|r| r.into_person(&links)).map(|p| p.map(|(p, _)| p)).collect()
             }
 
+            /// One person by id: its own queries, because `$2 IS NULL OR id = $2` keeps the
+            /// planner from the primary key, and every request of a signed-in person reads
+            /// them (a scan of 100,000 people each time, in a large organisation).
             async fn one_person<'e, E>(exec: E, org_id: &str, id: &str) -> kintsugi_store::Result<Option<kintsugi_store::Person>>
             where
                 E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db> + Copy,
             {
-                Ok(Self::people_of(exec, org_id, Some(id)).await?.pop())
+                let row: Option<$crate::PersonRow> = $crate::sqlx::query_as(
+                    "SELECT id, org_id, name, email, password_hash, is_admin, is_facilitator, active, \
+                     created_at, deactivated_at FROM people WHERE id = $1 AND org_id = $2",
+                )
+                .bind(id)
+                .bind(org_id)
+                .fetch_optional(exec)
+                .await
+                .map_err($crate::db)?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(Self::with_teams(exec, row).await?.0))
+            }
+
+            /// A person's row with their team links: the person, and their password hash.
+            async fn with_teams<'e, E>(exec: E, row: $crate::PersonRow) -> kintsugi_store::Result<(kintsugi_store::Person, Option<String>)>
+            where
+                E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db> + Copy,
+            {
+                let links: Vec<(String, String)> =
+                    $crate::sqlx::query_as("SELECT person_id, team_id FROM team_members WHERE person_id = $1")
+                        .bind(&row.id)
+                        .fetch_all(exec)
+                        .await
+                        .map_err($crate::db)?;
+                let links = $crate::ByParent::new(&links, |(person, _)| person.as_str());
+                row.into_person(&links)
             }
 
             async fn insert_person(
@@ -298,7 +323,7 @@ macro_rules! impl_store {
             }
 
             async fn list_people(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Person>> {
-                Self::people_of(&self.pool, &org_id.to_string(), None).await
+                Self::people_of(&self.pool, &org_id.to_string()).await
             }
 
             async fn person(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Person>> {
@@ -315,13 +340,7 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::db)?;
                 let Some(row) = row else { return Ok(None) };
-                let links: Vec<(String, String)> = $crate::sqlx::query_as("SELECT person_id, team_id FROM team_members WHERE person_id = $1")
-                    .bind(&row.id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
-                let links = $crate::ByParent::new(&links, |(person, _)| person.as_str());
-                let (person, password_hash) = row.into_person(&links)?;
+                let (person, password_hash) = Self::with_teams(&self.pool, row).await?;
                 Ok(Some(kintsugi_store::Credentials { person, password_hash }))
             }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::error::extract::{Form, Path};
+use crate::error::extract::{Form, Path, Query};
 use crate::pages::{Chrome, Page, html_errors, render};
 use crate::repairs::{self, Access, CommitmentInput, InRepair, OpenInput};
 use crate::state::AppState;
@@ -289,7 +289,39 @@ pub struct CommitmentView {
     pub owner_name: String,
     pub schedule: String,
     pub rate: String,
+    /// The occurrences shown: all of them, or the window around now ([`occurrence_window`]).
     pub occurrences: Vec<OccurrenceView>,
+    /// How many more there are, behind the "show all" link.
+    pub hidden: usize,
+}
+
+/// A commitment with more occurrences than this shows a window of them unless asked for all.
+const OCCURRENCES_SHOWN_WHOLE: usize = 6;
+/// The update log shows its latest this many updates unless asked for the whole log.
+const UPDATES_SHOWN: usize = 20;
+
+/// Which of a commitment's occurrences (in due order) the page shows by default: every one
+/// that someone can act on or that waits for someone, the latest one settled (kept or missed),
+/// and the next upcoming. A weekly commitment over a year stays a few rows; the follow-through
+/// figures still count every occurrence, and the whole list is one link away.
+fn occurrence_window(rows: &[(Status, bool)]) -> Vec<bool> {
+    if rows.len() <= OCCURRENCES_SHOWN_WHOLE {
+        return vec![true; rows.len()];
+    }
+    let settled = |s: &Status| matches!(s, Status::Kept | Status::Missed);
+    let last_settled = rows.iter().rposition(|(s, _)| settled(s));
+    let next_upcoming = rows
+        .iter()
+        .position(|(s, act)| matches!(s, Status::Upcoming) && !act);
+    rows.iter()
+        .enumerate()
+        .map(|(i, (status, actionable))| {
+            *actionable
+                || matches!(status, Status::AwaitingOwner | Status::AwaitingConfirmation)
+                || Some(i) == last_settled
+                || Some(i) == next_upcoming
+        })
+        .collect()
 }
 
 pub struct FollowThroughView {
@@ -340,6 +372,8 @@ struct RepairPage {
     causes: Vec<Cause>,
     categories: &'static [CauseCategory],
     updates: Vec<Update>,
+    /// How many updates the log holds; more than `updates` when only the latest are shown.
+    updates_total: usize,
     update_kinds: &'static [UpdateKind],
     commitments: Vec<CommitmentView>,
     cadences: [Cadence; 4],
@@ -454,6 +488,15 @@ struct Extras {
     errors: Vec<Invalid>,
     notice: Option<String>,
     cdraft: CommitmentDraft,
+    whole: Whole,
+}
+
+/// `?updates=all` shows the whole update log, `?occurrences=all` every occurrence; by default
+/// the page shows the latest updates and a window of occurrences.
+#[derive(Default, Deserialize)]
+struct Whole {
+    updates: Option<String>,
+    occurrences: Option<String>,
 }
 
 async fn repair_page(
@@ -468,6 +511,7 @@ async fn repair_page(
         errors,
         notice,
         cdraft,
+        whole,
     } = extras;
     if !access.is_participant() {
         let r = &access.repair;
@@ -497,28 +541,11 @@ async fn repair_page(
     let today = repairs::today(state);
     let me = user.person.id;
     let side = access.side();
+    let all_occurrences = whole.occurrences.as_deref() == Some("all");
     let views = commitments
         .iter()
-        .map(|c| CommitmentView {
-            id: c.id,
-            statement: c.statement.clone(),
-            owner_name: c.owner_name.clone(),
-            schedule: match (&c.cadence, c.occurrences.len()) {
-                (Some(k), n) => format!(
-                    "{}, {n} times",
-                    Cadence::parse(k).map(|c| c.label()).unwrap_or("repeating")
-                ),
-                (None, _) => format!(
-                    "due {}",
-                    c.occurrences
-                        .first()
-                        .map(|o| o.due.to_string())
-                        .unwrap_or_default()
-                ),
-            },
-            rate: FollowThroughView::from(repairs::follow_through(std::slice::from_ref(c), today))
-                .rate,
-            occurrences: c
+        .map(|c| {
+            let rows: Vec<(Status, OccurrenceView)> = c
                 .occurrences
                 .iter()
                 .map(|o| {
@@ -532,7 +559,7 @@ async fn repair_page(
                         Status::Kept => ("Kept: confirmed", "kept"),
                         Status::Missed => ("Missed", "missed"),
                     };
-                    OccurrenceView {
+                    let view = OccurrenceView {
                         due: o.due.to_string(),
                         label,
                         class,
@@ -546,11 +573,61 @@ async fn repair_page(
                             && side == Some(Side::Affected)
                             && o.yes + o.no == 0
                             && (o.due <= today || o.done_on.is_some()),
-                    }
+                    };
+                    (status, view)
                 })
-                .collect(),
+                .collect();
+            let shown = if all_occurrences {
+                vec![true; rows.len()]
+            } else {
+                occurrence_window(
+                    &rows
+                        .iter()
+                        .map(|(s, v)| (*s, v.can_mark_done || v.can_confirm))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let hidden = shown.iter().filter(|s| !**s).count();
+            CommitmentView {
+                id: c.id,
+                statement: c.statement.clone(),
+                owner_name: c.owner_name.clone(),
+                schedule: match (&c.cadence, c.occurrences.len()) {
+                    (Some(k), n) => format!(
+                        "{}, {n} times",
+                        Cadence::parse(k).map(|c| c.label()).unwrap_or("repeating")
+                    ),
+                    (None, _) => format!(
+                        "due {}",
+                        c.occurrences
+                            .first()
+                            .map(|o| o.due.to_string())
+                            .unwrap_or_default()
+                    ),
+                },
+                rate: FollowThroughView::from(repairs::follow_through(
+                    std::slice::from_ref(c),
+                    today,
+                ))
+                .rate,
+                hidden,
+                occurrences: rows
+                    .into_iter()
+                    .zip(shown)
+                    .filter_map(|((_, v), show)| show.then_some(v))
+                    .collect(),
+            }
         })
         .collect();
+    // The latest updates, unless the whole log is asked for; the follow-through, overdue and
+    // stage figures above were computed from all of them.
+    let updates_total = updates.len();
+    let updates: Vec<Update> = if whole.updates.as_deref() == Some("all") {
+        updates
+    } else {
+        let skip = updates_total.saturating_sub(UPDATES_SHOWN);
+        updates.into_iter().skip(skip).collect()
+    };
     let r = &access.repair;
     let current = Stage::ALL.iter().position(|s| *s == r.stage).unwrap_or(0);
     let stages = Stage::ALL[..5]
@@ -601,6 +678,7 @@ async fn repair_page(
         causes,
         categories: CauseCategory::ALL,
         updates,
+        updates_total,
         update_kinds: UpdateKind::POSTABLE,
         commitments: views,
         cadences: Cadence::ALL,
@@ -643,9 +721,14 @@ async fn show(
     page: Page,
     user: CurrentUser,
     Path(id): Path<Uuid>,
+    Query(whole): Query<Whole>,
 ) -> Result<Response, AppError> {
     let access = repairs::access(&state, &user, id).await?;
-    repair_page(&state, &page, &user, access, Extras::default()).await
+    let extras = Extras {
+        whole,
+        ..Extras::default()
+    };
+    repair_page(&state, &page, &user, access, extras).await
 }
 
 /// After a change: back to the repair on success; the page again, with what was wrong, when
@@ -1116,4 +1199,49 @@ async fn confirm(
     .await
     .map(|_| None);
     after(&state, &page, &user, id, result, "commitments-heading").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    fn shown(rows: &[(Status, bool)]) -> Vec<usize> {
+        occurrence_window(rows)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.then_some(i))
+            .collect()
+    }
+
+    #[test]
+    fn short_lists_are_shown_whole() {
+        let rows = [
+            (Kept, false),
+            (Kept, false),
+            (Missed, false),
+            (Upcoming, false),
+        ];
+        assert_eq!(shown(&rows), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn long_lists_show_what_needs_someone_the_latest_settled_and_the_next() {
+        let rows = [
+            (Kept, false),
+            (Missed, false),
+            (Kept, false),
+            (AwaitingConfirmation, true),
+            (AwaitingOwner, false),
+            (Upcoming, true),
+            (Upcoming, false),
+            (Upcoming, false),
+        ];
+        // 2: the latest kept; 3, 4: waiting; 5: can be marked done early; 6: next upcoming.
+        assert_eq!(shown(&rows), [2, 3, 4, 5, 6]);
+        let all_ahead = [(Upcoming, false); 8];
+        assert_eq!(shown(&all_ahead), [0]);
+        let all_done = [(Kept, false); 8];
+        assert_eq!(shown(&all_done), [7]);
+    }
 }

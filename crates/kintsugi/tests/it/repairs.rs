@@ -1014,3 +1014,86 @@ on_both!(
         );
     }
 );
+
+// A long log shows its latest updates and a window of each commitment's occurrences, with a
+// link to all of it; the figures count everything either way.
+on_both!(
+    long_logs_show_the_latest_and_link_the_rest,
+    |backend| async move {
+        let c = cast(backend).await;
+        let r = format!("/repairs/{}", c.repair);
+        for n in 1..=23 {
+            let posted = c
+                .fay
+                .post_form(
+                    &format!("{r}/updates"),
+                    &[
+                        ("kind", "progress"),
+                        ("body", &format!("Progress note {n}.")),
+                    ],
+                )
+                .await;
+            assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+        }
+        // Twelve weekly occurrences: five past (missed by now), one due today, six ahead.
+        let weekly = c
+            .lee
+            .post_form(
+                &format!("{r}/commitments"),
+                &[
+                    ("owner", &c.lee_id),
+                    ("statement", "Share the plan every Monday"),
+                    ("cadence", "weekly"),
+                    ("count", "12"),
+                    ("first_due", &day(-35)),
+                ],
+            )
+            .await;
+        assert_eq!(weekly.status, StatusCode::SEE_OTHER, "{}", weekly.body);
+
+        let page = c.lee.get(&r).await;
+        assert_eq!(page.status, StatusCode::OK);
+        // 23 notes, and the automatic update for each of the five missed occurrences.
+        assert!(
+            page.body.contains("Showing the latest 20 of 28 updates"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Progress note 23."));
+        assert!(
+            !page.body.contains("Progress note 3."),
+            "older updates wait behind the link"
+        );
+        assert!(
+            page.body
+                .contains(&format!("{r}?updates=all#updates-heading"))
+        );
+        // The latest missed one, today's (Lee can mark it done), and the next one ahead.
+        for shown in [day(-7), day(0), day(7)] {
+            assert!(page.body.contains(&format!("<td>{shown}</td>")), "{shown}");
+        }
+        for hidden in [day(-35), day(35)] {
+            assert!(
+                !page.body.contains(&format!("<td>{hidden}</td>")),
+                "{hidden}"
+            );
+        }
+        assert!(
+            page.body.contains("Mark done ("),
+            "what Lee can act on stays"
+        );
+        assert!(page.body.contains("9 more occurrences"), "{}", page.body);
+        assert!(page.body.contains("Show all 12"));
+        // Follow-through counts every occurrence: 0 of 5 kept.
+        assert!(page.body.contains("(0 of 5 confirmed)"), "{}", page.body);
+
+        let whole = c.lee.get(&format!("{r}?updates=all&occurrences=all")).await;
+        assert_eq!(whole.status, StatusCode::OK);
+        assert!(whole.body.contains("Progress note 3."));
+        assert!(!whole.body.contains("Showing the latest"));
+        for n in [-35, -28, 0, 35, 42] {
+            assert!(whole.body.contains(&format!("<td>{}</td>", day(n))), "{n}");
+        }
+        assert!(!whole.body.contains("more occurrences"));
+    }
+);
