@@ -334,18 +334,21 @@ macro_rules! health_impl {
             }
 
             async fn health_of_teams(&self, org_id: uuid::Uuid, teams: &[uuid::Uuid]) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
+                // One query per hundred teams rather than one per team: a team's trend reads
+                // its siblings' rollups too, and a department may hold dozens of teams.
                 let mut out = Vec::new();
-                for team in teams {
-                    let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
+                for chunk in teams.chunks(100) {
+                    let marks = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+                    let sql = format!(
                         "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
-                         FROM health_rollups WHERE team_id = $1 AND org_id = $2 ORDER BY period",
-                    )
-                    .bind(team.to_string())
-                    .bind(org_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
-                    for row in rows {
+                         FROM health_rollups WHERE org_id = $1 AND team_id IN ({marks}) ORDER BY team_id, period, dimension"
+                    );
+                    let mut query = $crate::sqlx::query_as::<_, $crate::RollupRow>($crate::sqlx::AssertSqlSafe(sql))
+                        .bind(org_id.to_string());
+                    for team in chunk {
+                        query = query.bind(team.to_string());
+                    }
+                    for row in query.fetch_all(&self.pool).await.map_err($crate::db)? {
                         out.push(row.try_into()?);
                     }
                 }

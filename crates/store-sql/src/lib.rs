@@ -299,7 +299,6 @@ macro_rules! impl_store {
             async fn list_teams(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Team>> {
                 let rows: Vec<$crate::TeamRow> = $crate::sqlx::query_as($crate::TEAMS_SQL)
                     .bind(org_id.to_string())
-                    .bind(None::<String>)
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::db)?;
@@ -307,9 +306,9 @@ macro_rules! impl_store {
             }
 
             async fn team(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Team>> {
-                let row: Option<$crate::TeamRow> = $crate::sqlx::query_as($crate::TEAMS_SQL)
+                let row: Option<$crate::TeamRow> = $crate::sqlx::query_as($crate::TEAM_SQL)
                     .bind(org_id.to_string())
-                    .bind(Some(id.to_string()))
+                    .bind(id.to_string())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::db)?;

@@ -8,7 +8,12 @@ use crate::{from_ts, uuid};
 /// Teams of one organisation, optionally one team, with their count of active members.
 pub const TEAMS_SQL: &str = "SELECT t.id, t.org_id, t.name, t.created_at, \
     (SELECT COUNT(*) FROM team_members m JOIN people p ON p.id = m.person_id WHERE m.team_id = t.id AND p.active) AS member_count \
-    FROM teams t WHERE t.org_id = $1 AND ($2 IS NULL OR t.id = $2) ORDER BY t.name, t.id";
+    FROM teams t WHERE t.org_id = $1 ORDER BY t.name, t.id";
+
+/// One team, by its primary key (an organisation may have thousands).
+pub const TEAM_SQL: &str = "SELECT t.id, t.org_id, t.name, t.created_at, \
+    (SELECT COUNT(*) FROM team_members m JOIN people p ON p.id = m.person_id WHERE m.team_id = t.id AND p.active) AS member_count \
+    FROM teams t WHERE t.org_id = $1 AND t.id = $2";
 
 #[derive(sqlx::FromRow)]
 pub struct OrganisationRow {
