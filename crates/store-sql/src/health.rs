@@ -103,6 +103,32 @@ macro_rules! health_impl {
                     .collect()
             }
 
+            async fn sibling_teams(&self, org_id: uuid::Uuid, team_id: uuid::Uuid) -> kintsugi_store::Result<Option<(Option<uuid::Uuid>, Vec<uuid::Uuid>)>> {
+                let org = org_id.to_string();
+                let found: Option<(Option<String>,)> =
+                    $crate::sqlx::query_as("SELECT parent_id FROM teams WHERE id = $1 AND org_id = $2")
+                        .bind(team_id.to_string())
+                        .bind(&org)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                let Some((parent,)) = found else { return Ok(None) };
+                let ids: Vec<(String,)> = match &parent {
+                    Some(p) => $crate::sqlx::query_as("SELECT id FROM teams WHERE org_id = $1 AND parent_id = $2")
+                        .bind(&org)
+                        .bind(p)
+                        .fetch_all(&self.pool)
+                        .await,
+                    None => $crate::sqlx::query_as("SELECT id FROM teams WHERE org_id = $1 AND parent_id IS NULL")
+                        .bind(&org)
+                        .fetch_all(&self.pool)
+                        .await,
+                }
+                .map_err($crate::db)?;
+                let siblings = ids.iter().map(|(id,)| $crate::uuid(id)).collect::<kintsugi_store::Result<Vec<_>>>()?;
+                Ok(Some((parent.as_deref().map($crate::uuid).transpose()?, siblings)))
+            }
+
             async fn set_team_parent(&self, org_id: uuid::Uuid, team_id: uuid::Uuid, parent: Option<uuid::Uuid>, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let rows: Vec<(String, Option<String>)> =

@@ -72,6 +72,13 @@ pub trait HealthStore: Send + Sync {
     /// Every team of the organisation as (id, name, parent): what the health views need,
     /// without counting members.
     async fn team_tree(&self, org_id: Uuid) -> Result<Vec<(Uuid, String, Option<Uuid>)>>;
+    /// A team's parent and the teams under that same parent (the team among them): the heat
+    /// map rule's group. `None` when the team is not in the organisation.
+    async fn sibling_teams(
+        &self,
+        org_id: Uuid,
+        team_id: Uuid,
+    ) -> Result<Option<(Option<Uuid>, Vec<Uuid>)>>;
     /// Sets or clears a team's parent. `Refused` when it would make a loop; `NotFound` when
     /// either team is not in the organisation.
     async fn set_team_parent(

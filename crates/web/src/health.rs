@@ -586,20 +586,14 @@ pub async fn team_trend(
     team: Uuid,
     k: KThreshold,
 ) -> Result<(Vec<(String, String)>, Vec<TrendPoint>), AppError> {
-    let tree = state.store().team_tree(org_id).await?;
-    let parents: HashMap<Uuid, Uuid> = tree
-        .iter()
-        .filter_map(|(id, _, p)| Some((*id, (*p)?)))
-        .collect();
-    let parent = parents.get(&team).copied();
-    let siblings: Vec<Uuid> = tree
-        .iter()
-        .map(|(id, _, _)| *id)
-        .filter(|t| parents.get(t).copied() == parent)
-        .collect();
-    if !siblings.contains(&team) {
+    // The heat map rule works within one parent: the team's siblings are all it needs.
+    let Some((parent, siblings)) = state.store().sibling_teams(org_id, team).await? else {
         return Err(AppError::not_found("team"));
-    }
+    };
+    let parents: HashMap<Uuid, Uuid> = match parent {
+        Some(p) => siblings.iter().map(|t| (*t, p)).collect(),
+        None => HashMap::new(),
+    };
     let rows = state.store().health_of_teams(org_id, &siblings).await?;
     let dims = dimensions_of(&rows);
     let mut periods: Vec<i64> = rows
