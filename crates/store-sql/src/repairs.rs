@@ -80,21 +80,21 @@ macro_rules! repair_helpers {
 
             async fn load_commitments(
                 &self,
-                repair_id: Option<String>,
-                owner_id: Option<String>,
+                of: $crate::CommitmentsOf,
+                id: uuid::Uuid,
             ) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
-                let rows: Vec<$crate::CommitmentRow> = $crate::sqlx::query_as($crate::COMMITMENTS_SQL)
-                    .bind(repair_id.clone())
-                    .bind(owner_id.clone())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
-                let occ: Vec<$crate::OccurrenceRow> = $crate::sqlx::query_as($crate::OCCURRENCES_SQL)
-                    .bind(repair_id)
-                    .bind(owner_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
+                let rows: Vec<$crate::CommitmentRow> =
+                    $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(of.commitments_sql()))
+                        .bind(id.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                let occ: Vec<$crate::OccurrenceRow> =
+                    $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(of.occurrences_sql()))
+                        .bind(id.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
                 let occ = $crate::ByParent::new(&occ, |o| o.commitment_id.as_str());
                 rows.into_iter().map(|r| r.into_commitment(&occ)).collect()
             }
@@ -579,11 +579,15 @@ macro_rules! store_impl {
         }
 
         async fn commitments(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
-            self.load_commitments(Some(repair_id.to_string()), None).await
+            self.load_commitments($crate::CommitmentsOf::Repair, repair_id).await
         }
 
         async fn commitments_owned_by(&self, person_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
-            self.load_commitments(None, Some(person_id.to_string())).await
+            self.load_commitments($crate::CommitmentsOf::Owner, person_id).await
+        }
+
+        async fn commitments_in_org(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
+            self.load_commitments($crate::CommitmentsOf::Organisation, org_id).await
         }
 
         async fn mark_done(&self, commitment_id: uuid::Uuid, due: time::Date, on: time::Date, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {

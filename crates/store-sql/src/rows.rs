@@ -365,22 +365,50 @@ impl UpdateRow {
     }
 }
 
-/// Commitments, filtered by repair and/or owner.
-pub const COMMITMENTS_SQL: &str = "SELECT c.id, c.repair_id, r.title AS repair_title, c.owner_id, p.name AS owner_name, \
-    c.statement, c.cadence, c.created_at FROM commitments c JOIN repairs r ON r.id = c.repair_id \
-    JOIN people p ON p.id = c.owner_id WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) \
-    ORDER BY c.created_at, c.id";
+/// Which commitments to read: each a condition on `c` (commitments) with one parameter, so
+/// that every reader gets a plan on its own index (an `$1 IS NULL OR ...` condition would keep
+/// the planner from any index and scan every commitment of every repair).
+pub enum CommitmentsOf {
+    Repair,
+    Owner,
+    Organisation,
+}
 
-/// One join and one grouping rather than three correlated subqueries per occurrence: the
-/// repair page reads every occurrence of a repair on each view.
-pub const OCCURRENCES_SQL: &str = "SELECT o.commitment_id, o.due, o.done_on, o.missed_announced, \
-    COUNT(CASE WHEN k.happened THEN 1 END) AS yes, \
-    COUNT(CASE WHEN NOT k.happened THEN 1 END) AS no, \
-    MAX(k.confirmed_on) AS last_confirmed_on \
-    FROM occurrences o JOIN commitments c ON c.id = o.commitment_id \
-    LEFT JOIN confirmations k ON k.commitment_id = o.commitment_id AND k.due = o.due \
-    WHERE ($1 IS NULL OR c.repair_id = $1) AND ($2 IS NULL OR c.owner_id = $2) \
-    GROUP BY o.commitment_id, o.due, o.done_on, o.missed_announced ORDER BY o.due";
+impl CommitmentsOf {
+    fn condition(&self) -> &'static str {
+        match self {
+            CommitmentsOf::Repair => "c.repair_id = $1",
+            CommitmentsOf::Owner => "c.owner_id = $1",
+            CommitmentsOf::Organisation => {
+                "c.repair_id IN (SELECT id FROM repairs WHERE org_id = $1)"
+            }
+        }
+    }
+
+    pub fn commitments_sql(&self) -> String {
+        format!(
+            "SELECT c.id, c.repair_id, r.title AS repair_title, c.owner_id, p.name AS owner_name, \
+             c.statement, c.cadence, c.created_at FROM commitments c JOIN repairs r ON r.id = c.repair_id \
+             JOIN people p ON p.id = c.owner_id WHERE {} ORDER BY c.created_at, c.id",
+            self.condition()
+        )
+    }
+
+    /// One join and one grouping rather than three correlated subqueries per occurrence: the
+    /// repair page reads every occurrence of a repair on each view.
+    pub fn occurrences_sql(&self) -> String {
+        format!(
+            "SELECT o.commitment_id, o.due, o.done_on, o.missed_announced, \
+             COUNT(CASE WHEN k.happened THEN 1 END) AS yes, \
+             COUNT(CASE WHEN NOT k.happened THEN 1 END) AS no, \
+             MAX(k.confirmed_on) AS last_confirmed_on \
+             FROM occurrences o JOIN commitments c ON c.id = o.commitment_id \
+             LEFT JOIN confirmations k ON k.commitment_id = o.commitment_id AND k.due = o.due \
+             WHERE {} GROUP BY o.commitment_id, o.due, o.done_on, o.missed_announced ORDER BY o.due",
+            self.condition()
+        )
+    }
+}
 
 #[derive(sqlx::FromRow)]
 pub struct CommitmentRow {

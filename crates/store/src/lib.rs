@@ -174,6 +174,8 @@ pub trait Store: HealthStore + JobStore + Send + Sync + 'static {
     async fn add_commitment(&self, commitment: &NewCommitment, audit: &Audit) -> Result<()>;
     async fn commitments(&self, repair_id: Uuid) -> Result<Vec<Commitment>>;
     async fn commitments_owned_by(&self, person_id: Uuid) -> Result<Vec<Commitment>>;
+    /// Every commitment of every repair of an organisation (the dashboard's follow-through).
+    async fn commitments_in_org(&self, org_id: Uuid) -> Result<Vec<Commitment>>;
     async fn mark_done(
         &self,
         commitment_id: Uuid,

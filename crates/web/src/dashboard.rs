@@ -150,25 +150,23 @@ fn last_months(today: Date, n: usize) -> Vec<(i32, u8)> {
 
 async fn org_follow_through(
     state: &AppState,
-    all: &[RepairSummary],
+    org_id: uuid::Uuid,
 ) -> Result<OrgFollowThrough, AppError> {
     let today = repairs::today(state);
     let months = last_months(today, 6);
     let mut by_month = vec![commitments::FollowThrough::default(); months.len()];
     let mut total = commitments::FollowThrough::default();
-    for r in all {
-        for c in state.store().commitments(r.id).await? {
-            let occurrences = repairs::occurrences(&c.occurrences);
-            total = total + commitments::follow_through(&occurrences, today);
-            for (i, month) in months.iter().enumerate() {
-                let due_then: Vec<_> = occurrences
-                    .iter()
-                    .filter(|o| month_of(o.due) == *month)
-                    .cloned()
-                    .collect();
-                if !due_then.is_empty() {
-                    by_month[i] = by_month[i] + commitments::follow_through(&due_then, today);
-                }
+    for c in state.store().commitments_in_org(org_id).await? {
+        let occurrences = repairs::occurrences(&c.occurrences);
+        total = total + commitments::follow_through(&occurrences, today);
+        for (i, month) in months.iter().enumerate() {
+            let due_then: Vec<_> = occurrences
+                .iter()
+                .filter(|o| month_of(o.due) == *month)
+                .cloned()
+                .collect();
+            if !due_then.is_empty() {
+                by_month[i] = by_month[i] + commitments::follow_through(&due_then, today);
             }
         }
     }
@@ -347,7 +345,7 @@ async fn dashboard(
 ) -> Result<Response, AppError> {
     let all = state.store().all_repairs(user.org.id).await?;
     let rows = stage_rows(&all, state.now());
-    let ft = org_follow_through(&state, &all).await?;
+    let ft = org_follow_through(&state, user.org.id).await?;
     let overdue = overdue_rows(&state, &user, &all).await?;
     let health = team_health_section(&state, &user).await?;
     let view = DashboardPage {
@@ -446,8 +444,7 @@ async fn follow_through_csv(
     State(state): State<AppState>,
     Overseer(user): Overseer,
 ) -> Result<Response, AppError> {
-    let all = state.store().all_repairs(user.org.id).await?;
-    let ft = org_follow_through(&state, &all).await?;
+    let ft = org_follow_through(&state, user.org.id).await?;
     let mut csv = Csv::new(
         "follow-through.csv",
         &[
