@@ -31,9 +31,7 @@ macro_rules! health_impl {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("organisation"));
-                }
+                $crate::one_row(done.rows_affected(), "organisation")?;
                 Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }
@@ -171,15 +169,7 @@ macro_rules! health_impl {
 
             async fn open_health_round(&self, r: &kintsugi_store::NewRound, h: &kintsugi_store::HealthRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
-                let team: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
-                    .bind(h.team_id.to_string())
-                    .bind(h.org_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-                if team.is_none() {
-                    return Err(kintsugi_store::StoreError::NotFound("team"));
-                }
+                Self::in_org(&mut tx, $crate::InOrg::Team, h.team_id, h.org_id).await?;
                 let open: Option<(String,)> = $crate::sqlx::query_as(
                     "SELECT r.id FROM rounds r JOIN health_rounds h ON h.round_id = r.id WHERE h.team_id = $1 AND r.status = 'open'",
                 )

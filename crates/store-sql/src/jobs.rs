@@ -250,9 +250,7 @@ macro_rules! impl_job_store {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("dead job"));
-                }
+                $crate::one_row(done.rows_affected(), "dead job")?;
                 Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }

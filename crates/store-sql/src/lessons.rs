@@ -130,16 +130,7 @@ macro_rules! lesson_helpers {
                 org_id: uuid::Uuid,
                 story_id: uuid::Uuid,
             ) -> kintsugi_store::Result<()> {
-                let found: Option<(String,)> =
-                    $crate::sqlx::query_as("SELECT id FROM stories WHERE id = $1 AND org_id = $2")
-                        .bind(story_id.to_string())
-                        .bind(org_id.to_string())
-                        .fetch_optional(&mut **tx)
-                        .await
-                        .map_err($crate::db)?;
-                found
-                    .map(|_| ())
-                    .ok_or(kintsugi_store::StoreError::NotFound("story"))
+                Self::in_org(tx, $crate::InOrg::Story, story_id, org_id).await
             }
         }
     };

@@ -35,6 +35,41 @@ pub fn uuid(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|e| StoreError::Internal(format!("bad id {text:?}: {e}")))
 }
 
+/// A record that belongs to an organisation, checked inside a write before it is referred to.
+pub enum InOrg {
+    Team,
+    Repair,
+    Story,
+}
+
+impl InOrg {
+    pub fn sql(&self) -> &'static str {
+        match self {
+            InOrg::Team => "SELECT id FROM teams WHERE id = $1 AND org_id = $2",
+            InOrg::Repair => "SELECT id FROM repairs WHERE id = $1 AND org_id = $2",
+            InOrg::Story => "SELECT id FROM stories WHERE id = $1 AND org_id = $2",
+        }
+    }
+
+    pub fn what(&self) -> &'static str {
+        match self {
+            InOrg::Team => "team",
+            InOrg::Repair => "repair",
+            InOrg::Story => "story",
+        }
+    }
+}
+
+/// An update or delete of one record by id: it touched exactly one row, or the record is not
+/// there (`NotFound(what)`).
+pub fn one_row(affected: u64, what: &'static str) -> Result<(), StoreError> {
+    if affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(what))
+    }
+}
+
 /// Maps a driver error once. `conflict` names what was duplicated, in the user's words.
 pub fn map_err(conflict: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -86,6 +121,22 @@ macro_rules! impl_store {
         $crate::lesson_helpers!($store);
 
         impl $store {
+            /// `NotFound` unless the record is in the organisation (inside the write's transaction).
+            async fn in_org(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                kind: $crate::InOrg,
+                id: uuid::Uuid,
+                org_id: uuid::Uuid,
+            ) -> kintsugi_store::Result<()> {
+                let found: Option<(String,)> = $crate::sqlx::query_as(kind.sql())
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($crate::db)?;
+                found.map(|_| ()).ok_or(kintsugi_store::StoreError::NotFound(kind.what()))
+            }
+
             async fn people_of<'e, E>(exec: E, org_id: &str) -> kintsugi_store::Result<Vec<kintsugi_store::Person>>
             where
                 E: $crate::sqlx::Executor<'e, Database = <$store as $crate::Backend>::Db> + Copy,
@@ -166,15 +217,7 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::map_err("a person with this email already exists"))?;
                 for team_id in &p.team_ids {
-                    let found: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
-                        .bind(team_id.to_string())
-                        .bind(p.org_id.to_string())
-                        .fetch_optional(&mut **tx)
-                        .await
-                        .map_err($crate::db)?;
-                    if found.is_none() {
-                        return Err(kintsugi_store::StoreError::NotFound("team"));
-                    }
+                    Self::in_org(tx, $crate::InOrg::Team, *team_id, p.org_id).await?;
                     $crate::sqlx::query("INSERT INTO team_members (team_id, person_id) VALUES ($1, $2)")
                         .bind(team_id.to_string())
                         .bind(p.id.to_string())
@@ -249,9 +292,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
-                if spent.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("setup link (it may be used or expired)"));
-                }
+                $crate::one_row(spent.rows_affected(), "setup link (it may be used or expired)")?;
                 // Setup happens once: every other outstanding setup link dies with this one.
                 $crate::sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await.map_err($crate::db)?;
                 Self::insert_organisation(&mut tx, org, admin).await?;
@@ -353,9 +394,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("person"));
-                }
+                $crate::one_row(done.rows_affected(), "person")?;
                 Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }
@@ -368,9 +407,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("person"));
-                }
+                $crate::one_row(done.rows_affected(), "person")?;
                 tx.commit().await.map_err($crate::db)
             }
 
@@ -386,9 +423,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("person"));
-                }
+                $crate::one_row(done.rows_affected(), "person")?;
                 for sql in ["DELETE FROM sessions WHERE person_id = $1", "DELETE FROM invitations WHERE person_id = $1"] {
                     $crate::sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err($crate::db)?;
                 }
@@ -642,15 +677,7 @@ macro_rules! impl_store {
             async fn add_webhook(&self, h: &kintsugi_store::NewWebhook, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 if let Some(repair) = h.repair_id {
-                    let found: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM repairs WHERE id = $1 AND org_id = $2")
-                        .bind(repair.to_string())
-                        .bind(h.org_id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err($crate::db)?;
-                    if found.is_none() {
-                        return Err(kintsugi_store::StoreError::NotFound("repair"));
-                    }
+                    Self::in_org(&mut tx, $crate::InOrg::Repair, repair, h.org_id).await?;
                 }
                 $crate::sqlx::query("INSERT INTO webhooks (id, org_id, repair_id, url, secret, events, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(h.id.to_string())
@@ -692,9 +719,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("webhook"));
-                }
+                $crate::one_row(done.rows_affected(), "webhook")?;
                 Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }

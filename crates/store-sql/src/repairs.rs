@@ -36,9 +36,7 @@ macro_rules! repair_helpers {
                     .execute(&mut **tx)
                     .await
                     .map_err($crate::db)?;
-                if done.rows_affected() != 1 {
-                    return Err(kintsugi_store::StoreError::NotFound("repair"));
-                }
+                $crate::one_row(done.rows_affected(), "repair")?;
                 Ok(())
             }
 
@@ -327,9 +325,7 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-            if done.rows_affected() != 1 {
-                return Err(kintsugi_store::StoreError::NotFound("organisation"));
-            }
+            $crate::one_row(done.rows_affected(), "organisation")?;
             Self::write_audit(&mut tx, audit).await?;
             tx.commit().await.map_err($crate::db)
         }
@@ -387,9 +383,7 @@ macro_rules! store_impl {
             .execute(&mut *tx)
             .await
             .map_err($crate::db)?;
-            if done.rows_affected() != 1 {
-                return Err(kintsugi_store::StoreError::NotFound("organisation"));
-            }
+            $crate::one_row(done.rows_affected(), "organisation")?;
             Self::write_audit(&mut tx, audit).await?;
             tx.commit().await.map_err($crate::db)
         }
@@ -599,9 +593,7 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-            if done.rows_affected() != 1 {
-                return Err(kintsugi_store::StoreError::NotFound("occurrence"));
-            }
+            $crate::one_row(done.rows_affected(), "occurrence")?;
             Self::write_audit(&mut tx, audit).await?;
             tx.commit().await.map_err($crate::db)
         }
