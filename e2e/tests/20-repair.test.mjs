@@ -427,8 +427,17 @@ test('a whole repair: open, acknowledge with the coach, understand, act, commitm
 
     const article = region(p, 'Commitments').getByRole('article').filter({ hasText: COMMITMENT_1 });
     await expectText(article, 'weekly, 8 times', { page: p, what: 'the new commitment' });
+    // Eight occurrences make a window: today's (Lee can mark it done) and the next one ahead;
+    // the rest are one link away.
     const rows = article.getByRole('row');
-    assert.equal(await rows.count(), 9, 'a header row and 8 occurrences');
+    assert.equal(await rows.count(), 3, 'a header row, today and the next occurrence');
+    await expectText(article, '6 more occurrences', { page: p, what: 'the note on the hidden occurrences' });
+    await (await byRole(article, 'link', 'Show all 8', { page: p })).click();
+    const whole = region(p, 'Commitments').getByRole('article').filter({ hasText: COMMITMENT_1 });
+    await expectText(whole, 'weekly, 8 times', { page: p, what: 'the commitment with every occurrence' });
+    assert.equal(await whole.getByRole('row').count(), 9, 'a header row and 8 occurrences');
+    assert.ok(p.url().includes('occurrences=all'), `the address says so: ${p.url()}`);
+    await visited(st, p, 'commitment-all-occurrences', 'every occurrence of the weekly commitment');
     commitmentDay = TODAY;
     await (await byRole(article, 'button', `Mark done (${TODAY})`, { page: p })).click();
     await expectText(

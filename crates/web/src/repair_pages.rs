@@ -709,8 +709,23 @@ async fn repair_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut response = render(status, &view);
-    // A form posted through htmx lands back on the repair's own address, not the POST's.
-    if let Ok(url) = axum::http::HeaderValue::from_str(&format!("/repairs/{id}")) {
+    // A form posted through htmx lands back on the repair's own address, not the POST's; a
+    // view of the whole log keeps its query, so a reload shows the same.
+    let query = [
+        ("updates", whole.updates.as_deref()),
+        ("occurrences", whole.occurrences.as_deref()),
+    ]
+    .iter()
+    .filter(|(_, v)| *v == Some("all"))
+    .map(|(k, _)| format!("{k}=all"))
+    .collect::<Vec<_>>()
+    .join("&");
+    let address = if query.is_empty() {
+        format!("/repairs/{id}")
+    } else {
+        format!("/repairs/{id}?{query}")
+    };
+    if let Ok(url) = axum::http::HeaderValue::from_str(&address) {
         response.headers_mut().insert("hx-replace-url", url);
     }
     Ok(response)
