@@ -235,7 +235,7 @@ async fn schedule_round_notices(
 
 /// Who a round's notices concern, and where they answer it.
 struct Audience {
-    /// "in Missed launch date", "for Alpha".
+    /// "an anonymous round in Missed launch date", "the anonymous team health check for Alpha".
     about: String,
     people: Vec<Uuid>,
     action: Action,
@@ -250,7 +250,7 @@ async fn audience(state: &AppState, org_id: Uuid, round: &Round) -> Result<Audie
             return Err(Failure::Permanent("the repair no longer exists".into()));
         };
         return Ok(Audience {
-            about: format!("in {}", repair.title),
+            about: format!("an anonymous round in {}", repair.title),
             people: eligible(&repair, &round.kind),
             action: Action {
                 label: "Open the repair".into(),
@@ -265,7 +265,7 @@ async fn audience(state: &AppState, org_id: Uuid, round: &Round) -> Result<Audie
         return Err(Failure::Permanent("the team no longer exists".into()));
     };
     Ok(Audience {
-        about: format!("for {}", team.name),
+        about: format!("the anonymous team health check for {}", team.name),
         people: store.team_member_ids(team.id).await?,
         action: Action {
             label: "Open team health".into(),
@@ -289,24 +289,19 @@ pub async fn round_notice(state: AppState, job: Job) -> Result<(), Failure> {
         mut people,
         action,
     } = audience(&state, notice.org_id, &round).await?;
-    let what = if round.repair_id.is_some() {
-        "an anonymous round"
-    } else {
-        "the anonymous team health check"
-    };
     let (kind, subject, line) = if notice.closing {
         // Only "has fetched a token", never anything about answers.
         let fetched = state.store().issued_to(round.id).await?;
         people.retain(|p| !fetched.contains(p));
         (
             EmailKind::RoundClosing,
-            format!("Closing soon: {what} {about}"),
+            format!("Closing soon: {about}"),
             "An anonymous round you may answer closes within a day. Taking part is your choice; nobody sees who answered.",
         )
     } else {
         (
             EmailKind::RoundOpened,
-            format!("Now open: {what} {about}"),
+            format!("Now open: {about}"),
             "An anonymous round you may answer has opened. Your answer cannot be traced to you; results appear only when enough people answer.",
         )
     };
