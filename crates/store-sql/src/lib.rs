@@ -498,19 +498,16 @@ macro_rules! impl_store {
                 &self,
                 id_hash: &str,
                 now: time::OffsetDateTime,
-            ) -> kintsugi_store::Result<Option<(kintsugi_store::Session, kintsugi_store::Person)>> {
-                let row: Option<$crate::SessionRow> = $crate::sqlx::query_as(
-                    "SELECT s.id_hash, s.person_id, p.org_id, s.created_at, s.expires_at FROM sessions s \
-                     JOIN people p ON p.id = s.person_id WHERE s.id_hash = $1 AND s.expires_at > $2 AND p.active",
-                )
-                .bind(id_hash)
-                .bind($crate::ts(now))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::db)?;
-                let Some(row) = row else { return Ok(None) };
-                let Some(person) = Self::one_person(&self.pool, &row.org_id, &row.person_id).await? else { return Ok(None) };
-                Ok(Some((row.try_into()?, person)))
+            ) -> kintsugi_store::Result<Option<(kintsugi_store::Session, kintsugi_store::Person, kintsugi_store::Organisation)>> {
+                // Every signed-in request starts here: the session, its person, their teams
+                // and their organisation in one query (a row per team).
+                let rows: Vec<$crate::SignedInRow> = $crate::sqlx::query_as($crate::SIGNED_IN_SQL)
+                    .bind(id_hash)
+                    .bind($crate::ts(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                $crate::SignedInRow::into_signed_in(rows)
             }
 
             async fn delete_session(&self, id_hash: &str) -> kintsugi_store::Result<()> {

@@ -213,6 +213,16 @@ macro_rules! store_impl {
             row.into_repair(people, teams).map(Some)
         }
 
+        async fn repair_version(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<i64>> {
+            let row: Option<(i64,)> = $crate::sqlx::query_as("SELECT version FROM repairs WHERE id = $1 AND org_id = $2")
+                .bind(id.to_string())
+                .bind(org_id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::db)?;
+            Ok(row.map(|(v,)| v))
+        }
+
         async fn repairs_of(&self, org_id: uuid::Uuid, person_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::RepairSummary>> {
             self.load_repairs(org_id, Some(person_id.to_string())).await
         }

@@ -128,6 +128,75 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// A live session with its person, their organisation and one of their teams (a row per
+/// team; none when they are in no team).
+pub const SIGNED_IN_SQL: &str = "SELECT s.id_hash, s.created_at AS session_created_at, s.expires_at, \
+    p.id, p.org_id, p.name, p.email, p.password_hash, p.is_admin, p.is_facilitator, p.active, \
+    p.created_at, p.deactivated_at, tm.team_id, \
+    o.name AS org_name, o.is_demo, o.k_threshold, o.gate_pulses, o.gate_target_cap, o.gate_min_change, \
+    o.gate_follow_through, o.gate_min_weeks, o.gate_deception_weeks, o.created_at AS org_created_at \
+    FROM sessions s JOIN people p ON p.id = s.person_id JOIN organisations o ON o.id = p.org_id \
+    LEFT JOIN team_members tm ON tm.person_id = p.id \
+    WHERE s.id_hash = $1 AND s.expires_at > $2 AND p.active";
+
+#[derive(sqlx::FromRow)]
+pub struct SignedInRow {
+    pub id_hash: String,
+    pub session_created_at: i64,
+    pub expires_at: i64,
+    #[sqlx(flatten)]
+    pub person: PersonRow,
+    pub team_id: Option<String>,
+    pub org_name: String,
+    pub is_demo: bool,
+    pub k_threshold: i64,
+    pub gate_pulses: i64,
+    pub gate_target_cap: i64,
+    pub gate_min_change: i64,
+    pub gate_follow_through: i64,
+    pub gate_min_weeks: i64,
+    pub gate_deception_weeks: i64,
+    pub org_created_at: i64,
+}
+
+impl SignedInRow {
+    pub fn into_signed_in(
+        rows: Vec<SignedInRow>,
+    ) -> Result<Option<(Session, Person, Organisation)>, StoreError> {
+        let links: Vec<(String, String)> = rows
+            .iter()
+            .filter_map(|r| Some((r.person.id.clone(), r.team_id.clone()?)))
+            .collect();
+        let Some(r) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let session = SessionRow {
+            id_hash: r.id_hash,
+            person_id: r.person.id.clone(),
+            org_id: r.person.org_id.clone(),
+            created_at: r.session_created_at,
+            expires_at: r.expires_at,
+        };
+        let org = OrganisationRow {
+            id: r.person.org_id.clone(),
+            name: r.org_name,
+            is_demo: r.is_demo,
+            k_threshold: r.k_threshold,
+            gate_pulses: r.gate_pulses,
+            gate_target_cap: r.gate_target_cap,
+            gate_min_change: r.gate_min_change,
+            gate_follow_through: r.gate_follow_through,
+            gate_min_weeks: r.gate_min_weeks,
+            gate_deception_weeks: r.gate_deception_weeks,
+            created_at: r.org_created_at,
+        };
+        let (person, _) = r
+            .person
+            .into_person(&ByParent::new(&links, |(person, _)| person.as_str()))?;
+        Ok(Some((session.try_into()?, person, org.try_into()?)))
+    }
+}
+
 impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {
@@ -195,7 +264,7 @@ impl TryFrom<RepairListRow> for RepairSummary {
 
 pub const REPAIR_SQL: &str = "SELECT r.id, r.org_id, r.title, r.summary, r.breach, r.scope, r.stage, r.facilitator_id, \
     f.name AS facilitator_name, r.update_cadence_days, r.deception, r.no_round_reason, r.closed_reason, \
-    r.override_reason, r.pair_consent, r.rebuild_started_at, r.pulse_every_days, r.created_at FROM repairs r JOIN people f ON f.id = r.facilitator_id \
+    r.override_reason, r.pair_consent, r.rebuild_started_at, r.pulse_every_days, r.created_at, r.version FROM repairs r JOIN people f ON f.id = r.facilitator_id \
     WHERE r.id = $1 AND r.org_id = $2";
 
 #[derive(sqlx::FromRow)]
@@ -218,6 +287,7 @@ pub struct RepairRow {
     pub rebuild_started_at: Option<i64>,
     pub pulse_every_days: i64,
     pub created_at: i64,
+    pub version: i64,
 }
 
 impl RepairRow {
@@ -259,6 +329,7 @@ impl RepairRow {
                 .map(|(id, name, side)| Ok((uuid(&id)?, name, parsed("side", Side::parse(&side))?)))
                 .collect::<Result<_, StoreError>>()?,
             created_at: from_ts(self.created_at)?,
+            version: self.version,
         })
     }
 }

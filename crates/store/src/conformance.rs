@@ -288,8 +288,13 @@ pub async fn story(store: &dyn Store) {
             .await
             .unwrap();
     }
-    let (session, who) = store.session("s1", at(60)).await.unwrap().unwrap();
-    assert_eq!((session.person_id, who.id), (bo.id, bo.id));
+    let (session, who, org) = store.session("s1", at(60)).await.unwrap().unwrap();
+    assert_eq!((session.person_id, who.id, org.id), (bo.id, bo.id, acme.id));
+    assert_eq!(
+        who,
+        store.person(acme.id, bo.id).await.unwrap().unwrap(),
+        "with their teams"
+    );
     assert!(
         store.session("s-old", at(60)).await.unwrap().is_none(),
         "expired sessions do not count"
@@ -617,11 +622,16 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         None,
         "Missed: Send the release plan (due 2027-01-08)",
     );
+    let before_missed = store.repair_version(org_id, repair.id).await.unwrap();
     assert!(
         store
             .announce_missed(repair.id, weekly.id, day(7), &missed)
             .await
             .unwrap()
+    );
+    assert!(
+        store.repair_version(org_id, repair.id).await.unwrap() > before_missed,
+        "a write the page shows bumps the repair's version (migration 0021)"
     );
     let again = update(UpdateKind::Missed, None, "twice");
     assert!(
@@ -631,6 +641,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             .unwrap(),
         "announced once"
     );
+    let version = store.repair_version(org_id, repair.id).await.unwrap();
     assert!(matches!(
         store
             .edit_update(
@@ -641,6 +652,11 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             .await,
         Err(StoreError::Refused(_))
     ));
+    assert_eq!(
+        store.repair_version(org_id, repair.id).await.unwrap(),
+        version,
+        "a refused edit bumps nothing"
+    );
     let log = store.updates(repair.id).await.unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!(
@@ -886,10 +902,17 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
         answer("m2", "second"),
         answer("m1", "double spend"),
     ];
+    let version = async || store.repair_version(org_id, repair_id).await.unwrap();
+    let before_answers = version().await;
     let got = store.redeem(&batch).await.unwrap();
     assert_eq!(
         got,
         vec![Redeemed::Stored, Redeemed::Stored, Redeemed::AlreadySpent]
+    );
+    assert_eq!(
+        version().await,
+        before_answers,
+        "answers to an open round leave the repair's row alone"
     );
     assert!(store.spent(round.id, "m1").await.unwrap());
     assert!(!store.spent(round.id, "m3").await.unwrap());
@@ -907,12 +930,18 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
         .close_round(round.id, at(500), &audit(org_id, "round.close"))
         .await
         .unwrap();
+    let closed_at = version().await;
+    assert!(
+        closed_at > before_answers,
+        "closing a round, which releases its answers, bumps the repair's version"
+    );
     assert!(matches!(
         store
             .close_round(round.id, at(501), &audit(org_id, "x"))
             .await,
         Err(StoreError::Conflict(_))
     ));
+    assert_eq!(version().await, closed_at, "a refused write bumps nothing");
     assert_eq!(
         store.redeem(&[answer("m4", "late")]).await.unwrap(),
         vec![Redeemed::RoundClosed]

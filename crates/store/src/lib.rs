@@ -119,12 +119,12 @@ pub trait Store: HealthStore + JobStore + Send + Sync + 'static {
 
     // Sessions. Only a hash of the session id is stored, so a database dump opens no session.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
-    /// The live session and its active person.
+    /// The live session, its active person and their organisation.
     async fn session(
         &self,
         id_hash: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<(Session, Person)>>;
+    ) -> Result<Option<(Session, Person, Organisation)>>;
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
 
@@ -135,6 +135,9 @@ pub trait Store: HealthStore + JobStore + Send + Sync + 'static {
     /// Creates the repair, its sides and a notification for each participant.
     async fn create_repair(&self, repair: &NewRepair, notice: &str, audit: &Audit) -> Result<()>;
     async fn repair(&self, org_id: Uuid, id: Uuid) -> Result<Option<Repair>>;
+    /// The repair's `version` alone: one indexed row, so a reader that kept what it read
+    /// for this version can check it is still current.
+    async fn repair_version(&self, org_id: Uuid, id: Uuid) -> Result<Option<i64>>;
     /// Repairs where the person takes part or facilitates.
     async fn repairs_of(&self, org_id: Uuid, person_id: Uuid) -> Result<Vec<RepairSummary>>;
     /// Every repair of the organisation: what an admin may see of those they are not in.

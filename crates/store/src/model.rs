@@ -199,6 +199,10 @@ pub struct Repair {
     pub teams: Vec<(Uuid, String, Side)>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Bumped by the database on every write that changes what the repair's page shows
+    /// (migration 0021's triggers); `Store::repair_version` reads it alone.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl Repair {

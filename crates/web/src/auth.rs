@@ -41,14 +41,9 @@ async fn lookup(parts: &mut Parts, state: &AppState) -> Result<Option<CurrentUse
         return Ok(None);
     };
     let hash = hash_token(cookie.value());
-    let Some((_, person)) = state.store().session(&hash, state.now()).await? else {
+    let Some((_, person, org)) = state.store().session(&hash, state.now()).await? else {
         return Ok(None);
     };
-    let org = state
-        .store()
-        .organisation(person.org_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
     let user = CurrentUser { person, org };
     parts.extensions.insert(user.clone());
     Ok(Some(user))

@@ -324,24 +324,28 @@ pub struct RepairOut {
 async fn repair_out(
     state: &AppState,
     org: &kintsugi_store::Organisation,
-    r: Repair,
+    r: &Repair,
 ) -> Result<RepairOut, AppError> {
     let repairs::Detail {
+        reads,
+        missing,
+        overdue,
+        gate,
+    } = repairs::detail(state, org, r).await?;
+    let repairs::Reads {
         acks,
         causes,
         updates,
         commitments,
-        missing,
-        overdue,
-        gate,
         ..
-    } = repairs::detail(state, org, &r).await?;
+    } = reads.as_ref();
+    let r = r.clone();
     let today = repairs::today(state);
     Ok(RepairOut {
         overdue,
         missing,
         gate,
-        follow_through: repairs::follow_through(&commitments, today).into(),
+        follow_through: repairs::follow_through(commitments, today).into(),
         id: r.id,
         title: r.title,
         summary: r.summary,
@@ -364,7 +368,8 @@ async fn repair_out(
             })
             .collect(),
         acknowledgments: acks
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|a| AckOut {
                 id: a.id,
                 author_name: a.author_name,
@@ -374,16 +379,18 @@ async fn repair_out(
             })
             .collect(),
         causes: causes
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|c| CauseOut {
                 supporting_comments: c.supporting_comments,
                 category: c.category.as_str().into(),
                 description: c.description,
             })
             .collect(),
-        updates: updates.into_iter().map(Into::into).collect(),
+        updates: updates.iter().cloned().map(Into::into).collect(),
         commitments: commitments
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|c| commitment_out(c, today))
             .collect(),
     })
@@ -397,7 +404,7 @@ async fn show(
     InRepair { user, access }: InRepair,
 ) -> Result<axum::Json<RepairOut>, AppError> {
     Ok(axum::Json(
-        repair_out(&state, &user.org, access.repair).await?,
+        repair_out(&state, &user.org, &access.repair).await?,
     ))
 }
 

@@ -356,7 +356,7 @@ struct RepairPage {
     chrome: Chrome,
     errors: Vec<Invalid>,
     notice: Option<String>,
-    r: Repair,
+    r: std::sync::Arc<Repair>,
     me: Uuid,
     is_facilitator: bool,
     side_accountable: bool,
@@ -526,16 +526,19 @@ async fn repair_page(
     }
     let id = access.repair.id;
     let repairs::Detail {
+        reads,
+        missing,
+        overdue,
+        gate,
+    } = repairs::detail(state, &user.org, &access.repair).await?;
+    let repairs::Reads {
         acks,
         causes,
         updates,
         commitments,
         rounds: read,
-        missing,
-        overdue,
-        gate,
-    } = repairs::detail(state, &user.org, &access.repair).await?;
-    let rounds = crate::rounds::views(state, &user.org, &access, &read, &commitments).await?;
+    } = reads.as_ref();
+    let rounds = crate::rounds::views(&user.org, &access, read, commitments);
     let anon_confirm = crate::rounds::anonymous_confirmations(&user.org, &access.repair);
     let has_acks = !acks.is_empty();
     let today = repairs::today(state);
@@ -623,10 +626,9 @@ async fn repair_page(
     // stage figures above were computed from all of them.
     let updates_total = updates.len();
     let updates: Vec<Update> = if whole.updates.as_deref() == Some("all") {
-        updates
+        updates.clone()
     } else {
-        let skip = updates_total.saturating_sub(UPDATES_SHOWN);
-        updates.into_iter().skip(skip).collect()
+        updates[updates_total.saturating_sub(UPDATES_SHOWN)..].to_vec()
     };
     let r = &access.repair;
     let current = Stage::ALL.iter().position(|s| *s == r.stage).unwrap_or(0);
@@ -656,7 +658,7 @@ async fn repair_page(
             .collect()
     };
     let coach_html = coach_partial(&access, &draft_ack);
-    let trend = crate::dashboard::pulse_trend_section(user, &access, &read)?;
+    let trend = crate::dashboard::pulse_trend_section(user, &access, read)?;
     let view = RepairPage {
         trend,
         chrome: page.chrome(&r.title),
@@ -671,11 +673,11 @@ async fn repair_page(
         can_post: access.require_poster().is_ok(),
         stages,
         missing,
-        ft: repairs::follow_through(&commitments, today).into(),
-        acks,
+        ft: repairs::follow_through(commitments, today).into(),
+        acks: acks.to_vec(),
         draft_ack,
         coach_html,
-        causes,
+        causes: causes.to_vec(),
         categories: CauseCategory::ALL,
         updates,
         updates_total,

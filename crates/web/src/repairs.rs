@@ -2,6 +2,8 @@
 //! and the actions themselves. Rules come from `kintsugi_core::repair` and
 //! `kintsugi_core::commitments`; this module only gathers the facts and calls them.
 
+use std::sync::Arc;
+
 use kintsugi_core::Invalid;
 use kintsugi_core::coach::Coach;
 use kintsugi_core::commitments::{self, Confirmation, FollowThrough, Occurrence, Schedule, Status};
@@ -31,7 +33,8 @@ pub enum Standing {
 }
 
 pub struct Access {
-    pub repair: Repair,
+    /// Shared with the server's snapshot of the repair (`Snapshots`): clone it to own it.
+    pub repair: Arc<Repair>,
     pub standing: Standing,
 }
 
@@ -82,9 +85,7 @@ impl Access {
 /// The repair as `user` may see it. A repair in another organisation, or one the person is
 /// not part of, does not exist for them (404), except that admins see that it exists.
 pub async fn access(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<Access, AppError> {
-    let repair = state
-        .store()
-        .repair(user.org.id, id)
+    let repair = current_repair(state, user.org.id, id)
         .await?
         .ok_or_else(|| AppError::not_found("repair"))?;
     let standing = if repair.facilitator_id == user.person.id {
@@ -432,7 +433,7 @@ pub async fn move_stage(
         .await?;
     let moved = Repair {
         stage,
-        ..access.repair.clone()
+        ..access.repair.as_ref().clone()
     };
     crate::webhooks::announce(state, &moved, kintsugi_core::webhooks::Event::StageChanged).await;
     Ok(stage)
@@ -839,11 +840,8 @@ pub fn overdue(state: &AppState, r: &RepairSummary) -> Option<repair::Overdue> {
 /// Everything a repair's page or API document shows beyond the repair itself, read once,
 /// after announcing any occurrence that has just been missed.
 pub struct Detail {
-    pub acks: Vec<Acknowledgment>,
-    pub causes: Vec<Cause>,
-    pub updates: Vec<Update>,
-    pub commitments: Vec<Commitment>,
-    pub rounds: RoundsRead,
+    /// What the view read (shared with the server's snapshot of the repair).
+    pub reads: Arc<Reads>,
     /// What still keeps the current stage from ending.
     pub missing: Vec<String>,
     pub overdue: Option<String>,
@@ -851,35 +849,130 @@ pub struct Detail {
     pub gate: Option<kintsugi_core::gate::GateReport>,
 }
 
-pub async fn detail(state: &AppState, org: &Organisation, r: &Repair) -> Result<Detail, AppError> {
+/// Everything one view of a repair reads beyond the repair itself.
+pub struct Reads {
+    pub acks: Vec<Acknowledgment>,
+    pub causes: Vec<Cause>,
+    pub updates: Vec<Update>,
+    pub commitments: Vec<Commitment>,
+    pub rounds: RoundsRead,
+}
+
+impl Reads {
+    async fn read(state: &AppState, repair_id: Uuid) -> Result<Self, AppError> {
+        let store = state.store();
+        Ok(Reads {
+            rounds: RoundsRead::read(state, repair_id).await?,
+            commitments: store.commitments(repair_id).await?,
+            acks: store.acknowledgments(repair_id).await?,
+            causes: store.causes(repair_id).await?,
+            updates: store.updates(repair_id).await?,
+        })
+    }
+}
+
+/// What each server keeps of the repairs it shows: the repair (with its people) and what its
+/// page reads, each under the `version` the database bumps on every write that changes them
+/// (migration 0021's triggers). A view reads the version, one indexed row, and reads the rest
+/// again only when it moved, so a busy repair page costs a few small queries instead of about
+/// fifteen and 800 rows; several servers each check the same version.
+///
+/// Safe against a write racing the read: an entry is stored under the version read *before*
+/// its rows, so its rows are at least that new; a later write bumps the version and the next
+/// view reads again. Bounded: the repairs shown most recently, by count.
+pub struct Snapshots {
+    repairs: quick_cache::sync::Cache<Uuid, Arc<Repair>>,
+    reads: quick_cache::sync::Cache<Uuid, (i64, Arc<Reads>)>,
+}
+
+impl Snapshots {
+    /// Repairs kept at once; an organisation of thousands has tens open at a time.
+    const REPAIRS: usize = 256;
+
+    pub fn new() -> Self {
+        Snapshots {
+            repairs: quick_cache::sync::Cache::new(Self::REPAIRS),
+            reads: quick_cache::sync::Cache::new(Self::REPAIRS),
+        }
+    }
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The repair, from this server's snapshot while its version has not moved.
+async fn current_repair(
+    state: &AppState,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Arc<Repair>>, AppError> {
     let store = state.store();
-    // Time-driven changes first, so the view shows them: rounds that are due close (and
+    if let Some(kept) = state.snapshots().repairs.get(&id)
+        && kept.org_id == org_id
+        && store.repair_version(org_id, id).await? == Some(kept.version)
+    {
+        return Ok(Some(kept));
+    }
+    let Some(repair) = store.repair(org_id, id).await? else {
+        return Ok(None);
+    };
+    let repair = Arc::new(repair);
+    state.snapshots().repairs.insert(id, repair.clone());
+    Ok(Some(repair))
+}
+
+pub async fn detail(state: &AppState, org: &Organisation, r: &Repair) -> Result<Detail, AppError> {
+    // `r` was read (or its version checked) just now: what is kept under its version is
+    // current, and what is read now is at least that new.
+    let kept = state
+        .snapshots()
+        .reads
+        .get(&r.id)
+        .filter(|(version, _)| *version == r.version);
+    let mut reads = match kept {
+        Some((_, reads)) => reads,
+        None => {
+            let reads = Arc::new(Reads::read(state, r.id).await?);
+            state
+                .snapshots()
+                .reads
+                .insert(r.id, (r.version, reads.clone()));
+            reads
+        }
+    };
+    // Time-driven changes next, so the view shows them: rounds that are due close (and
     // settle their confirmations, which changes occurrences); then due occurrences get their
     // confirmation round, a pulse opens if due, and missed occurrences are announced. Each
-    // step reads what the last one left; in the usual view nothing is due and the rounds and
-    // commitments are read once.
-    let mut rounds = RoundsRead::read(state, r.id).await?;
-    let mut commitments = store.commitments(r.id).await?;
-    if crate::rounds::close_due_rounds(state, r.org_id, &r.title, &rounds.list).await? {
-        rounds = RoundsRead::read(state, r.id).await?;
-        commitments = store.commitments(r.id).await?;
+    // step only writes when something is due, and then the view reads again (not kept: the
+    // write moved the version, and the next view keeps what it reads).
+    if crate::rounds::close_due_rounds(state, r.org_id, &r.title, &reads.rounds.list).await? {
+        reads = Arc::new(Reads::read(state, r.id).await?);
     }
-    let opened =
-        crate::rounds::open_confirmation_rounds(state, org, r, &rounds.list, &commitments).await?;
-    let pulsed = crate::rounds::open_pulse_if_due(state, r, &rounds.list).await?;
-    if opened || pulsed {
-        rounds = RoundsRead::read(state, r.id).await?;
+    let opened = crate::rounds::open_confirmation_rounds(
+        state,
+        org,
+        r,
+        &reads.rounds.list,
+        &reads.commitments,
+    )
+    .await?;
+    let pulsed = crate::rounds::open_pulse_if_due(state, r, &reads.rounds.list).await?;
+    let missed = announce_missed_in(state, r.org_id, r.id, &reads.commitments).await?;
+    if opened || pulsed || missed {
+        reads = Arc::new(Reads::read(state, r.id).await?);
     }
-    if announce_missed_in(state, r.org_id, r.id, &commitments).await? {
-        commitments = store.commitments(r.id).await?;
-    }
+    let Reads {
+        acks,
+        causes,
+        updates,
+        commitments,
+        rounds,
+    } = reads.as_ref();
     let gate = (r.stage == Stage::Rebuild)
-        .then(|| crate::rounds::gate_report(state.now(), org, r, &rounds, &commitments));
-    let (acks, causes, updates) = (
-        store.acknowledgments(r.id).await?,
-        store.causes(r.id).await?,
-        store.updates(r.id).await?,
-    );
+        .then(|| crate::rounds::gate_report(state.now(), org, r, rounds, commitments));
     let facts = repair::Facts {
         stage: Some(r.stage),
         acknowledgments: acks.len(),
@@ -912,11 +1005,7 @@ pub async fn detail(state: &AppState, org: &Organisation, r: &Repair) -> Result<
     };
     let overdue = overdue(state, &summary).map(|o| o.describe());
     Ok(Detail {
-        acks,
-        causes,
-        updates,
-        commitments,
-        rounds,
+        reads,
         missing,
         overdue,
         gate,

@@ -47,18 +47,26 @@ pub fn parse_kind(raw: Option<&str>) -> Result<&'static str, AppError> {
 pub struct RoundsRead {
     pub list: Vec<Round>,
     answers: std::collections::HashMap<Uuid, Vec<kintsugi_store::Answer>>,
+    /// The facilitator's replies to closed rounds' comments (only the facilitator sees them).
+    replies: std::collections::HashMap<Uuid, Vec<kintsugi_store::Reply>>,
 }
 
 impl RoundsRead {
     pub async fn read(state: &AppState, repair_id: Uuid) -> Result<Self, AppError> {
         let list = state.store().rounds_of(repair_id).await?;
         let mut answers = std::collections::HashMap::new();
+        let mut replies = std::collections::HashMap::new();
         // A closed confirmation round lives on as its occurrence's status: its answers are
         // never shown.
         for round in list.iter().filter(|r| !r.open && r.kind != CONFIRMATION) {
             answers.insert(round.id, state.store().answers(round.id).await?);
+            replies.insert(round.id, state.store().replies(round.id).await?);
         }
-        Ok(RoundsRead { list, answers })
+        Ok(RoundsRead {
+            list,
+            answers,
+            replies,
+        })
     }
 
     /// A closed round's answers (none for open rounds: nothing is shown before close).
@@ -631,13 +639,12 @@ pub struct RoundView {
     pub suppressed: Option<String>,
 }
 
-pub async fn views(
-    state: &AppState,
+pub fn views(
     org: &kintsugi_store::Organisation,
     access: &Access,
     rounds: &RoundsRead,
     commitments: &[kintsugi_store::Commitment],
-) -> Result<Vec<RoundView>, AppError> {
+) -> Vec<RoundView> {
     let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
     let insider =
         access.is_facilitator() || access.side() == Some(kintsugi_core::repair::Side::Affected);
@@ -758,7 +765,16 @@ pub async fn views(
             fingerprint: round.fingerprint,
             closes_at: round.closes_at.map(crate::actions::date),
             replies: if access.is_facilitator() && !round.open {
-                reply_views(state, round.id).await?
+                rounds.replies.get(&round.id).map_or_else(Vec::new, |replies| {
+                    replies
+                        .iter()
+                        .map(|r| ReplyView {
+                            answer_id: r.answer_id.to_string(),
+                            from_author: r.from_author,
+                            body: r.body.clone(),
+                        })
+                        .collect()
+                })
             } else {
                 vec![]
             },
@@ -780,7 +796,7 @@ pub async fn views(
             results,
         });
     }
-    Ok(out)
+    out
 }
 
 #[derive(Serialize, Clone, ToSchema)]
@@ -796,20 +812,6 @@ pub struct ReplyView {
     /// True when the comment's author wrote it.
     pub from_author: bool,
     pub body: String,
-}
-
-async fn reply_views(state: &AppState, round: Uuid) -> Result<Vec<ReplyView>, AppError> {
-    Ok(state
-        .store()
-        .replies(round)
-        .await?
-        .into_iter()
-        .map(|r| ReplyView {
-            answer_id: r.answer_id.to_string(),
-            from_author: r.from_author,
-            body: r.body,
-        })
-        .collect())
 }
 
 /// The facilitator replies to an anonymous comment of a closed round that showed its results.
@@ -1064,9 +1066,7 @@ pub async fn api_list(
 ) -> Result<axum::Json<Vec<RoundView>>, AppError> {
     let rounds = RoundsRead::read(&state, access.repair.id).await?;
     let commitments = state.store().commitments(access.repair.id).await?;
-    Ok(axum::Json(
-        views(&state, &user.org, &access, &rounds, &commitments).await?,
-    ))
+    Ok(axum::Json(views(&user.org, &access, &rounds, &commitments)))
 }
 
 /// Get a blind signature on a blinded token message, once per member and round.

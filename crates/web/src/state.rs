@@ -60,6 +60,7 @@ struct Inner {
     login_by_client: DefaultKeyedRateLimiter<String>,
     dev_clock: Option<DevClock>,
     oidc: Option<crate::oidc::Oidc>,
+    snapshots: crate::repairs::Snapshots,
 }
 
 impl AppState {
@@ -74,12 +75,17 @@ impl AppState {
             login_by_client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_client)),
             dev_clock: config.dev_clock.as_deref().map(DevClock::new),
             oidc: config.oidc.clone().map(crate::oidc::Oidc::new),
+            snapshots: crate::repairs::Snapshots::new(),
             config,
         }))
     }
 
     pub fn store(&self) -> &dyn Store {
         self.0.store.as_ref()
+    }
+
+    pub fn snapshots(&self) -> &crate::repairs::Snapshots {
+        &self.0.snapshots
     }
 
     pub fn batcher(&self) -> &crate::anon::Batcher {

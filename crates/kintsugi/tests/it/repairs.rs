@@ -1097,3 +1097,85 @@ on_both!(
         assert!(!whole.body.contains("more occurrences"));
     }
 );
+
+// Each server keeps what a repair's page read and checks the repair's version before using
+// it; the database bumps that version on every write (migration 0021's triggers). So a write
+// that never passed through this server, as from a second server on the same database, shows
+// on the next view: here the writes go straight to the database, one per way a trigger finds
+// its repair (the repair's row, a child row, a grandchild through its commitment or update).
+on_both!(
+    a_repair_page_shows_writes_made_by_another_server,
+    |backend| async move {
+        let c = cast(backend).await;
+        let r = format!("/repairs/{}", c.repair);
+        let posted = c
+            .fay
+            .post_form(
+                &format!("{r}/updates"),
+                &[("kind", "progress"), ("body", "The plan is drafted.")],
+            )
+            .await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+        let committed = c
+            .lee
+            .post_form(
+                &format!("{r}/commitments"),
+                &[
+                    ("owner", &c.lee_id),
+                    ("statement", "Share the plan every Monday"),
+                    ("cadence", "weekly"),
+                    ("count", "4"),
+                    ("first_due", &day(1)),
+                ],
+            )
+            .await;
+        assert_eq!(
+            committed.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            committed.body
+        );
+        let before = c.ana.get(&r).await.body;
+        assert!(
+            before.contains("Share the plan every Monday")
+                && before.contains("The plan is drafted.")
+        );
+
+        let id = &c.repair;
+        let elsewhere: [(String, &str); 4] = [
+            (
+                format!(
+                    "UPDATE commitments SET statement = 'Share the plan every Tuesday' WHERE repair_id = '{id}'"
+                ),
+                "Share the plan every Tuesday",
+            ),
+            (
+                format!(
+                    "UPDATE update_versions SET body = 'The plan is agreed.' \
+                     WHERE update_id IN (SELECT id FROM updates WHERE repair_id = '{id}')"
+                ),
+                "The plan is agreed.",
+            ),
+            (
+                format!(
+                    "UPDATE occurrences SET done_on = '{}' WHERE commitment_id IN \
+                     (SELECT id FROM commitments WHERE repair_id = '{id}') AND due = '{}'",
+                    day(0),
+                    day(1)
+                ),
+                "Done: waiting for the affected side to confirm",
+            ),
+            (
+                format!("UPDATE repairs SET title = 'Missed launch dates' WHERE id = '{id}'"),
+                "Missed launch dates",
+            ),
+        ];
+        for (statement, shown) in elsewhere {
+            assert!(!c.ana.get(&r).await.body.contains(shown), "{shown} is new");
+            c.app.exec(statement).await;
+            let page = c.ana.get(&r).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.body.contains(shown), "the next view shows {shown:?}");
+        }
+    }
+);

@@ -132,6 +132,31 @@ fn every_sqlite_migration_has_a_postgres_twin() {
     }
 }
 
+/// The tables whose writes bump a repair's version (migration 0021) are the same on both
+/// backends: a table missed on one would let that backend's servers show a stale page.
+#[test]
+fn the_repair_version_triggers_watch_the_same_tables_on_both_backends() {
+    let watched = |backend: &str| -> BTreeSet<String> {
+        migrations(backend)
+            .iter()
+            .flat_map(|(_, sql)| sql.lines().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|l| l.starts_with("CREATE TRIGGER"))
+            .filter_map(|l| {
+                Some(
+                    l.split(" ON ")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let sqlite = watched("sqlite");
+    assert!(sqlite.contains("commitments") && sqlite.contains("answer_replies"));
+    assert_eq!(sqlite, watched("postgres"));
+}
+
 #[test]
 fn every_page_route_is_walked_by_the_roles_test() {
     let source = ["pages.rs", "dashboard.rs", "lessons.rs"]
