@@ -92,6 +92,21 @@ macro_rules! impl_job_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn known_job_keys(&self, keys: &[String]) -> kintsugi_store::Result<std::collections::HashSet<String>> {
+                let mut known = std::collections::HashSet::new();
+                // Batches well under either backend's limit on bound parameters.
+                for batch in keys.chunks(500) {
+                    let marks: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT idempotency_key FROM jobs WHERE idempotency_key IN ({})", marks.join(", "));
+                    let mut query = $crate::sqlx::query_as::<_, (String,)>($crate::sqlx::AssertSqlSafe(sql));
+                    for key in batch {
+                        query = query.bind(key);
+                    }
+                    known.extend(query.fetch_all(&self.pool).await.map_err($crate::db)?.into_iter().map(|(k,)| k));
+                }
+                Ok(known)
+            }
+
             async fn claim_jobs(
                 &self,
                 now: time::OffsetDateTime,

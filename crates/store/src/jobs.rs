@@ -108,6 +108,9 @@ pub struct JobCounts {
 pub trait JobStore: Send + Sync {
     /// Stores a job unless one with the same idempotency key exists; true when stored.
     async fn enqueue_job(&self, job: &NewJob) -> Result<bool>;
+    /// Which of these idempotency keys already have a job: a sweep that would enqueue
+    /// thousands of jobs, most of them already queued, asks first and writes only the new.
+    async fn known_job_keys(&self, keys: &[String]) -> Result<std::collections::HashSet<String>>;
     /// Claims up to `limit` jobs that are due (or whose lease ran out), each under a new
     /// lease until `locked_until`, and counts the attempt. PostgreSQL skips rows another
     /// worker holds (`FOR UPDATE SKIP LOCKED`); SQLite claims inside `BEGIN IMMEDIATE`.
@@ -179,6 +182,15 @@ pub async fn job_queue_conformance(store: &dyn JobStore) {
         "one job per key"
     );
     assert!(store.enqueue_job(&job("later", t(100))).await.unwrap());
+    let asked: Vec<String> = (0..1500)
+        .map(|i| format!("k{i}"))
+        .chain(["a".into(), "later".into()])
+        .collect();
+    assert_eq!(
+        store.known_job_keys(&asked).await.unwrap(),
+        ["a".to_string(), "later".to_string()].into(),
+        "only the keys with a job, asked in more than one batch"
+    );
 
     let first = store.claim_jobs(t(1), t(31), 10).await.unwrap();
     assert_eq!(first.len(), 1, "only the due job");
