@@ -548,11 +548,43 @@ async fn repair_page(
     let views = commitments
         .iter()
         .map(|c| {
-            let rows: Vec<(Status, OccurrenceView)> = c
+            // Each occurrence's status and what this viewer may do with it; views are made
+            // only for the rows the window shows.
+            let rows: Vec<(Status, bool, bool)> = c
                 .occurrences
                 .iter()
                 .map(|o| {
                     let status = repairs::status_of(o, today);
+                    let can_mark_done = c.owner_id == me
+                        && o.done_on.is_none()
+                        && matches!(status, Status::AwaitingOwner | Status::Upcoming)
+                        && o.due
+                            <= today + time::Duration::days(kintsugi_core::commitments::GRACE_DAYS);
+                    let can_confirm = !anon_confirm
+                        && side == Some(Side::Affected)
+                        && o.yes + o.no == 0
+                        && (o.due <= today || o.done_on.is_some());
+                    (status, can_mark_done, can_confirm)
+                })
+                .collect();
+            let shown = if all_occurrences {
+                vec![true; rows.len()]
+            } else {
+                occurrence_window(
+                    &rows
+                        .iter()
+                        .map(|(s, done, confirm)| (*s, *done || *confirm))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let hidden = shown.iter().filter(|s| !**s).count();
+            let occurrences = c
+                .occurrences
+                .iter()
+                .zip(rows)
+                .zip(shown)
+                .filter(|(_, show)| *show)
+                .map(|((o, (status, can_mark_done, can_confirm)), _)| {
                     let (label, class) = match status {
                         Status::Upcoming => ("Upcoming", "upcoming"),
                         Status::AwaitingOwner => ("Due: waiting for the owner", "due"),
@@ -562,35 +594,15 @@ async fn repair_page(
                         Status::Kept => ("Kept: confirmed", "kept"),
                         Status::Missed => ("Missed", "missed"),
                     };
-                    let view = OccurrenceView {
+                    OccurrenceView {
                         due: o.due.to_string(),
                         label,
                         class,
-                        can_mark_done: c.owner_id == me
-                            && o.done_on.is_none()
-                            && matches!(status, Status::AwaitingOwner | Status::Upcoming)
-                            && o.due
-                                <= today
-                                    + time::Duration::days(kintsugi_core::commitments::GRACE_DAYS),
-                        can_confirm: !anon_confirm
-                            && side == Some(Side::Affected)
-                            && o.yes + o.no == 0
-                            && (o.due <= today || o.done_on.is_some()),
-                    };
-                    (status, view)
+                        can_mark_done,
+                        can_confirm,
+                    }
                 })
                 .collect();
-            let shown = if all_occurrences {
-                vec![true; rows.len()]
-            } else {
-                occurrence_window(
-                    &rows
-                        .iter()
-                        .map(|(s, v)| (*s, v.can_mark_done || v.can_confirm))
-                        .collect::<Vec<_>>(),
-                )
-            };
-            let hidden = shown.iter().filter(|s| !**s).count();
             CommitmentView {
                 id: c.id,
                 statement: c.statement.clone(),
@@ -614,11 +626,7 @@ async fn repair_page(
                 ))
                 .rate,
                 hidden,
-                occurrences: rows
-                    .into_iter()
-                    .zip(shown)
-                    .filter_map(|((_, v), show)| show.then_some(v))
-                    .collect(),
+                occurrences,
             }
         })
         .collect();

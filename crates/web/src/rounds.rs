@@ -402,12 +402,12 @@ pub async fn open_confirmation_rounds(
     let mut opened = false;
     for c in commitments {
         for o in &c.occurrences {
-            let subject = subject_of(c.id, o.due);
             let settled = o.yes + o.no > 0;
-            if settled
-                || (o.due > today && o.done_on.is_none())
-                || existing.contains(subject.as_str())
-            {
+            if settled || (o.due > today && o.done_on.is_none()) {
+                continue;
+            }
+            let subject = subject_of(c.id, o.due);
+            if existing.contains(subject.as_str()) {
                 continue;
             }
             opened = true;
