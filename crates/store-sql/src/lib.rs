@@ -307,7 +307,7 @@ macro_rules! impl_store {
 
             async fn organisation(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Organisation>> {
                 let row: Option<$crate::OrganisationRow> =
-                    $crate::sqlx::query_as("SELECT id, name, is_demo, k_threshold, gate_pulses, gate_target_cap, gate_min_change, gate_follow_through, gate_min_weeks, gate_deception_weeks, created_at FROM organisations WHERE id = $1")
+                    $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!("{} WHERE id = $1", $crate::ORGANISATION_SQL)))
                         .bind(id.to_string())
                         .fetch_optional(&self.pool)
                         .await
@@ -317,7 +317,7 @@ macro_rules! impl_store {
 
             async fn list_organisations(&self) -> kintsugi_store::Result<Vec<kintsugi_store::Organisation>> {
                 let rows: Vec<$crate::OrganisationRow> =
-                    $crate::sqlx::query_as("SELECT id, name, is_demo, k_threshold, gate_pulses, gate_target_cap, gate_min_change, gate_follow_through, gate_min_weeks, gate_deception_weeks, created_at FROM organisations ORDER BY created_at, name")
+                    $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!("{} ORDER BY created_at, name", $crate::ORGANISATION_SQL)))
                         .fetch_all(&self.pool)
                         .await
                         .map_err($crate::db)?;

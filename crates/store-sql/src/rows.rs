@@ -17,7 +17,10 @@ pub const TEAM_SQL: &str = "SELECT t.id, t.org_id, t.name, t.created_at, \
 
 #[derive(sqlx::FromRow)]
 pub struct OrganisationRow {
+    // Named apart from a person's columns, so one row can carry both (`SIGNED_IN_SQL`).
+    #[sqlx(rename = "org_id")]
     pub id: String,
+    #[sqlx(rename = "org_name")]
     pub name: String,
     pub is_demo: bool,
     pub k_threshold: i64,
@@ -27,8 +30,14 @@ pub struct OrganisationRow {
     pub gate_follow_through: i64,
     pub gate_min_weeks: i64,
     pub gate_deception_weeks: i64,
+    #[sqlx(rename = "org_created_at")]
     pub created_at: i64,
 }
+
+/// An organisation's columns, named as `OrganisationRow` reads them.
+pub const ORGANISATION_SQL: &str = "SELECT id AS org_id, name AS org_name, is_demo, k_threshold, gate_pulses, \
+    gate_target_cap, gate_min_change, gate_follow_through, gate_min_weeks, gate_deception_weeks, \
+    created_at AS org_created_at FROM organisations";
 
 impl TryFrom<OrganisationRow> for Organisation {
     type Error = StoreError;
@@ -129,7 +138,7 @@ pub struct SessionRow {
 }
 
 /// A live session with its person, their organisation and one of their teams (a row per
-/// team; none when they are in no team).
+/// team; none when they are in no team). The person's `org_id` is the organisation's too.
 pub const SIGNED_IN_SQL: &str = "SELECT s.id_hash, s.created_at AS session_created_at, s.expires_at, \
     p.id, p.org_id, p.name, p.email, p.password_hash, p.is_admin, p.is_facilitator, p.active, \
     p.created_at, p.deactivated_at, tm.team_id, \
@@ -147,16 +156,8 @@ pub struct SignedInRow {
     #[sqlx(flatten)]
     pub person: PersonRow,
     pub team_id: Option<String>,
-    pub org_name: String,
-    pub is_demo: bool,
-    pub k_threshold: i64,
-    pub gate_pulses: i64,
-    pub gate_target_cap: i64,
-    pub gate_min_change: i64,
-    pub gate_follow_through: i64,
-    pub gate_min_weeks: i64,
-    pub gate_deception_weeks: i64,
-    pub org_created_at: i64,
+    #[sqlx(flatten)]
+    pub org: OrganisationRow,
 }
 
 impl SignedInRow {
@@ -177,23 +178,10 @@ impl SignedInRow {
             created_at: r.session_created_at,
             expires_at: r.expires_at,
         };
-        let org = OrganisationRow {
-            id: r.person.org_id.clone(),
-            name: r.org_name,
-            is_demo: r.is_demo,
-            k_threshold: r.k_threshold,
-            gate_pulses: r.gate_pulses,
-            gate_target_cap: r.gate_target_cap,
-            gate_min_change: r.gate_min_change,
-            gate_follow_through: r.gate_follow_through,
-            gate_min_weeks: r.gate_min_weeks,
-            gate_deception_weeks: r.gate_deception_weeks,
-            created_at: r.org_created_at,
-        };
         let (person, _) = r
             .person
             .into_person(&ByParent::new(&links, |(person, _)| person.as_str()))?;
-        Ok(Some((session.try_into()?, person, org.try_into()?)))
+        Ok(Some((session.try_into()?, person, r.org.try_into()?)))
     }
 }
 

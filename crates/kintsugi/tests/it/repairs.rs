@@ -76,6 +76,26 @@ pub async fn cast_in(app: App) -> Cast {
     }
 }
 
+impl Cast {
+    /// Lee takes on a weekly commitment: `count` times from `first_due`.
+    pub async fn lee_weekly(&self, statement: &str, count: u32, first_due: &str) {
+        let added = self
+            .lee
+            .post_form(
+                &format!("/repairs/{}/commitments", self.repair),
+                &[
+                    ("owner", &self.lee_id),
+                    ("statement", statement),
+                    ("cadence", "weekly"),
+                    ("count", &count.to_string()),
+                    ("first_due", first_due),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    }
+}
+
 on_both!(a_whole_repair, |backend| async move {
     let c = cast(backend).await;
     let r = format!("/repairs/{}", c.repair);
@@ -340,20 +360,8 @@ on_both!(a_whole_repair, |backend| async move {
     );
 
     // A weekly commitment that started a week ago: its first occurrence passed unconfirmed.
-    let weekly = c
-        .lee
-        .post_form(
-            &format!("{r}/commitments"),
-            &[
-                ("owner", &c.lee_id),
-                ("statement", "Send the release plan every Monday"),
-                ("cadence", "weekly"),
-                ("count", "8"),
-                ("first_due", &day(-7)),
-            ],
-        )
+    c.lee_weekly("Send the release plan every Monday", 8, &day(-7))
         .await;
-    assert_eq!(weekly.status, StatusCode::SEE_OTHER, "{}", weekly.body);
     let page = c.ana.get(&r).await;
     assert!(
         page.body
@@ -772,18 +780,7 @@ on_both!(feeds_are_secret_and_parse, |backend| async move {
             ],
         )
         .await;
-    c.lee
-        .post_form(
-            &format!("{r}/commitments"),
-            &[
-                ("owner", &c.lee_id),
-                ("statement", "Weekly plan"),
-                ("cadence", "weekly"),
-                ("count", "3"),
-                ("first_due", &day(1)),
-            ],
-        )
-        .await;
+    c.lee_weekly("Weekly plan", 3, &day(1)).await;
 
     let page = c.ana.post_form("/me/feeds", &[]).await;
     let atom_url = value_by_id(&page.body, &format!("atom-{}", c.repair)).expect("an Atom address");
@@ -1036,20 +1033,8 @@ on_both!(
             assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
         }
         // Twelve weekly occurrences: five past (missed by now), one due today, six ahead.
-        let weekly = c
-            .lee
-            .post_form(
-                &format!("{r}/commitments"),
-                &[
-                    ("owner", &c.lee_id),
-                    ("statement", "Share the plan every Monday"),
-                    ("cadence", "weekly"),
-                    ("count", "12"),
-                    ("first_due", &day(-35)),
-                ],
-            )
+        c.lee_weekly("Share the plan every Monday", 12, &day(-35))
             .await;
-        assert_eq!(weekly.status, StatusCode::SEE_OTHER, "{}", weekly.body);
 
         let page = c.lee.get(&r).await;
         assert_eq!(page.status, StatusCode::OK);
