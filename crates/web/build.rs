@@ -21,7 +21,10 @@ fn run(dir: &Path, args: &[&str]) {
 }
 
 fn main() {
-    let frontend = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend");
+    // Read when the script runs, not when it was compiled: cargo reuses a compiled build
+    // script for an identical source in another checkout sharing the target directory.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let frontend = Path::new(&manifest_dir).join("../../frontend");
     for input in ["src", "package.json", "package-lock.json", "build.mjs"] {
         println!("cargo:rerun-if-changed={}", frontend.join(input).display());
     }
