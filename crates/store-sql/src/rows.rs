@@ -128,15 +128,6 @@ impl PersonRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct SessionRow {
-    pub id_hash: String,
-    pub person_id: String,
-    pub org_id: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
 /// A live session with its person, their organisation and one of their teams (a row per
 /// team; none when they are in no team). The person's `org_id` is the organisation's too.
 pub const SIGNED_IN_SQL: &str = "SELECT s.id_hash, s.created_at AS session_created_at, s.expires_at, \
@@ -171,29 +162,16 @@ impl SignedInRow {
         let Some(r) = rows.into_iter().next() else {
             return Ok(None);
         };
-        let session = SessionRow {
+        let session = Session {
             id_hash: r.id_hash,
-            person_id: r.person.id.clone(),
-            org_id: r.person.org_id.clone(),
-            created_at: r.session_created_at,
-            expires_at: r.expires_at,
+            person_id: uuid(&r.person.id)?,
+            created_at: from_ts(r.session_created_at)?,
+            expires_at: from_ts(r.expires_at)?,
         };
         let (person, _) = r
             .person
             .into_person(&ByParent::new(&links, |(person, _)| person.as_str()))?;
-        Ok(Some((session.try_into()?, person, r.org.try_into()?)))
-    }
-}
-
-impl TryFrom<SessionRow> for Session {
-    type Error = StoreError;
-    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
-        Ok(Session {
-            id_hash: r.id_hash,
-            person_id: uuid(&r.person_id)?,
-            created_at: from_ts(r.created_at)?,
-            expires_at: from_ts(r.expires_at)?,
-        })
+        Ok(Some((session, person, r.org.try_into()?)))
     }
 }
 

@@ -602,12 +602,13 @@ pub async fn pulses_csv(
     State(state): State<AppState>,
     InRepair { user, access }: InRepair,
 ) -> Result<Response, AppError> {
-    let rounds = crate::rounds::RoundsRead::read(&state, access.repair.id).await?;
-    let points = crate::rounds::pulse_trend(&user.org, &access, &rounds).ok_or_else(|| {
-        AppError::Forbidden(
-            "the affected person's pulse answers are theirs and the facilitator's".into(),
-        )
-    })?;
+    let reads = crate::repairs::reads(&state, &access.repair).await?;
+    let points =
+        crate::rounds::pulse_trend(&user.org, &access, &reads.rounds).ok_or_else(|| {
+            AppError::Forbidden(
+                "the affected person's pulse answers are theirs and the facilitator's".into(),
+            )
+        })?;
     let mut header = vec!["repair", "pulse", "closed on"];
     header.extend(PULSE_ITEMS.iter().map(|(k, _)| *k));
     let mut csv = Csv::new("trust-pulses.csv", &header);

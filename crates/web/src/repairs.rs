@@ -924,25 +924,27 @@ async fn current_repair(
     Ok(Some(repair))
 }
 
-pub async fn detail(state: &AppState, org: &Organisation, r: &Repair) -> Result<Detail, AppError> {
-    // `r` was read (or its version checked) just now: what is kept under its version is
-    // current, and what is read now is at least that new.
-    let kept = state
+/// What a view of `r` reads, from this server's snapshot while `r.version` is current. `r`
+/// was read (or its version checked) just now, so what is read here is at least that new.
+pub async fn reads(state: &AppState, r: &Repair) -> Result<Arc<Reads>, AppError> {
+    if let Some((_, kept)) = state
         .snapshots()
         .reads
         .get(&r.id)
-        .filter(|(version, _)| *version == r.version);
-    let mut reads = match kept {
-        Some((_, reads)) => reads,
-        None => {
-            let reads = Arc::new(Reads::read(state, r.id).await?);
-            state
-                .snapshots()
-                .reads
-                .insert(r.id, (r.version, reads.clone()));
-            reads
-        }
-    };
+        .filter(|(version, _)| *version == r.version)
+    {
+        return Ok(kept);
+    }
+    let reads = Arc::new(Reads::read(state, r.id).await?);
+    state
+        .snapshots()
+        .reads
+        .insert(r.id, (r.version, reads.clone()));
+    Ok(reads)
+}
+
+pub async fn detail(state: &AppState, org: &Organisation, r: &Repair) -> Result<Detail, AppError> {
+    let mut reads = reads(state, r).await?;
     // Time-driven changes next, so the view shows them: rounds that are due close (and
     // settle their confirmations, which changes occurrences); then due occurrences get their
     // confirmation round, a pulse opens if due, and missed occurrences are announced. Each

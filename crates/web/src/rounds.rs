@@ -1064,9 +1064,13 @@ pub async fn api_list(
     State(state): State<AppState>,
     InRepair { user, access }: InRepair,
 ) -> Result<axum::Json<Vec<RoundView>>, AppError> {
-    let rounds = RoundsRead::read(&state, access.repair.id).await?;
-    let commitments = state.store().commitments(access.repair.id).await?;
-    Ok(axum::Json(views(&user.org, &access, &rounds, &commitments)))
+    let reads = crate::repairs::reads(&state, &access.repair).await?;
+    Ok(axum::Json(views(
+        &user.org,
+        &access,
+        &reads.rounds,
+        &reads.commitments,
+    )))
 }
 
 /// Get a blind signature on a blinded token message, once per member and round.
