@@ -14,6 +14,7 @@ pub mod lessons;
 pub mod notify;
 pub mod people;
 pub mod repair;
+pub mod rounds;
 pub mod validation;
 pub mod webhooks;
 
