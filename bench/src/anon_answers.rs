@@ -12,7 +12,7 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kintsugi_anon::{RoundKey, Token, client};
-use kintsugi_store::{Answer, Redemption, Store};
+use kintsugi_store::{Answer, Redemption, RoundStore};
 use serde_json::{Value, json};
 
 fn arg(n: usize, default: usize) -> usize {
@@ -270,7 +270,10 @@ async fn main() {
 async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::Uuid) {
     use kintsugi_core::repair::{Breach, Scope, Side};
     use kintsugi_core::{Email, KThreshold, OrganisationName, PersonName, Roles};
-    use kintsugi_store::{Audit, NewOrganisation, NewPerson, NewRepair, NewRound};
+    use kintsugi_store::{
+        Audit, NewOrganisation, NewPerson, NewRepair, NewRound, OrganisationStore, PeopleStore,
+        RepairStore,
+    };
     let now = time::OffsetDateTime::now_utc();
     let org = NewOrganisation {
         id: uuid::Uuid::new_v4(),

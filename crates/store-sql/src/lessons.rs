@@ -1,6 +1,5 @@
-//! The lessons library's SQL: inherent helpers expanded per adapter by [`crate::impl_store!`];
-//! the trait items that use them are in their own section at the end of `store_impl!`
-//! (`repairs.rs`), because `async_trait` must see every method expanded in one block.
+//! The lessons library: published lessons and anonymous stories. Their SQL, helpers and
+//! `impl LessonStore` for an adapter, expanded by [`crate::impl_store!`].
 
 /// `LOWER(col) LIKE $n ESCAPE '\'` for each searched column: the pattern comes from
 /// `kintsugi_core::lessons::search_pattern`, already lower-cased and escaped.
@@ -131,6 +130,154 @@ macro_rules! lesson_helpers {
                 story_id: uuid::Uuid,
             ) -> kintsugi_store::Result<()> {
                 Self::in_org(tx, $crate::InOrg::Story, story_id, org_id).await
+            }
+        }
+    };
+}
+
+#[macro_export]
+macro_rules! lesson_impl {
+    ($store:ty) => {
+        #[$crate::async_trait]
+        impl kintsugi_store::LessonStore for $store {
+            async fn publish_lesson(
+                &self,
+                l: &kintsugi_store::NewLesson,
+                audit: &kintsugi_store::Audit,
+            ) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query(
+                    "INSERT INTO lessons (id, org_id, repair_id, breach, title, what_broke, causes, what_worked, figures, published_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(l.id.to_string())
+                .bind(l.org_id.to_string())
+                .bind(l.repair_id.to_string())
+                .bind(l.breach.as_str())
+                .bind(&l.text.title)
+                .bind(&l.text.what_broke)
+                .bind(&l.text.causes)
+                .bind(&l.text.what_worked)
+                .bind(&l.text.figures)
+                .bind($crate::ts(l.published_at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::map_err("this repair's lesson is already in the library"))?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn lessons(
+                &self,
+                org_id: uuid::Uuid,
+                pattern: Option<&str>,
+            ) -> kintsugi_store::Result<Vec<kintsugi_store::Lesson>> {
+                self.load_lessons(org_id, None, pattern).await
+            }
+
+            async fn lesson(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> kintsugi_store::Result<Option<kintsugi_store::Lesson>> {
+                Ok(self.load_lessons(org_id, Some(id), None).await?.pop())
+            }
+
+            async fn lesson_of_repair(
+                &self,
+                repair_id: uuid::Uuid,
+            ) -> kintsugi_store::Result<Option<uuid::Uuid>> {
+                let row: Option<(String,)> =
+                    $crate::sqlx::query_as("SELECT id FROM lessons WHERE repair_id = $1")
+                        .bind(repair_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::db)?;
+                row.map(|(id,)| $crate::uuid(&id)).transpose()
+            }
+
+            async fn submit_story(&self, s: &kintsugi_store::NewStory) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query(
+                    "INSERT INTO stories (id, org_id, title, body, week, reply_check, hidden) VALUES ($1, $2, $3, $4, $5, $6, FALSE)",
+                )
+                .bind(s.id.to_string())
+                .bind(s.org_id.to_string())
+                .bind(&s.title)
+                .bind(&s.body)
+                .bind(s.week)
+                .bind(&s.reply_check)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::map_err("a story with this reply capability already exists; pick a new one"))?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn stories(
+                &self,
+                org_id: uuid::Uuid,
+                pattern: Option<&str>,
+                with_hidden: bool,
+            ) -> kintsugi_store::Result<Vec<kintsugi_store::Story>> {
+                self.load_stories(Some(org_id), None, None, pattern, with_hidden).await
+            }
+
+            async fn story(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> kintsugi_store::Result<Option<kintsugi_store::Story>> {
+                Ok(self.load_stories(Some(org_id), Some(id), None, None, true).await?.pop())
+            }
+
+            async fn story_by_check(
+                &self,
+                check: &str,
+            ) -> kintsugi_store::Result<Option<kintsugi_store::Story>> {
+                Ok(self.load_stories(None, None, Some(check), None, true).await?.pop())
+            }
+
+            async fn answer_story(
+                &self,
+                org_id: uuid::Uuid,
+                story_id: uuid::Uuid,
+                a: &kintsugi_store::StoryAnswer,
+                audit: &kintsugi_store::Audit,
+            ) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::story_in_org(&mut tx, org_id, story_id).await?;
+                $crate::sqlx::query(
+                    "INSERT INTO story_answers (id, story_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(a.id.to_string())
+                .bind(story_id.to_string())
+                .bind(a.author_id.to_string())
+                .bind(&a.body)
+                .bind($crate::ts(a.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn set_story_hidden(
+                &self,
+                org_id: uuid::Uuid,
+                story_id: uuid::Uuid,
+                hidden: bool,
+                audit: &kintsugi_store::Audit,
+            ) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::story_in_org(&mut tx, org_id, story_id).await?;
+                $crate::sqlx::query("UPDATE stories SET hidden = $1 WHERE id = $2")
+                    .bind(hidden)
+                    .bind(story_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
             }
         }
     };

@@ -1,6 +1,8 @@
-//! The repair half of [`crate::impl_store!`]: helpers and trait items, expanded per adapter.
+//! Repairs: a repair and what hangs off it (acknowledgments, causes, its stage, updates,
+//! commitments and their occurrences). Helpers and `impl RepairStore` for an adapter,
+//! expanded by [`crate::impl_store!`].
 
-/// Inherent helpers the repair items use.
+/// Inherent helpers the repair items use (`write_audit` and `lock_repair` serve other parts too).
 #[macro_export]
 macro_rules! repair_helpers {
     ($store:ty) => {
@@ -110,824 +112,425 @@ macro_rules! repair_helpers {
     };
 }
 
-/// `impl Store` with the base items given and the repair items below. One macro writes the
-/// whole block because `async_trait` must see every method, expanded, at once.
 #[macro_export]
-macro_rules! store_impl {
-    ($store:ty, { $($base:tt)* }) => {
+macro_rules! repair_impl {
+    ($store:ty) => {
         #[$crate::async_trait]
-        impl kintsugi_store::Store for $store {
-        $($base)*
-
-        async fn audit_log(&self, org_id: uuid::Uuid, limit: u32) -> kintsugi_store::Result<Vec<kintsugi_store::AuditEntry>> {
-            let rows: Vec<$crate::AuditRow> = $crate::sqlx::query_as(
-                "SELECT a.id, a.actor_id, p.name AS actor_name, a.action, a.subject, a.detail, a.at FROM audit_log a \
-                 LEFT JOIN people p ON p.id = a.actor_id WHERE a.org_id = $1 ORDER BY a.at DESC, a.id LIMIT $2",
-            )
-            .bind(org_id.to_string())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            rows.into_iter().map(TryInto::try_into).collect()
-        }
-
-        async fn create_repair(&self, r: &kintsugi_store::NewRepair, notice: &str, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query(
-                "INSERT INTO repairs (id, org_id, title, summary, breach, scope, stage, facilitator_id, update_cadence_days, \
-                 deception, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(r.id.to_string())
-            .bind(r.org_id.to_string())
-            .bind(&r.title)
-            .bind(&r.summary)
-            .bind(r.breach.as_str())
-            .bind(r.scope.as_str())
-            .bind(kintsugi_store::Stage::Acknowledge.as_str())
-            .bind(r.facilitator_id.to_string())
-            .bind(i64::from(r.update_cadence_days))
-            .bind(r.deception)
-            .bind($crate::ts(r.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            for (person, side) in &r.participants {
-                $crate::sqlx::query("INSERT INTO repair_participants (repair_id, person_id, side) VALUES ($1, $2, $3)")
-                    .bind(r.id.to_string())
-                    .bind(person.to_string())
-                    .bind(side.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::map_err("this person is already in the repair"))?;
+        impl kintsugi_store::RepairStore for $store {
+            async fn create_repair(&self, r: &kintsugi_store::NewRepair, notice: &str, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
                 $crate::sqlx::query(
-                    "INSERT INTO notifications (id, person_id, repair_id, body, created_at, seen) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO repairs (id, org_id, title, summary, breach, scope, stage, facilitator_id, update_cadence_days, \
+                     deception, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(person.to_string())
                 .bind(r.id.to_string())
-                .bind(notice)
+                .bind(r.org_id.to_string())
+                .bind(&r.title)
+                .bind(&r.summary)
+                .bind(r.breach.as_str())
+                .bind(r.scope.as_str())
+                .bind(kintsugi_store::Stage::Acknowledge.as_str())
+                .bind(r.facilitator_id.to_string())
+                .bind(i64::from(r.update_cadence_days))
+                .bind(r.deception)
                 .bind($crate::ts(r.created_at))
-                .bind(false)
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-            }
-            for (team, side) in &r.teams {
-                $crate::sqlx::query("INSERT INTO repair_teams (repair_id, team_id, side) VALUES ($1, $2, $3)")
+                for (person, side) in &r.participants {
+                    $crate::sqlx::query("INSERT INTO repair_participants (repair_id, person_id, side) VALUES ($1, $2, $3)")
+                        .bind(r.id.to_string())
+                        .bind(person.to_string())
+                        .bind(side.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::map_err("this person is already in the repair"))?;
+                    $crate::sqlx::query(
+                        "INSERT INTO notifications (id, person_id, repair_id, body, created_at, seen) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(person.to_string())
                     .bind(r.id.to_string())
-                    .bind(team.to_string())
-                    .bind(side.as_str())
+                    .bind(notice)
+                    .bind($crate::ts(r.created_at))
+                    .bind(false)
                     .execute(&mut *tx)
                     .await
-                    .map_err($crate::map_err("this team is already in the repair"))?;
+                    .map_err($crate::db)?;
+                }
+                for (team, side) in &r.teams {
+                    $crate::sqlx::query("INSERT INTO repair_teams (repair_id, team_id, side) VALUES ($1, $2, $3)")
+                        .bind(r.id.to_string())
+                        .bind(team.to_string())
+                        .bind(side.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::map_err("this team is already in the repair"))?;
+                }
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
             }
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
 
-        async fn repair(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Repair>> {
-            let row: Option<$crate::RepairRow> = $crate::sqlx::query_as($crate::REPAIR_SQL)
+            async fn repair(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Repair>> {
+                let row: Option<$crate::RepairRow> = $crate::sqlx::query_as($crate::REPAIR_SQL)
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                let Some(row) = row else { return Ok(None) };
+                let people: Vec<(String, String, String)> = $crate::sqlx::query_as(
+                    "SELECT rp.person_id, p.name, rp.side FROM repair_participants rp JOIN people p ON p.id = rp.person_id \
+                     WHERE rp.repair_id = $1 ORDER BY rp.side, p.name, p.id",
+                )
                 .bind(id.to_string())
-                .bind(org_id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_all(&self.pool)
                 .await
                 .map_err($crate::db)?;
-            let Some(row) = row else { return Ok(None) };
-            let people: Vec<(String, String, String)> = $crate::sqlx::query_as(
-                "SELECT rp.person_id, p.name, rp.side FROM repair_participants rp JOIN people p ON p.id = rp.person_id \
-                 WHERE rp.repair_id = $1 ORDER BY rp.side, p.name, p.id",
-            )
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let teams: Vec<(String, String, String)> = $crate::sqlx::query_as(
-                "SELECT rt.team_id, t.name, rt.side FROM repair_teams rt JOIN teams t ON t.id = rt.team_id \
-                 WHERE rt.repair_id = $1 ORDER BY rt.side, t.name",
-            )
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            row.into_repair(people, teams).map(Some)
-        }
-
-        async fn repair_version(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<i64>> {
-            let row: Option<(i64,)> = $crate::sqlx::query_as("SELECT version FROM repairs WHERE id = $1 AND org_id = $2")
+                let teams: Vec<(String, String, String)> = $crate::sqlx::query_as(
+                    "SELECT rt.team_id, t.name, rt.side FROM repair_teams rt JOIN teams t ON t.id = rt.team_id \
+                     WHERE rt.repair_id = $1 ORDER BY rt.side, t.name",
+                )
                 .bind(id.to_string())
-                .bind(org_id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_all(&self.pool)
                 .await
                 .map_err($crate::db)?;
-            Ok(row.map(|(v,)| v))
-        }
+                row.into_repair(people, teams).map(Some)
+            }
 
-        async fn repairs_of(&self, org_id: uuid::Uuid, person_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::RepairSummary>> {
-            self.load_repairs(org_id, Some(person_id.to_string())).await
-        }
+            async fn repair_version(&self, org_id: uuid::Uuid, id: uuid::Uuid) -> kintsugi_store::Result<Option<i64>> {
+                let row: Option<(i64,)> = $crate::sqlx::query_as("SELECT version FROM repairs WHERE id = $1 AND org_id = $2")
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                Ok(row.map(|(v,)| v))
+            }
 
-        async fn all_repairs(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::RepairSummary>> {
-            self.load_repairs(org_id, None).await
-        }
+            async fn repairs_of(&self, org_id: uuid::Uuid, person_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::RepairSummary>> {
+                self.load_repairs(org_id, Some(person_id.to_string())).await
+            }
 
-        async fn post_acknowledgment(&self, repair_id: uuid::Uuid, a: &kintsugi_store::Acknowledgment, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
-            $crate::sqlx::query(
-                "INSERT INTO acknowledgments (id, repair_id, author_id, body, score, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(a.id.to_string())
-            .bind(repair_id.to_string())
-            .bind(a.author_id.to_string())
-            .bind(&a.body)
-            .bind(i64::from(a.score))
-            .bind($crate::ts(a.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
+            async fn all_repairs(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::RepairSummary>> {
+                self.load_repairs(org_id, None).await
+            }
 
-        async fn acknowledgments(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Acknowledgment>> {
-            let rows: Vec<$crate::AckRow> = $crate::sqlx::query_as(
-                "SELECT a.id, a.author_id, p.name AS author_name, a.body, a.score, a.created_at FROM acknowledgments a \
-                 JOIN people p ON p.id = a.author_id WHERE a.repair_id = $1 ORDER BY a.created_at, a.id",
-            )
-            .bind(repair_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            rows.into_iter().map(TryInto::try_into).collect()
-        }
-
-        async fn add_cause(&self, repair_id: uuid::Uuid, c: &kintsugi_store::Cause, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
-            $crate::sqlx::query("INSERT INTO causes (id, repair_id, category, description, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(c.id.to_string())
+            async fn post_acknowledgment(&self, repair_id: uuid::Uuid, a: &kintsugi_store::Acknowledgment, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
+                $crate::sqlx::query(
+                    "INSERT INTO acknowledgments (id, repair_id, author_id, body, score, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(a.id.to_string())
                 .bind(repair_id.to_string())
-                .bind(c.category.as_str())
-                .bind(&c.description)
+                .bind(a.author_id.to_string())
+                .bind(&a.body)
+                .bind(i64::from(a.score))
+                .bind($crate::ts(a.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn acknowledgments(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Acknowledgment>> {
+                let rows: Vec<$crate::AckRow> = $crate::sqlx::query_as(
+                    "SELECT a.id, a.author_id, p.name AS author_name, a.body, a.score, a.created_at FROM acknowledgments a \
+                     JOIN people p ON p.id = a.author_id WHERE a.repair_id = $1 ORDER BY a.created_at, a.id",
+                )
+                .bind(repair_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn add_cause(&self, repair_id: uuid::Uuid, c: &kintsugi_store::Cause, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
+                $crate::sqlx::query("INSERT INTO causes (id, repair_id, category, description, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(c.id.to_string())
+                    .bind(repair_id.to_string())
+                    .bind(c.category.as_str())
+                    .bind(&c.description)
+                    .bind($crate::ts(c.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                for answer in &c.support {
+                    $crate::sqlx::query("INSERT INTO cause_support (cause_id, answer_id) VALUES ($1, $2)")
+                        .bind(c.id.to_string())
+                        .bind(answer.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::map_err("this comment is already linked to the cause"))?;
+                }
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn causes(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Cause>> {
+                let rows: Vec<$crate::CauseRow> = $crate::sqlx::query_as(
+                    "SELECT id, category, description, created_at FROM causes WHERE repair_id = $1 ORDER BY created_at, id",
+                )
+                .bind(repair_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let links: Vec<(String, String, Option<String>)> = $crate::sqlx::query_as(
+                    "SELECT cs.cause_id, cs.answer_id, a.comment FROM cause_support cs JOIN causes c ON c.id = cs.cause_id \
+                     JOIN round_answers a ON a.id = cs.answer_id WHERE c.repair_id = $1 ORDER BY cs.answer_id",
+                )
+                .bind(repair_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let mut causes: Vec<kintsugi_store::Cause> = rows.into_iter().map(TryInto::try_into).collect::<kintsugi_store::Result<_>>()?;
+                for cause in &mut causes {
+                    for (cause_id, answer_id, comment) in &links {
+                        if *cause_id == cause.id.to_string() {
+                            cause.support.push($crate::uuid(answer_id)?);
+                            cause.supporting_comments.extend(comment.clone());
+                        }
+                    }
+                }
+                Ok(causes)
+            }
+
+            async fn record_no_round_reason(&self, repair_id: uuid::Uuid, reason: &str, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
+                $crate::sqlx::query("UPDATE repairs SET no_round_reason = $1 WHERE id = $2")
+                    .bind(reason)
+                    .bind(repair_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn set_pair_consent(&self, repair_id: uuid::Uuid, consent: bool, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
+                $crate::sqlx::query("UPDATE repairs SET pair_consent = $1 WHERE id = $2")
+                    .bind(consent)
+                    .bind(repair_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn move_stage(
+                &self,
+                repair_id: uuid::Uuid,
+                from: kintsugi_store::Stage,
+                transition: &kintsugi_core::repair::Transition,
+                gate_passes: Option<bool>,
+                audit: &kintsugi_store::Audit,
+            ) -> kintsugi_store::Result<kintsugi_store::Stage> {
+                use kintsugi_core::repair::{Facts, Transition, check};
+                let id = repair_id.to_string();
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &id).await?;
+                let (stage, no_round_reason): (String, Option<String>) =
+                    $crate::sqlx::query_as("SELECT stage, no_round_reason FROM repairs WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err($crate::db)?;
+                let stage = kintsugi_store::Stage::parse(&stage).map_err(|e| kintsugi_store::StoreError::Internal(e.to_string()))?;
+                if stage != from {
+                    return Err(kintsugi_store::StoreError::Conflict(format!(
+                        "the repair has moved on to {} meanwhile; reload to see it",
+                        stage.label()
+                    )));
+                }
+                let mut counts = Vec::new();
+                for sql in [
+                    "SELECT COUNT(*) FROM acknowledgments WHERE repair_id = $1",
+                    "SELECT COUNT(*) FROM causes WHERE repair_id = $1",
+                    "SELECT COUNT(*) FROM commitments WHERE repair_id = $1",
+                    "SELECT COUNT(*) FROM rounds WHERE repair_id = $1 AND kind = 'listening' AND status = 'closed'",
+                ] {
+                    let (n,): (i64,) = $crate::sqlx::query_as(sql).bind(&id).fetch_one(&mut *tx).await.map_err($crate::db)?;
+                    counts.push(n as usize);
+                }
+                let facts = Facts {
+                    stage: Some(stage),
+                    acknowledgments: counts[0],
+                    closed_listening_rounds: counts[3],
+                    no_round_reason: no_round_reason.is_some(),
+                    causes: counts[1],
+                    scheduled_commitments: counts[2],
+                    gate_passes,
+                };
+                let to = check(&facts, transition).map_err(|r| kintsugi_store::StoreError::Refused(r.message))?;
+                let (closed, overridden) = match transition {
+                    Transition::Close { reason } => (Some(reason.as_str()), None),
+                    Transition::Override { reason } => (None, Some(reason.as_str())),
+                    Transition::Advance => (None, None),
+                };
+                $crate::sqlx::query(
+                    "UPDATE repairs SET stage = $1, closed_reason = COALESCE($2, closed_reason), \
+                     override_reason = COALESCE($3, override_reason), \
+                     rebuild_started_at = CASE WHEN $1 = 'rebuild' THEN $5 ELSE rebuild_started_at END WHERE id = $4",
+                )
+                .bind(to.as_str())
+                .bind(closed)
+                .bind(overridden)
+                .bind(&id)
+                .bind($crate::ts(audit.at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)?;
+                Ok(to)
+            }
+
+            async fn post_update(&self, repair_id: uuid::Uuid, u: &kintsugi_store::NewUpdate, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let id = repair_id.to_string();
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &id).await?;
+                Self::insert_update(&mut tx, &id, u).await?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn edit_update(&self, repair_id: uuid::Uuid, e: &kintsugi_store::UpdateEdit, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let (update_id, editor_id, body, reason, at) = (e.update_id, e.editor_id, e.body.as_str(), e.reason.as_deref(), e.at);
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
+                let found: Option<(String,)> = $crate::sqlx::query_as("SELECT kind FROM updates WHERE id = $1 AND repair_id = $2")
+                    .bind(update_id.to_string())
+                    .bind(repair_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                match found {
+                    None => return Err(kintsugi_store::StoreError::NotFound("update")),
+                    Some((kind,)) if kind == kintsugi_store::UpdateKind::Missed.as_str() => {
+                        return Err(kintsugi_store::StoreError::Refused("updates Kintsugi posts itself cannot be edited".into()));
+                    }
+                    Some(_) => {}
+                }
+                let (version,): (i64,) = $crate::sqlx::query_as("SELECT MAX(version) + 1 FROM update_versions WHERE update_id = $1")
+                    .bind(update_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                $crate::sqlx::query(
+                    "INSERT INTO update_versions (update_id, version, body, reason, editor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(update_id.to_string())
+                .bind(version)
+                .bind(body)
+                .bind(reason)
+                .bind(editor_id.to_string())
+                .bind($crate::ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn updates(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Update>> {
+                let rows: Vec<$crate::UpdateRow> = $crate::sqlx::query_as(
+                    "SELECT u.id, u.seq, u.kind, u.author_id, p.name AS author_name, u.created_at FROM updates u \
+                     LEFT JOIN people p ON p.id = u.author_id WHERE u.repair_id = $1 ORDER BY u.seq",
+                )
+                .bind(repair_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let versions: Vec<$crate::VersionRow> = $crate::sqlx::query_as(
+                    "SELECT v.update_id, v.version, v.body, v.reason, e.name AS editor_name, v.created_at FROM update_versions v \
+                     JOIN updates u ON u.id = v.update_id LEFT JOIN people e ON e.id = v.editor_id \
+                     WHERE u.repair_id = $1 ORDER BY v.update_id, v.version",
+                )
+                .bind(repair_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let versions = $crate::ByParent::new(&versions, |v| v.update_id.as_str());
+                rows.into_iter().map(|r| r.into_update(&versions)).collect()
+            }
+
+            async fn add_commitment(&self, c: &kintsugi_store::NewCommitment, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let Some(first) = c.due_dates.first() else {
+                    return Err(kintsugi_store::StoreError::Refused("a commitment needs at least one due date".into()));
+                };
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &c.repair_id.to_string()).await?;
+                $crate::sqlx::query(
+                    "INSERT INTO commitments (id, repair_id, owner_id, statement, cadence, occurrence_count, first_due, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(c.id.to_string())
+                .bind(c.repair_id.to_string())
+                .bind(c.owner_id.to_string())
+                .bind(&c.statement)
+                .bind(c.cadence.as_deref())
+                .bind(c.due_dates.len() as i64)
+                .bind($crate::date_text(*first))
                 .bind($crate::ts(c.created_at))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-            for answer in &c.support {
-                $crate::sqlx::query("INSERT INTO cause_support (cause_id, answer_id) VALUES ($1, $2)")
-                    .bind(c.id.to_string())
-                    .bind(answer.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::map_err("this comment is already linked to the cause"))?;
-            }
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn causes(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Cause>> {
-            let rows: Vec<$crate::CauseRow> = $crate::sqlx::query_as(
-                "SELECT id, category, description, created_at FROM causes WHERE repair_id = $1 ORDER BY created_at, id",
-            )
-            .bind(repair_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let links: Vec<(String, String, Option<String>)> = $crate::sqlx::query_as(
-                "SELECT cs.cause_id, cs.answer_id, a.comment FROM cause_support cs JOIN causes c ON c.id = cs.cause_id \
-                 JOIN round_answers a ON a.id = cs.answer_id WHERE c.repair_id = $1 ORDER BY cs.answer_id",
-            )
-            .bind(repair_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let mut causes: Vec<kintsugi_store::Cause> = rows.into_iter().map(TryInto::try_into).collect::<kintsugi_store::Result<_>>()?;
-            for cause in &mut causes {
-                for (cause_id, answer_id, comment) in &links {
-                    if *cause_id == cause.id.to_string() {
-                        cause.support.push($crate::uuid(answer_id)?);
-                        cause.supporting_comments.extend(comment.clone());
-                    }
-                }
-            }
-            Ok(causes)
-        }
-
-        async fn record_no_round_reason(&self, repair_id: uuid::Uuid, reason: &str, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
-            $crate::sqlx::query("UPDATE repairs SET no_round_reason = $1 WHERE id = $2")
-                .bind(reason)
-                .bind(repair_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn set_k_threshold(&self, org_id: uuid::Uuid, k: kintsugi_core::KThreshold, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            let done = $crate::sqlx::query("UPDATE organisations SET k_threshold = $1 WHERE id = $2")
-                .bind(i64::from(k))
-                .bind(org_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            $crate::one_row(done.rows_affected(), "organisation")?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn set_teams(&self, org_id: uuid::Uuid, id: uuid::Uuid, team_ids: &[uuid::Uuid], audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            let found: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM people WHERE id = $1 AND org_id = $2")
-                .bind(id.to_string())
-                .bind(org_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            if found.is_none() {
-                return Err(kintsugi_store::StoreError::NotFound("person"));
-            }
-            $crate::sqlx::query("DELETE FROM team_members WHERE person_id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            for team in team_ids {
-                let ok: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
-                    .bind(team.to_string())
-                    .bind(org_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-                if ok.is_none() {
-                    return Err(kintsugi_store::StoreError::NotFound("team"));
-                }
-                $crate::sqlx::query("INSERT INTO team_members (team_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(team.to_string())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-            }
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn set_gate_settings(&self, org_id: uuid::Uuid, g: &kintsugi_core::gate::GateSettings, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            let done = $crate::sqlx::query(
-                "UPDATE organisations SET gate_pulses = $1, gate_target_cap = $2, gate_min_change = $3, gate_follow_through = $4, \
-                 gate_min_weeks = $5, gate_deception_weeks = $6 WHERE id = $7",
-            )
-            .bind(i64::from(g.pulses_required))
-            .bind(i64::from(g.target_cap_tenths))
-            .bind(i64::from(g.min_change_tenths))
-            .bind(i64::from(g.follow_through_percent))
-            .bind(i64::from(g.min_weeks))
-            .bind(i64::from(g.deception_extra_weeks))
-            .bind(org_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            $crate::one_row(done.rows_affected(), "organisation")?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn set_pair_consent(&self, repair_id: uuid::Uuid, consent: bool, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
-            $crate::sqlx::query("UPDATE repairs SET pair_consent = $1 WHERE id = $2")
-                .bind(consent)
-                .bind(repair_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn move_stage(
-            &self,
-            repair_id: uuid::Uuid,
-            from: kintsugi_store::Stage,
-            transition: &kintsugi_core::repair::Transition,
-            gate_passes: Option<bool>,
-            audit: &kintsugi_store::Audit,
-        ) -> kintsugi_store::Result<kintsugi_store::Stage> {
-            use kintsugi_core::repair::{Facts, Transition, check};
-            let id = repair_id.to_string();
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &id).await?;
-            let (stage, no_round_reason): (String, Option<String>) =
-                $crate::sqlx::query_as("SELECT stage, no_round_reason FROM repairs WHERE id = $1")
-                    .bind(&id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-            let stage = kintsugi_store::Stage::parse(&stage).map_err(|e| kintsugi_store::StoreError::Internal(e.to_string()))?;
-            if stage != from {
-                return Err(kintsugi_store::StoreError::Conflict(format!(
-                    "the repair has moved on to {} meanwhile; reload to see it",
-                    stage.label()
-                )));
-            }
-            let mut counts = Vec::new();
-            for sql in [
-                "SELECT COUNT(*) FROM acknowledgments WHERE repair_id = $1",
-                "SELECT COUNT(*) FROM causes WHERE repair_id = $1",
-                "SELECT COUNT(*) FROM commitments WHERE repair_id = $1",
-                "SELECT COUNT(*) FROM rounds WHERE repair_id = $1 AND kind = 'listening' AND status = 'closed'",
-            ] {
-                let (n,): (i64,) = $crate::sqlx::query_as(sql).bind(&id).fetch_one(&mut *tx).await.map_err($crate::db)?;
-                counts.push(n as usize);
-            }
-            let facts = Facts {
-                stage: Some(stage),
-                acknowledgments: counts[0],
-                closed_listening_rounds: counts[3],
-                no_round_reason: no_round_reason.is_some(),
-                causes: counts[1],
-                scheduled_commitments: counts[2],
-                gate_passes,
-            };
-            let to = check(&facts, transition).map_err(|r| kintsugi_store::StoreError::Refused(r.message))?;
-            let (closed, overridden) = match transition {
-                Transition::Close { reason } => (Some(reason.as_str()), None),
-                Transition::Override { reason } => (None, Some(reason.as_str())),
-                Transition::Advance => (None, None),
-            };
-            $crate::sqlx::query(
-                "UPDATE repairs SET stage = $1, closed_reason = COALESCE($2, closed_reason), \
-                 override_reason = COALESCE($3, override_reason), \
-                 rebuild_started_at = CASE WHEN $1 = 'rebuild' THEN $5 ELSE rebuild_started_at END WHERE id = $4",
-            )
-            .bind(to.as_str())
-            .bind(closed)
-            .bind(overridden)
-            .bind(&id)
-            .bind($crate::ts(audit.at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)?;
-            Ok(to)
-        }
-
-        async fn post_update(&self, repair_id: uuid::Uuid, u: &kintsugi_store::NewUpdate, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let id = repair_id.to_string();
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &id).await?;
-            Self::insert_update(&mut tx, &id, u).await?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn edit_update(&self, repair_id: uuid::Uuid, e: &kintsugi_store::UpdateEdit, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let (update_id, editor_id, body, reason, at) = (e.update_id, e.editor_id, e.body.as_str(), e.reason.as_deref(), e.at);
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
-            let found: Option<(String,)> = $crate::sqlx::query_as("SELECT kind FROM updates WHERE id = $1 AND repair_id = $2")
-                .bind(update_id.to_string())
-                .bind(repair_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            match found {
-                None => return Err(kintsugi_store::StoreError::NotFound("update")),
-                Some((kind,)) if kind == kintsugi_store::UpdateKind::Missed.as_str() => {
-                    return Err(kintsugi_store::StoreError::Refused("updates Kintsugi posts itself cannot be edited".into()));
-                }
-                Some(_) => {}
-            }
-            let (version,): (i64,) = $crate::sqlx::query_as("SELECT MAX(version) + 1 FROM update_versions WHERE update_id = $1")
-                .bind(update_id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            $crate::sqlx::query(
-                "INSERT INTO update_versions (update_id, version, body, reason, editor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(update_id.to_string())
-            .bind(version)
-            .bind(body)
-            .bind(reason)
-            .bind(editor_id.to_string())
-            .bind($crate::ts(at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn updates(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Update>> {
-            let rows: Vec<$crate::UpdateRow> = $crate::sqlx::query_as(
-                "SELECT u.id, u.seq, u.kind, u.author_id, p.name AS author_name, u.created_at FROM updates u \
-                 LEFT JOIN people p ON p.id = u.author_id WHERE u.repair_id = $1 ORDER BY u.seq",
-            )
-            .bind(repair_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let versions: Vec<$crate::VersionRow> = $crate::sqlx::query_as(
-                "SELECT v.update_id, v.version, v.body, v.reason, e.name AS editor_name, v.created_at FROM update_versions v \
-                 JOIN updates u ON u.id = v.update_id LEFT JOIN people e ON e.id = v.editor_id \
-                 WHERE u.repair_id = $1 ORDER BY v.update_id, v.version",
-            )
-            .bind(repair_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let versions = $crate::ByParent::new(&versions, |v| v.update_id.as_str());
-            rows.into_iter().map(|r| r.into_update(&versions)).collect()
-        }
-
-        async fn add_commitment(&self, c: &kintsugi_store::NewCommitment, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let Some(first) = c.due_dates.first() else {
-                return Err(kintsugi_store::StoreError::Refused("a commitment needs at least one due date".into()));
-            };
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &c.repair_id.to_string()).await?;
-            $crate::sqlx::query(
-                "INSERT INTO commitments (id, repair_id, owner_id, statement, cadence, occurrence_count, first_due, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(c.id.to_string())
-            .bind(c.repair_id.to_string())
-            .bind(c.owner_id.to_string())
-            .bind(&c.statement)
-            .bind(c.cadence.as_deref())
-            .bind(c.due_dates.len() as i64)
-            .bind($crate::date_text(*first))
-            .bind($crate::ts(c.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            for due in &c.due_dates {
-                $crate::sqlx::query("INSERT INTO occurrences (commitment_id, due, done_on, missed_announced) VALUES ($1, $2, NULL, $3)")
-                    .bind(c.id.to_string())
-                    .bind($crate::date_text(*due))
-                    .bind(false)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::map_err("two occurrences on the same day"))?;
-            }
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn commitments(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
-            self.load_commitments($crate::CommitmentsOf::Repair, repair_id).await
-        }
-
-        async fn commitments_owned_by(&self, person_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
-            self.load_commitments($crate::CommitmentsOf::Owner, person_id).await
-        }
-
-        async fn commitments_in_org(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
-            self.load_commitments($crate::CommitmentsOf::Organisation, org_id).await
-        }
-
-        async fn mark_done(&self, commitment_id: uuid::Uuid, due: time::Date, on: time::Date, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            let done = $crate::sqlx::query("UPDATE occurrences SET done_on = $1 WHERE commitment_id = $2 AND due = $3")
-                .bind($crate::date_text(on))
-                .bind(commitment_id.to_string())
-                .bind($crate::date_text(due))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            $crate::one_row(done.rows_affected(), "occurrence")?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn confirm(&self, commitment_id: uuid::Uuid, due: time::Date, person_id: uuid::Uuid, happened: bool, on: time::Date) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query("INSERT INTO confirmation_receipts (commitment_id, due, person_id) VALUES ($1, $2, $3)")
-                .bind(commitment_id.to_string())
-                .bind($crate::date_text(due))
-                .bind(person_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::map_err("you have already confirmed this occurrence"))?;
-            $crate::sqlx::query("INSERT INTO confirmations (id, commitment_id, due, happened, confirmed_on) VALUES ($1, $2, $3, $4, $5)")
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(commitment_id.to_string())
-                .bind($crate::date_text(due))
-                .bind(happened)
-                .bind($crate::date_text(on))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn announce_missed(&self, repair_id: uuid::Uuid, commitment_id: uuid::Uuid, due: time::Date, u: &kintsugi_store::NewUpdate) -> kintsugi_store::Result<bool> {
-            let id = repair_id.to_string();
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &id).await?;
-            let flipped = $crate::sqlx::query(
-                "UPDATE occurrences SET missed_announced = $1 WHERE commitment_id = $2 AND due = $3 AND missed_announced = $4",
-            )
-            .bind(true)
-            .bind(commitment_id.to_string())
-            .bind($crate::date_text(due))
-            .bind(false)
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            if flipped.rows_affected() != 1 {
-                return Ok(false);
-            }
-            Self::insert_update(&mut tx, &id, u).await?;
-            tx.commit().await.map_err($crate::db)?;
-            Ok(true)
-        }
-
-        async fn notifications(&self, person_id: uuid::Uuid, limit: u32) -> kintsugi_store::Result<Vec<kintsugi_store::Notification>> {
-            let rows: Vec<$crate::NotificationRow> = $crate::sqlx::query_as(
-                "SELECT id, repair_id, body, seen, created_at FROM notifications WHERE person_id = $1 \
-                 ORDER BY created_at DESC, id LIMIT $2",
-            )
-            .bind(person_id.to_string())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            rows.into_iter().map(TryInto::try_into).collect()
-        }
-
-        async fn mark_notifications_seen(&self, person_id: uuid::Uuid) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query("UPDATE notifications SET seen = $1 WHERE person_id = $2")
-                .bind(true)
-                .bind(person_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn set_feed_token(&self, person_id: uuid::Uuid, token_hash: &str, at: time::OffsetDateTime) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query("DELETE FROM feed_tokens WHERE person_id = $1")
-                .bind(person_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            $crate::sqlx::query("INSERT INTO feed_tokens (token_hash, person_id, created_at) VALUES ($1, $2, $3)")
-                .bind(token_hash)
-                .bind(person_id.to_string())
-                .bind($crate::ts(at))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::map_err("feed token"))?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn revoke_feed_token(&self, person_id: uuid::Uuid) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query("DELETE FROM feed_tokens WHERE person_id = $1")
-                .bind(person_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn feed_person(&self, token_hash: &str) -> kintsugi_store::Result<Option<kintsugi_store::Person>> {
-            let found: Option<(String, String)> = $crate::sqlx::query_as(
-                "SELECT p.org_id, p.id FROM feed_tokens f JOIN people p ON p.id = f.person_id WHERE f.token_hash = $1 AND p.active",
-            )
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let Some((org_id, id)) = found else { return Ok(None) };
-            Self::one_person(&self.pool, &org_id, &id).await
-        }
-
-        async fn open_round(&self, r: &kintsugi_store::NewRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            // Rounds without a repair (team health) open through `open_health_round`.
-            let repair_id = r.repair_id.ok_or(kintsugi_store::StoreError::NotFound("repair"))?;
-            let mut tx = self.write_tx().await?;
-            Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
-            let open: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM rounds WHERE repair_id = $1 AND kind = $2 AND status = 'open' AND COALESCE(subject, '') = COALESCE($3, '')")
-                .bind(repair_id.to_string())
-                .bind(&r.kind)
-                .bind(r.subject.as_deref())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            if open.is_some() {
-                return Err(kintsugi_store::StoreError::Conflict("a round of this kind is already open in this repair; close it first".into()));
-            }
-            $crate::sqlx::query(
-                "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject) \
-                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL, $8)",
-            )
-            .bind(r.id.to_string())
-            .bind(repair_id.to_string())
-            .bind(&r.kind)
-            .bind(&r.public_key)
-            .bind(&r.fingerprint)
-            .bind(r.closes_at.map($crate::ts))
-            .bind($crate::ts(r.opened_at))
-            .bind(r.subject.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn round(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<kintsugi_store::Round>> {
-            let row: Option<$crate::RoundRow> = $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!("{} WHERE id = $1", $crate::ROUND_SQL)))
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::db)?;
-            row.map(TryInto::try_into).transpose()
-        }
-
-        async fn rounds_of(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Round>> {
-            let rows: Vec<$crate::RoundRow> =
-                $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!("{} WHERE repair_id = $1 ORDER BY opened_at, id", $crate::ROUND_SQL)))
-                    .bind(repair_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
-            rows.into_iter().map(TryInto::try_into).collect()
-        }
-
-        async fn close_round(&self, id: uuid::Uuid, at: time::OffsetDateTime, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            let done = $crate::sqlx::query("UPDATE rounds SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'")
-                .bind($crate::ts(at))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            if done.rows_affected() != 1 {
-                return Err(kintsugi_store::StoreError::Conflict("this round is already closed".into()));
-            }
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn record_issue(&self, round_id: uuid::Uuid, person_id: uuid::Uuid) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query("INSERT INTO round_issued (round_id, person_id) VALUES ($1, $2)")
-                .bind(round_id.to_string())
-                .bind(person_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::map_err("a token for this round was already issued to you"))?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn redeem(&self, batch: &[kintsugi_store::Redemption]) -> kintsugi_store::Result<Vec<kintsugi_store::Redeemed>> {
-            let mut tx = self.write_tx().await?;
-            let mut out = Vec::with_capacity(batch.len());
-            for r in batch {
-                let open: Option<(String,)> = $crate::sqlx::query_as("SELECT status FROM rounds WHERE id = $1")
-                    .bind(r.round_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-                if open.map(|(s,)| s) != Some("open".into()) {
-                    out.push(kintsugi_store::Redeemed::RoundClosed);
-                    continue;
-                }
-                let spent = $crate::sqlx::query("INSERT INTO round_spent (round_id, mark) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(r.round_id.to_string())
-                    .bind(&r.mark)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-                if spent.rows_affected() != 1 {
-                    out.push(kintsugi_store::Redeemed::AlreadySpent);
-                    continue;
-                }
-                $crate::sqlx::query("INSERT INTO round_answers (id, round_id, category, comment, rating, reply_check) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(r.answer.id.to_string())
-                    .bind(r.round_id.to_string())
-                    .bind(r.answer.category.as_deref())
-                    .bind(r.answer.comment.as_deref())
-                    .bind(r.answer.rating)
-                    .bind(r.answer.reply_check.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-                for (item, value) in &r.answer.items {
-                    $crate::sqlx::query("INSERT INTO answer_items (answer_id, item, value) VALUES ($1, $2, $3)")
-                        .bind(r.answer.id.to_string())
-                        .bind(item)
-                        .bind(value)
+                for due in &c.due_dates {
+                    $crate::sqlx::query("INSERT INTO occurrences (commitment_id, due, done_on, missed_announced) VALUES ($1, $2, NULL, $3)")
+                        .bind(c.id.to_string())
+                        .bind($crate::date_text(*due))
+                        .bind(false)
                         .execute(&mut *tx)
                         .await
-                        .map_err($crate::db)?;
+                        .map_err($crate::map_err("two occurrences on the same day"))?;
                 }
-                out.push(kintsugi_store::Redeemed::Stored);
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
             }
-            tx.commit().await.map_err($crate::db)?;
-            Ok(out)
-        }
 
-        async fn spent(&self, round_id: uuid::Uuid, mark: &str) -> kintsugi_store::Result<bool> {
-            let found: Option<(String,)> = $crate::sqlx::query_as("SELECT mark FROM round_spent WHERE round_id = $1 AND mark = $2")
-                .bind(round_id.to_string())
-                .bind(mark)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::db)?;
-            Ok(found.is_some())
-        }
+            async fn commitments(&self, repair_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
+                self.load_commitments($crate::CommitmentsOf::Repair, repair_id).await
+            }
 
-        async fn answers(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Answer>> {
-            let rows: Vec<$crate::AnswerRow> =
-                $crate::sqlx::query_as("SELECT id, category, comment, rating, reply_check FROM round_answers WHERE round_id = $1 ORDER BY id")
-                    .bind(round_id.to_string())
-                    .fetch_all(&self.pool)
+            async fn commitments_owned_by(&self, person_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
+                self.load_commitments($crate::CommitmentsOf::Owner, person_id).await
+            }
+
+            async fn commitments_in_org(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Commitment>> {
+                self.load_commitments($crate::CommitmentsOf::Organisation, org_id).await
+            }
+
+            async fn mark_done(&self, commitment_id: uuid::Uuid, due: time::Date, on: time::Date, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = $crate::sqlx::query("UPDATE occurrences SET done_on = $1 WHERE commitment_id = $2 AND due = $3")
+                    .bind($crate::date_text(on))
+                    .bind(commitment_id.to_string())
+                    .bind($crate::date_text(due))
+                    .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
-            let items: Vec<(String, String, i64)> = $crate::sqlx::query_as(
-                "SELECT i.answer_id, i.item, i.value FROM answer_items i JOIN round_answers a ON a.id = i.answer_id WHERE a.round_id = $1",
-            )
-            .bind(round_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            let mut answers: Vec<kintsugi_store::Answer> = rows.into_iter().map(TryInto::try_into).collect::<kintsugi_store::Result<_>>()?;
-            for a in &mut answers {
-                let id = a.id.to_string();
-                a.items = items.iter().filter(|(answer, _, _)| *answer == id).map(|(_, item, v)| (item.clone(), *v)).collect();
-                a.items.sort();
+                $crate::one_row(done.rows_affected(), "occurrence")?;
+                Self::write_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err($crate::db)
             }
-            Ok(answers)
-        }
 
-        async fn answer_by_reply_check(&self, check: &str) -> kintsugi_store::Result<Option<(uuid::Uuid, kintsugi_store::Answer)>> {
-            let row: Option<(String,)> = $crate::sqlx::query_as("SELECT round_id FROM round_answers WHERE reply_check = $1")
-                .bind(check)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::db)?;
-            let Some((round,)) = row else { return Ok(None) };
-            let answer: $crate::AnswerRow =
-                $crate::sqlx::query_as("SELECT id, category, comment, rating, reply_check FROM round_answers WHERE reply_check = $1")
-                    .bind(check)
-                    .fetch_one(&self.pool)
+            async fn confirm(&self, commitment_id: uuid::Uuid, due: time::Date, person_id: uuid::Uuid, happened: bool, on: time::Date) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("INSERT INTO confirmation_receipts (commitment_id, due, person_id) VALUES ($1, $2, $3)")
+                    .bind(commitment_id.to_string())
+                    .bind($crate::date_text(due))
+                    .bind(person_id.to_string())
+                    .execute(&mut *tx)
                     .await
-                    .map_err($crate::db)?;
-            Ok(Some(($crate::uuid(&round)?, answer.try_into()?)))
-        }
-
-        async fn add_reply(&self, answer_id: uuid::Uuid, from_author: bool, body: &str) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            let (seq,): (i64,) = $crate::sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM answer_replies WHERE answer_id = $1")
-                .bind(answer_id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err($crate::db)?;
-            $crate::sqlx::query("INSERT INTO answer_replies (id, answer_id, from_author, body, seq) VALUES ($1, $2, $3, $4, $5)")
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(answer_id.to_string())
-                .bind(from_author)
-                .bind(body)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::map_err("another reply arrived at the same moment; send yours again"))?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn replies(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Reply>> {
-            let rows: Vec<(String, bool, String, i64)> = $crate::sqlx::query_as(
-                "SELECT r.answer_id, r.from_author, r.body, r.seq FROM answer_replies r JOIN round_answers a ON a.id = r.answer_id \
-                 WHERE a.round_id = $1 ORDER BY r.answer_id, r.seq",
-            )
-            .bind(round_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err($crate::db)?;
-            rows.into_iter()
-                .map(|(answer, from_author, body, seq)| {
-                    Ok(kintsugi_store::Reply { answer_id: $crate::uuid(&answer)?, from_author, body, seq: seq as u32 })
-                })
-                .collect()
-        }
-
-        async fn record_confirmations(&self, commitment_id: uuid::Uuid, due: time::Date, yes: u32, no: u32, on: time::Date) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            for happened in std::iter::repeat_n(true, yes as usize).chain(std::iter::repeat_n(false, no as usize)) {
+                    .map_err($crate::map_err("you have already confirmed this occurrence"))?;
                 $crate::sqlx::query("INSERT INTO confirmations (id, commitment_id, due, happened, confirmed_on) VALUES ($1, $2, $3, $4, $5)")
                     .bind(uuid::Uuid::new_v4().to_string())
                     .bind(commitment_id.to_string())
@@ -937,151 +540,30 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)
             }
-            tx.commit().await.map_err($crate::db)
-        }
 
-        // ---- The lessons library (helpers in lessons.rs) ----
-
-        async fn publish_lesson(
-            &self,
-            l: &kintsugi_store::NewLesson,
-            audit: &kintsugi_store::Audit,
-        ) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query(
-                "INSERT INTO lessons (id, org_id, repair_id, breach, title, what_broke, causes, what_worked, figures, published_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(l.id.to_string())
-            .bind(l.org_id.to_string())
-            .bind(l.repair_id.to_string())
-            .bind(l.breach.as_str())
-            .bind(&l.text.title)
-            .bind(&l.text.what_broke)
-            .bind(&l.text.causes)
-            .bind(&l.text.what_worked)
-            .bind(&l.text.figures)
-            .bind($crate::ts(l.published_at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::map_err("this repair's lesson is already in the library"))?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn lessons(
-            &self,
-            org_id: uuid::Uuid,
-            pattern: Option<&str>,
-        ) -> kintsugi_store::Result<Vec<kintsugi_store::Lesson>> {
-            self.load_lessons(org_id, None, pattern).await
-        }
-
-        async fn lesson(
-            &self,
-            org_id: uuid::Uuid,
-            id: uuid::Uuid,
-        ) -> kintsugi_store::Result<Option<kintsugi_store::Lesson>> {
-            Ok(self.load_lessons(org_id, Some(id), None).await?.pop())
-        }
-
-        async fn lesson_of_repair(
-            &self,
-            repair_id: uuid::Uuid,
-        ) -> kintsugi_store::Result<Option<uuid::Uuid>> {
-            let row: Option<(String,)> =
-                $crate::sqlx::query_as("SELECT id FROM lessons WHERE repair_id = $1")
-                    .bind(repair_id.to_string())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
-            row.map(|(id,)| $crate::uuid(&id)).transpose()
-        }
-
-        async fn submit_story(&self, s: &kintsugi_store::NewStory) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            $crate::sqlx::query(
-                "INSERT INTO stories (id, org_id, title, body, week, reply_check, hidden) VALUES ($1, $2, $3, $4, $5, $6, FALSE)",
-            )
-            .bind(s.id.to_string())
-            .bind(s.org_id.to_string())
-            .bind(&s.title)
-            .bind(&s.body)
-            .bind(s.week)
-            .bind(&s.reply_check)
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::map_err("a story with this reply capability already exists; pick a new one"))?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn stories(
-            &self,
-            org_id: uuid::Uuid,
-            pattern: Option<&str>,
-            with_hidden: bool,
-        ) -> kintsugi_store::Result<Vec<kintsugi_store::Story>> {
-            self.load_stories(Some(org_id), None, None, pattern, with_hidden).await
-        }
-
-        async fn story(
-            &self,
-            org_id: uuid::Uuid,
-            id: uuid::Uuid,
-        ) -> kintsugi_store::Result<Option<kintsugi_store::Story>> {
-            Ok(self.load_stories(Some(org_id), Some(id), None, None, true).await?.pop())
-        }
-
-        async fn story_by_check(
-            &self,
-            check: &str,
-        ) -> kintsugi_store::Result<Option<kintsugi_store::Story>> {
-            Ok(self.load_stories(None, None, Some(check), None, true).await?.pop())
-        }
-
-        async fn answer_story(
-            &self,
-            org_id: uuid::Uuid,
-            story_id: uuid::Uuid,
-            a: &kintsugi_store::StoryAnswer,
-            audit: &kintsugi_store::Audit,
-        ) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            Self::story_in_org(&mut tx, org_id, story_id).await?;
-            $crate::sqlx::query(
-                "INSERT INTO story_answers (id, story_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(a.id.to_string())
-            .bind(story_id.to_string())
-            .bind(a.author_id.to_string())
-            .bind(&a.body)
-            .bind($crate::ts(a.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
-
-        async fn set_story_hidden(
-            &self,
-            org_id: uuid::Uuid,
-            story_id: uuid::Uuid,
-            hidden: bool,
-            audit: &kintsugi_store::Audit,
-        ) -> kintsugi_store::Result<()> {
-            let mut tx = self.write_tx().await?;
-            Self::story_in_org(&mut tx, org_id, story_id).await?;
-            $crate::sqlx::query("UPDATE stories SET hidden = $1 WHERE id = $2")
-                .bind(hidden)
-                .bind(story_id.to_string())
+            async fn announce_missed(&self, repair_id: uuid::Uuid, commitment_id: uuid::Uuid, due: time::Date, u: &kintsugi_store::NewUpdate) -> kintsugi_store::Result<bool> {
+                let id = repair_id.to_string();
+                let mut tx = self.write_tx().await?;
+                Self::lock_repair(&mut tx, &id).await?;
+                let flipped = $crate::sqlx::query(
+                    "UPDATE occurrences SET missed_announced = $1 WHERE commitment_id = $2 AND due = $3 AND missed_announced = $4",
+                )
+                .bind(true)
+                .bind(commitment_id.to_string())
+                .bind($crate::date_text(due))
+                .bind(false)
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-            Self::write_audit(&mut tx, audit).await?;
-            tx.commit().await.map_err($crate::db)
-        }
+                if flipped.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::insert_update(&mut tx, &id, u).await?;
+                tx.commit().await.map_err($crate::db)?;
+                Ok(true)
+            }
         }
     };
 }

@@ -148,7 +148,7 @@ pub async fn restore(backup: &Path, live: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kintsugi_store::Store;
+    use kintsugi_store::OrganisationStore;
 
     #[tokio::test]
     async fn conformance_story() {

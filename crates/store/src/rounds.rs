@@ -1,0 +1,44 @@
+//! Anonymous rounds in the storage interface: opening and closing them, the tokens issued
+//! and spent, the answers and their reply threads. A part of [`crate::Store`].
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Answer, Audit, Date, NewRound, Redeemed, Redemption, Reply, Result, Round};
+
+/// Anonymous rounds.
+#[async_trait]
+pub trait RoundStore: Send + Sync {
+    /// Opens a round; refused while another round of the same kind (and subject) is open in the repair.
+    async fn open_round(&self, round: &NewRound, audit: &Audit) -> Result<()>;
+    async fn round(&self, id: Uuid) -> Result<Option<Round>>;
+    async fn rounds_of(&self, repair_id: Uuid) -> Result<Vec<Round>>;
+    /// Closes an open round; `Conflict` when it was already closed.
+    async fn close_round(&self, id: Uuid, at: OffsetDateTime, audit: &Audit) -> Result<()>;
+    /// Records that `person_id` received a token for `round_id`, once; `Conflict` the second time.
+    /// No time is kept: when someone fetched a token says nothing about their answer.
+    async fn record_issue(&self, round_id: Uuid, person_id: Uuid) -> Result<()>;
+    /// Stores a batch of answers in one transaction, each with its token marked spent, in
+    /// the order given (the caller shuffles). The answers are durable when this returns.
+    async fn redeem(&self, batch: &[Redemption]) -> Result<Vec<Redeemed>>;
+    /// Whether a token (by its mark) was spent in a round.
+    async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
+    /// The answers of a round, in random id order.
+    async fn answers(&self, round_id: Uuid) -> Result<Vec<Answer>>;
+    /// Records the outcome of an anonymous confirmation round as unattributed confirmations.
+    async fn record_confirmations(
+        &self,
+        commitment_id: Uuid,
+        due: Date,
+        yes: u32,
+        no: u32,
+        on: Date,
+    ) -> Result<()>;
+    /// The answer whose reply check is `check`, with its round: how an author's capability finds their answer.
+    async fn answer_by_reply_check(&self, check: &str) -> Result<Option<(Uuid, Answer)>>;
+    /// Adds a message to an answer's thread.
+    async fn add_reply(&self, answer_id: Uuid, from_author: bool, body: &str) -> Result<()>;
+    /// The threads of a round's answers, in order.
+    async fn replies(&self, round_id: Uuid) -> Result<Vec<Reply>>;
+}
