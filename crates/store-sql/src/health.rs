@@ -185,7 +185,7 @@ macro_rules! health_impl {
                      VALUES ($1, NULL, $2, $3, $4, 'open', $5, $6, NULL, $7)",
                 )
                 .bind(r.id.to_string())
-                .bind(&r.kind)
+                .bind(r.kind.as_str())
                 .bind(&r.public_key)
                 .bind(&r.fingerprint)
                 .bind(r.closes_at.map($crate::ts))

@@ -49,6 +49,30 @@ impl TryFrom<JobRow> for kintsugi_store::Job {
 macro_rules! impl_job_store {
     ($store:ty) => {
         impl $store {
+            /// Stores a job unless its idempotency key has one; true when stored. Shared by
+            /// `enqueue_job` and the writes that enqueue inside their own transaction.
+            async fn insert_job(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                job: &kintsugi_store::NewJob,
+            ) -> kintsugi_store::Result<bool> {
+                let done = $crate::sqlx::query(
+                    "INSERT INTO jobs (id, org_id, kind, payload, idempotency_key, state, attempts, max_attempts, run_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(job.id.to_string())
+                .bind(job.org_id.map(|o| o.to_string()))
+                .bind(&job.kind)
+                .bind(&job.payload)
+                .bind(&job.idempotency_key)
+                .bind(i64::from(job.max_attempts.max(1)))
+                .bind($crate::ts(job.run_at))
+                .bind($crate::ts(job.created_at))
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn put_email_preference(
                 tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
                 person_id: &str,
@@ -73,23 +97,9 @@ macro_rules! impl_job_store {
         impl kintsugi_store::JobStore for $store {
             async fn enqueue_job(&self, job: &kintsugi_store::NewJob) -> kintsugi_store::Result<bool> {
                 let mut tx = self.write_tx().await?;
-                let done = $crate::sqlx::query(
-                    "INSERT INTO jobs (id, org_id, kind, payload, idempotency_key, state, attempts, max_attempts, run_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
-                )
-                .bind(job.id.to_string())
-                .bind(job.org_id.map(|o| o.to_string()))
-                .bind(&job.kind)
-                .bind(&job.payload)
-                .bind(&job.idempotency_key)
-                .bind(i64::from(job.max_attempts.max(1)))
-                .bind($crate::ts(job.run_at))
-                .bind($crate::ts(job.created_at))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::db)?;
+                let stored = Self::insert_job(&mut tx, job).await?;
                 tx.commit().await.map_err($crate::db)?;
-                Ok(done.rows_affected() == 1)
+                Ok(stored)
             }
 
             async fn known_job_keys(&self, keys: &[String]) -> kintsugi_store::Result<std::collections::HashSet<String>> {
@@ -174,6 +184,22 @@ macro_rules! impl_job_store {
                      WHERE id = $2 AND lease = $3 AND state = 'running'",
                 )
                 .bind($crate::ts(now))
+                .bind(id.to_string())
+                .bind(lease.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_job(&self, id: uuid::Uuid, lease: uuid::Uuid) -> kintsugi_store::Result<bool> {
+                let mut tx = self.write_tx().await?;
+                // The attempt the claim counted is given back: the job did not fail.
+                let done = $crate::sqlx::query(
+                    "UPDATE jobs SET state = 'queued', lease = NULL, locked_until = NULL, attempts = attempts - 1 \
+                     WHERE id = $1 AND lease = $2 AND state = 'running'",
+                )
                 .bind(id.to_string())
                 .bind(lease.to_string())
                 .execute(&mut *tx)

@@ -4,9 +4,10 @@
 //! `write_tx()` method (SQLite begins it with `BEGIN IMMEDIATE`): the inherent helpers the
 //! queries share, then one `impl` per part of the trait, each written by a macro in the
 //! module named for its aggregate (`organisations`, `people`, `repairs`, `rounds`,
-//! `lessons`, `webhooks`, `health`, `jobs`). Row types and the longer shared queries are
+//! `lessons`, `webhooks`, `events`, `health`, `jobs`). Row types and the longer shared queries are
 //! in `rows`. Every write runs in one transaction, so a refused operation stores nothing.
 
+mod events;
 mod health;
 mod jobs;
 mod lessons;
@@ -275,6 +276,7 @@ macro_rules! impl_store {
         $crate::round_impl!($store);
         $crate::lesson_impl!($store);
         $crate::webhook_impl!($store);
+        $crate::event_impl!($store);
     };
 }
 

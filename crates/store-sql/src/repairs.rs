@@ -332,6 +332,7 @@ macro_rules! repair_impl {
                 transition: &kintsugi_core::repair::Transition,
                 gate_passes: Option<bool>,
                 audit: &kintsugi_store::Audit,
+                event: &kintsugi_store::NewEvent,
             ) -> kintsugi_store::Result<kintsugi_store::Stage> {
                 use kintsugi_core::repair::{Facts, Transition, check};
                 let id = repair_id.to_string();
@@ -389,16 +390,24 @@ macro_rules! repair_impl {
                 .await
                 .map_err($crate::db)?;
                 Self::write_audit(&mut tx, audit).await?;
+                Self::write_event(&mut tx, repair_id, event).await?;
                 tx.commit().await.map_err($crate::db)?;
                 Ok(to)
             }
 
-            async fn post_update(&self, repair_id: uuid::Uuid, u: &kintsugi_store::NewUpdate, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            async fn post_update(
+                &self,
+                repair_id: uuid::Uuid,
+                u: &kintsugi_store::NewUpdate,
+                audit: &kintsugi_store::Audit,
+                event: &kintsugi_store::NewEvent,
+            ) -> kintsugi_store::Result<()> {
                 let id = repair_id.to_string();
                 let mut tx = self.write_tx().await?;
                 Self::lock_repair(&mut tx, &id).await?;
                 Self::insert_update(&mut tx, &id, u).await?;
                 Self::write_audit(&mut tx, audit).await?;
+                Self::write_event(&mut tx, repair_id, event).await?;
                 tx.commit().await.map_err($crate::db)
             }
 
@@ -543,7 +552,14 @@ macro_rules! repair_impl {
                 tx.commit().await.map_err($crate::db)
             }
 
-            async fn announce_missed(&self, repair_id: uuid::Uuid, commitment_id: uuid::Uuid, due: time::Date, u: &kintsugi_store::NewUpdate) -> kintsugi_store::Result<bool> {
+            async fn announce_missed(
+                &self,
+                repair_id: uuid::Uuid,
+                commitment_id: uuid::Uuid,
+                due: time::Date,
+                u: &kintsugi_store::NewUpdate,
+                event: &kintsugi_store::NewEvent,
+            ) -> kintsugi_store::Result<bool> {
                 let id = repair_id.to_string();
                 let mut tx = self.write_tx().await?;
                 Self::lock_repair(&mut tx, &id).await?;
@@ -561,6 +577,7 @@ macro_rules! repair_impl {
                     return Ok(false);
                 }
                 Self::insert_update(&mut tx, &id, u).await?;
+                Self::write_event(&mut tx, repair_id, event).await?;
                 tx.commit().await.map_err($crate::db)?;
                 Ok(true)
             }

@@ -6,14 +6,19 @@ macro_rules! round_impl {
     ($store:ty) => {
         #[$crate::async_trait]
         impl kintsugi_store::RoundStore for $store {
-            async fn open_round(&self, r: &kintsugi_store::NewRound, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+            async fn open_round(
+                &self,
+                r: &kintsugi_store::NewRound,
+                audit: &kintsugi_store::Audit,
+                event: &kintsugi_store::NewEvent,
+            ) -> kintsugi_store::Result<()> {
                 // Rounds without a repair (team health) open through `open_health_round`.
                 let repair_id = r.repair_id.ok_or(kintsugi_store::StoreError::NotFound("repair"))?;
                 let mut tx = self.write_tx().await?;
                 Self::lock_repair(&mut tx, &repair_id.to_string()).await?;
                 let open: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM rounds WHERE repair_id = $1 AND kind = $2 AND status = 'open' AND COALESCE(subject, '') = COALESCE($3, '')")
                     .bind(repair_id.to_string())
-                    .bind(&r.kind)
+                    .bind(r.kind.as_str())
                     .bind(r.subject.as_deref())
                     .fetch_optional(&mut *tx)
                     .await
@@ -27,7 +32,7 @@ macro_rules! round_impl {
                 )
                 .bind(r.id.to_string())
                 .bind(repair_id.to_string())
-                .bind(&r.kind)
+                .bind(r.kind.as_str())
                 .bind(&r.public_key)
                 .bind(&r.fingerprint)
                 .bind(r.closes_at.map($crate::ts))
@@ -37,6 +42,7 @@ macro_rules! round_impl {
                 .await
                 .map_err($crate::db)?;
                 Self::write_audit(&mut tx, audit).await?;
+                Self::write_event(&mut tx, repair_id, event).await?;
                 tx.commit().await.map_err($crate::db)
             }
 

@@ -565,6 +565,8 @@ pub struct RoundRow {
     pub subject: Option<String>,
 }
 
+use kintsugi_core::rounds::RoundKind;
+
 pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject FROM rounds";
 
 impl TryFrom<RoundRow> for kintsugi_store::Round {
@@ -573,7 +575,7 @@ impl TryFrom<RoundRow> for kintsugi_store::Round {
         Ok(kintsugi_store::Round {
             id: uuid(&r.id)?,
             repair_id: r.repair_id.as_deref().map(uuid).transpose()?,
-            kind: r.kind,
+            kind: parsed("round kind", RoundKind::parse(&r.kind))?,
             public_key: r.public_key,
             fingerprint: r.fingerprint,
             subject: r.subject,
@@ -715,6 +717,42 @@ impl TryFrom<DeliveryRow> for kintsugi_store::Delivery {
             last_error: r.last_error,
             created_at: from_ts(r.created_at)?,
             updated_at: from_ts(r.updated_at)?,
+        })
+    }
+}
+
+// ---- Events ----
+
+/// One event with its repair's title.
+pub const EVENT_SQL: &str = "SELECT e.id, e.org_id, e.repair_id, r.title AS repair_title, e.event, e.round_id, \
+    e.stage, e.created_at, e.fanned_out_at FROM events e JOIN repairs r ON r.id = e.repair_id WHERE e.id = $1";
+
+#[derive(sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub org_id: String,
+    pub repair_id: String,
+    pub repair_title: String,
+    pub event: String,
+    pub round_id: Option<String>,
+    pub stage: String,
+    pub created_at: i64,
+    pub fanned_out_at: Option<i64>,
+}
+
+impl TryFrom<EventRow> for kintsugi_store::EventRecord {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        Ok(kintsugi_store::EventRecord {
+            id: uuid(&r.id)?,
+            org_id: uuid(&r.org_id)?,
+            repair_id: uuid(&r.repair_id)?,
+            repair_title: r.repair_title,
+            event: r.event,
+            round_id: r.round_id.as_deref().map(uuid).transpose()?,
+            stage: parsed("stage", Stage::parse(&r.stage))?,
+            created_at: from_ts(r.created_at)?,
+            fanned_out: r.fanned_out_at.is_some(),
         })
     }
 }

@@ -4,6 +4,31 @@
 #[macro_export]
 macro_rules! webhook_impl {
     ($store:ty) => {
+        impl $store {
+            /// Records deliveries to be made (status `queued`), inside the caller's transaction.
+            async fn insert_deliveries(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                list: &[kintsugi_store::NewDelivery],
+            ) -> kintsugi_store::Result<()> {
+                for d in list {
+                    $crate::sqlx::query(
+                        "INSERT INTO webhook_deliveries (id, webhook_id, org_id, event, body, status, attempts, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)",
+                    )
+                    .bind(d.id.to_string())
+                    .bind(d.webhook_id.to_string())
+                    .bind(d.org_id.to_string())
+                    .bind(&d.event)
+                    .bind(&d.body)
+                    .bind($crate::ts(d.created_at))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::map_err("delivery"))?;
+                }
+                Ok(())
+            }
+        }
+
         #[$crate::async_trait]
         impl kintsugi_store::WebhookStore for $store {
             async fn add_webhook(&self, h: &kintsugi_store::NewWebhook, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
@@ -82,21 +107,7 @@ macro_rules! webhook_impl {
 
             async fn add_webhook_deliveries(&self, list: &[kintsugi_store::NewDelivery]) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
-                for d in list {
-                    $crate::sqlx::query(
-                        "INSERT INTO webhook_deliveries (id, webhook_id, org_id, event, body, status, attempts, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)",
-                    )
-                    .bind(d.id.to_string())
-                    .bind(d.webhook_id.to_string())
-                    .bind(d.org_id.to_string())
-                    .bind(&d.event)
-                    .bind(&d.body)
-                    .bind($crate::ts(d.created_at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::map_err("delivery"))?;
-                }
+                Self::insert_deliveries(&mut tx, list).await?;
                 tx.commit().await.map_err($crate::db)
             }
 

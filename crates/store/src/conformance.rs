@@ -376,6 +376,51 @@ fn edit(update_id: Uuid, editor_id: Uuid, body: &str, t: i64) -> UpdateEdit {
     }
 }
 
+/// An event as the layer above stores it with a change: one `event` job, keyed by the event,
+/// fans it out.
+fn event(org_id: Uuid, repair_id: Uuid, name: &str, round_id: Option<Uuid>) -> NewEvent {
+    let id = Uuid::new_v4();
+    NewEvent {
+        id,
+        repair_id,
+        event: name.into(),
+        round_id,
+        at: at(250),
+        fan_out: NewJob {
+            id: Uuid::new_v4(),
+            org_id: Some(org_id),
+            kind: "event".into(),
+            payload: format!("{{\"event_id\":\"{id}\"}}"),
+            idempotency_key: format!("event:{id}"),
+            max_attempts: 5,
+            run_at: at(250),
+            created_at: at(250),
+        },
+    }
+}
+
+/// The organisation's `event` jobs: one per stored event.
+async fn event_jobs(store: &dyn Store, org_id: Uuid) -> usize {
+    let jobs = store.jobs(org_id, None, 1000).await.unwrap();
+    jobs.iter().filter(|j| j.kind == "event").count()
+}
+
+/// The stored event, after checking that its job was stored with it (or neither was).
+async fn stored(store: &dyn Store, e: &NewEvent) -> Option<EventRecord> {
+    let record = store.event(e.id).await.unwrap();
+    let keys = store
+        .known_job_keys(std::slice::from_ref(&e.fan_out.idempotency_key))
+        .await
+        .unwrap();
+    assert_eq!(
+        record.is_some(),
+        keys.len() == 1,
+        "an event and its job are stored together ({})",
+        e.event
+    );
+    record
+}
+
 async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     use kintsugi_core::repair::Transition;
     let lead = person(org_id, "Lee Lead", "lee@acme.example", vec![]);
@@ -445,6 +490,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
 
     // Guardrails are checked inside the move's transaction; a refusal stores nothing.
     let audits = store.audit_log(org_id, 100).await.unwrap().len();
+    let refused_event = event(org_id, repair.id, "repair.stage", None);
     let refused = store
         .move_stage(
             repair.id,
@@ -452,6 +498,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             &Transition::Advance,
             None,
             &audit(org_id, "repair.stage"),
+            &refused_event,
         )
         .await;
     assert!(
@@ -463,6 +510,11 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         audits,
         "a refused move leaves no audit entry"
     );
+    assert!(
+        stored(store, &refused_event).await.is_none(),
+        "nor an event, nor its job"
+    );
+    assert_eq!(event_jobs(store, org_id).await, 0);
     let ack = Acknowledgment {
         id: Uuid::new_v4(),
         author_id: lead.id,
@@ -479,6 +531,7 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         store.acknowledgments(repair.id).await.unwrap()[0].author_name,
         "Lee Lead"
     );
+    let moved_event = event(org_id, repair.id, "repair.stage", None);
     let moved = store
         .move_stage(
             repair.id,
@@ -486,9 +539,27 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             &Transition::Advance,
             None,
             &audit(org_id, "repair.stage"),
+            &moved_event,
         )
         .await;
     assert_eq!(moved.unwrap(), Stage::Understand);
+    assert_eq!(
+        stored(store, &moved_event).await,
+        Some(EventRecord {
+            id: moved_event.id,
+            org_id,
+            repair_id: repair.id,
+            repair_title: "Missed launch date".into(),
+            event: "repair.stage".into(),
+            round_id: None,
+            stage: Stage::Understand,
+            created_at: at(250),
+            fanned_out: false,
+        }),
+        "the move stored its event, with the stage it moved to, in its transaction"
+    );
+    assert_eq!(event_jobs(store, org_id).await, 1, "one event, one job");
+    let stale_event = event(org_id, repair.id, "repair.stage", None);
     let stale = store
         .move_stage(
             repair.id,
@@ -496,12 +567,15 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
             &Transition::Advance,
             None,
             &audit(org_id, "repair.stage"),
+            &stale_event,
         )
         .await;
     assert!(
         matches!(stale, Err(StoreError::Conflict(_))),
         "a move from a stage the repair has left is refused"
     );
+    assert!(stored(store, &stale_event).await.is_none());
+    assert_eq!(event_jobs(store, org_id).await, 1);
 
     store
         .record_no_round_reason(
@@ -531,7 +605,8 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
                 Stage::Understand,
                 &Transition::Advance,
                 None,
-                &audit(org_id, "s")
+                &audit(org_id, "s"),
+                &event(org_id, repair.id, "repair.stage", None),
             )
             .await
             .unwrap(),
@@ -596,19 +671,37 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
                 Stage::Act,
                 &Transition::Advance,
                 None,
-                &audit(org_id, "s")
+                &audit(org_id, "s"),
+                &event(org_id, repair.id, "repair.stage", None),
             )
             .await
             .unwrap(),
         Stage::Rebuild
     );
+    assert_eq!(event_jobs(store, org_id).await, 3);
 
     // The update log: append-only, edits add versions, a missed occurrence is announced once.
     let first = update(UpdateKind::Progress, Some(facilitator), "Plan agreed.");
+    let elsewhere = event(org_id, Uuid::new_v4(), "repair.update", None);
+    assert!(
+        store
+            .post_update(repair.id, &first, &audit(org_id, "x"), &elsewhere)
+            .await
+            .is_err(),
+        "an event about another repair is refused, and the change with it"
+    );
+    assert!(store.updates(repair.id).await.unwrap().is_empty());
+    let posted = event(org_id, repair.id, "repair.update", None);
     store
-        .post_update(repair.id, &first, &audit(org_id, "update.post"))
+        .post_update(repair.id, &first, &audit(org_id, "update.post"), &posted)
         .await
         .unwrap();
+    let record = stored(store, &posted).await.expect("the update's event");
+    assert_eq!(
+        (record.event.as_str(), record.stage, record.org_id),
+        ("repair.update", Stage::Rebuild, org_id)
+    );
+    assert_eq!(event_jobs(store, org_id).await, 4);
     store
         .edit_update(
             repair.id,
@@ -623,24 +716,39 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         "Missed: Send the release plan (due 2027-01-08)",
     );
     let before_missed = store.repair_version(org_id, repair.id).await.unwrap();
+    let missed_event = event(org_id, repair.id, "commitment.missed", None);
     assert!(
         store
-            .announce_missed(repair.id, weekly.id, day(7), &missed)
+            .announce_missed(repair.id, weekly.id, day(7), &missed, &missed_event)
             .await
             .unwrap()
     );
+    let record = stored(store, &missed_event)
+        .await
+        .expect("the miss's event");
+    assert_eq!(
+        (record.repair_title.as_str(), record.stage),
+        ("Missed launch date", Stage::Rebuild)
+    );
+    assert_eq!(event_jobs(store, org_id).await, 5);
     assert!(
         store.repair_version(org_id, repair.id).await.unwrap() > before_missed,
         "a write the page shows bumps the repair's version (migration 0021)"
     );
     let again = update(UpdateKind::Missed, None, "twice");
+    let again_event = event(org_id, repair.id, "commitment.missed", None);
     assert!(
         !store
-            .announce_missed(repair.id, weekly.id, day(7), &again)
+            .announce_missed(repair.id, weekly.id, day(7), &again, &again_event)
             .await
             .unwrap(),
         "announced once"
     );
+    assert!(
+        stored(store, &again_event).await.is_none(),
+        "and its event stored once"
+    );
+    assert_eq!(event_jobs(store, org_id).await, 5);
     let version = store.repair_version(org_id, repair.id).await.unwrap();
     assert!(matches!(
         store
@@ -688,7 +796,8 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
                 Stage::Rebuild,
                 &overridden,
                 None,
-                &audit(org_id, "s")
+                &audit(org_id, "s"),
+                &event(org_id, repair.id, "repair.stage", None),
             )
             .await
             .unwrap(),
@@ -723,8 +832,115 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     store.revoke_feed_token(ana.id).await.unwrap();
     assert!(store.feed_person("feed-2").await.unwrap().is_none());
 
+    assert_eq!(event_jobs(store, org_id).await, 6);
+    fan_out_story(store, org_id, &posted).await;
+
     round_story(store, org_id, repair.id, &[lead.id, ana.id]).await;
     library_story(store, org_id, repair.id, facilitator).await;
+}
+
+/// Fanning out an event writes its deliveries and jobs once: the second run (a redelivered
+/// job, another worker) writes nothing, and a fan-out that fails leaves the event to fan out.
+async fn fan_out_story(store: &dyn Store, org_id: Uuid, e: &NewEvent) {
+    let hook = NewWebhook {
+        id: Uuid::new_v4(),
+        org_id,
+        repair_id: Some(e.repair_id),
+        url: "https://hooks.example/kintsugi".into(),
+        secret: "s3cret".into(),
+        events: vec!["repair.update".into()],
+        created_at: at(260),
+    };
+    store
+        .add_webhook(&hook, &audit(org_id, "webhook.add"))
+        .await
+        .unwrap();
+    // A delivery to `webhook_id` with the job that sends it, and the event's own job again
+    // (its key exists: skipped, as `enqueue_job` would).
+    let plan = |webhook_id: Uuid| {
+        let delivery = NewDelivery {
+            id: Uuid::new_v4(),
+            webhook_id,
+            org_id,
+            event: e.event.clone(),
+            body: "{\"text\":\"Plan agreed.\"}".into(),
+            created_at: at(270),
+        };
+        let send = NewJob {
+            id: Uuid::new_v4(),
+            org_id: Some(org_id),
+            kind: "webhook".into(),
+            payload: format!("{{\"delivery_id\":\"{}\"}}", delivery.id),
+            idempotency_key: format!("webhook:{}", delivery.id),
+            max_attempts: 8,
+            run_at: at(270),
+            created_at: at(270),
+        };
+        (vec![delivery], vec![send, e.fan_out.clone()])
+    };
+    let counts = async || {
+        (
+            store.webhook_deliveries(org_id, 100).await.unwrap().len(),
+            store.jobs(org_id, None, 1000).await.unwrap().len(),
+        )
+    };
+    let (deliveries, jobs) = counts().await;
+    assert_eq!(deliveries, 0);
+
+    let (to_nowhere, its_jobs) = plan(Uuid::new_v4());
+    assert!(
+        store
+            .fan_out_event(e.id, &to_nowhere, &its_jobs, at(270))
+            .await
+            .is_err(),
+        "a delivery to a webhook that does not exist"
+    );
+    assert_eq!(counts().await, (0, jobs), "a failed fan-out writes nothing");
+    assert!(!store.event(e.id).await.unwrap().unwrap().fanned_out);
+
+    let (first, first_jobs) = plan(hook.id);
+    assert!(
+        store
+            .fan_out_event(e.id, &first, &first_jobs, at(270))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        counts().await,
+        (1, jobs + 1),
+        "the delivery and its job; the event's own job is not stored twice"
+    );
+    assert!(store.event(e.id).await.unwrap().unwrap().fanned_out);
+    let delivered = &store.webhook_deliveries(org_id, 100).await.unwrap()[0];
+    assert_eq!(
+        (delivered.id, delivered.status.as_str()),
+        (first[0].id, "queued")
+    );
+
+    let (second, second_jobs) = plan(hook.id);
+    assert!(
+        !store
+            .fan_out_event(e.id, &second, &second_jobs, at(280))
+            .await
+            .unwrap(),
+        "an event fans out once"
+    );
+    assert!(
+        !store
+            .fan_out_event(Uuid::new_v4(), &second, &second_jobs, at(280))
+            .await
+            .unwrap(),
+        "an unknown event fans out nothing"
+    );
+    assert_eq!(
+        counts().await,
+        (1, jobs + 1),
+        "the second fan-out wrote nothing"
+    );
+    assert!(
+        store.event(Uuid::new_v4()).await.unwrap().is_none(),
+        "no such event"
+    );
 }
 
 /// The lessons library: one lesson per repair, searched with an escaped LIKE pattern;
@@ -848,32 +1064,76 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     let round = NewRound {
         id: Uuid::new_v4(),
         repair_id: Some(repair_id),
-        kind: "listening".into(),
+        kind: RoundKind::Listening,
         public_key: "cHVibGlj".into(),
         fingerprint: "abcd".into(),
         closes_at: None,
         opened_at: at(400),
         subject: None,
     };
+    let events = event_jobs(store, org_id).await;
+    let opened = event(org_id, repair_id, "round.opened", Some(round.id));
     store
-        .open_round(&round, &audit(org_id, "round.open"))
+        .open_round(&round, &audit(org_id, "round.open"), &opened)
         .await
         .unwrap();
+    let record = stored(store, &opened).await.expect("the round's event");
+    assert_eq!(
+        (record.round_id, record.stage, record.event.as_str()),
+        (Some(round.id), Stage::Rebuilt, "round.opened")
+    );
+    assert_eq!(event_jobs(store, org_id).await, events + 1);
     let second = NewRound {
         id: Uuid::new_v4(),
         ..round.clone()
     };
+    let second_event = event(org_id, repair_id, "round.opened", Some(second.id));
     assert!(
         matches!(
             store
-                .open_round(&second, &audit(org_id, "round.open"))
+                .open_round(&second, &audit(org_id, "round.open"), &second_event)
                 .await,
             Err(StoreError::Conflict(_))
         ),
         "one open round of a kind"
     );
-    assert!(store.round(round.id).await.unwrap().unwrap().open);
-    assert_eq!(store.rounds_of(repair_id).await.unwrap().len(), 1);
+    assert!(
+        stored(store, &second_event).await.is_none(),
+        "a refused round stores no event"
+    );
+    assert_eq!(event_jobs(store, org_id).await, events + 1);
+    let got = store.round(round.id).await.unwrap().unwrap();
+    assert!(got.open);
+    assert_eq!(got.kind, RoundKind::Listening);
+    // Another kind may open beside it; each kind comes back as it went in.
+    let genuineness = NewRound {
+        id: Uuid::new_v4(),
+        kind: RoundKind::Genuineness,
+        opened_at: at(401),
+        ..round.clone()
+    };
+    store
+        .open_round(
+            &genuineness,
+            &audit(org_id, "round.open"),
+            &event(org_id, repair_id, "round.opened", Some(genuineness.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rounds_of(repair_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.kind))
+            .collect::<Vec<_>>(),
+        [
+            (round.id, RoundKind::Listening),
+            (genuineness.id, RoundKind::Genuineness)
+        ]
+    );
+    assert_eq!(event_jobs(store, org_id).await, events + 2);
 
     store.record_issue(round.id, people[0]).await.unwrap();
     assert!(

@@ -124,6 +124,9 @@ pub trait JobStore: Send + Sync {
     /// Marks a claimed job done and drops its payload (it may hold personal data or a link);
     /// false when the lease is no longer this one's.
     async fn finish_job(&self, id: Uuid, lease: Uuid, now: OffsetDateTime) -> Result<bool>;
+    /// Puts a claimed job back in the queue at once, without counting the attempt: a worker
+    /// that stops before finishing hands it back. False when the lease is no longer this one's.
+    async fn release_job(&self, id: Uuid, lease: Uuid) -> Result<bool>;
     /// Records a failed attempt: queued again at the given time, or dead.
     async fn fail_job(&self, id: Uuid, lease: Uuid, error: &str, retry: Retry) -> Result<bool>;
     /// Deletes jobs that finished before `before`; returns how many.
@@ -254,4 +257,46 @@ pub async fn job_queue_conformance(store: &dyn JobStore) {
         "the finished job"
     );
     assert_eq!(store.purge_jobs(t(102)).await.unwrap(), 0);
+
+    // A stopping worker hands its job back: due again at once, the attempt not counted.
+    assert!(store.enqueue_job(&job("released", t(300))).await.unwrap());
+    let held = store.claim_jobs(t(300), t(330), 10).await.unwrap();
+    assert_eq!(held.len(), 1);
+    let (id, lease1) = (held[0].id, held[0].lease.unwrap());
+    assert_eq!(held[0].attempts, 1);
+    assert!(
+        !store.release_job(id, Uuid::new_v4()).await.unwrap(),
+        "another lease releases nothing"
+    );
+    assert!(store.release_job(id, lease1).await.unwrap());
+    assert!(
+        !store.release_job(id, lease1).await.unwrap(),
+        "released once"
+    );
+    let again = store.claim_jobs(t(300), t(330), 10).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "claimed again before its lease would have run out"
+    );
+    assert_eq!(
+        (again[0].id, again[0].attempts),
+        (id, 1),
+        "attempts unchanged"
+    );
+    let lease2 = again[0].lease.unwrap();
+    assert_ne!(lease1, lease2);
+    assert!(
+        !store.release_job(id, lease1).await.unwrap(),
+        "a stale lease releases nothing"
+    );
+    assert!(
+        store
+            .claim_jobs(t(301), t(331), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "still held under the new lease"
+    );
+    assert!(store.finish_job(id, lease2, t(302)).await.unwrap());
 }

@@ -3,6 +3,7 @@
 //! [`conformance::story`] is the one scripted story that every backend must pass.
 
 pub mod conformance;
+mod events;
 mod health;
 mod jobs;
 mod lessons;
@@ -13,6 +14,7 @@ mod repairs;
 mod rounds;
 mod webhooks;
 
+pub use events::*;
 pub use health::*;
 pub use jobs::*;
 pub use lessons::*;
@@ -55,6 +57,7 @@ pub trait Store:
     + RoundStore
     + LessonStore
     + WebhookStore
+    + EventStore
     + HealthStore
     + JobStore
     + Send
@@ -70,6 +73,7 @@ impl<
         + RoundStore
         + LessonStore
         + WebhookStore
+        + EventStore
         + HealthStore
         + JobStore
         + Send

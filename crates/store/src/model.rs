@@ -339,12 +339,14 @@ pub struct Notification {
 
 // ---- Anonymous rounds ----
 
+pub use kintsugi_core::rounds::RoundKind;
+
 #[derive(Debug, Clone)]
 pub struct NewRound {
     pub id: Uuid,
     /// `None` for a team health round (its team is the subject).
     pub repair_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: RoundKind,
     /// Base64 DER of the round's public key; the secret key is in the key store.
     pub public_key: String,
     pub fingerprint: String,
@@ -359,7 +361,7 @@ pub struct Round {
     pub id: Uuid,
     /// `None` for a team health round (its team is the subject).
     pub repair_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: RoundKind,
     pub public_key: String,
     pub fingerprint: String,
     pub subject: Option<String>,

@@ -5,11 +5,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::{
-    Acknowledgment, Audit, Cause, Commitment, Date, NewCommitment, NewRepair, NewUpdate, Repair,
-    RepairSummary, Result, Stage, Update, UpdateEdit,
+    Acknowledgment, Audit, Cause, Commitment, Date, NewCommitment, NewEvent, NewRepair, NewUpdate,
+    Repair, RepairSummary, Result, Stage, Update, UpdateEdit,
 };
 
-/// Repairs. Every change writes its audit entry in the same transaction.
+/// Repairs. Every change writes its audit entry in the same transaction. The changes that
+/// take a [`NewEvent`] store it and enqueue its fan-out job in that transaction too, only when
+/// the change happens (see [`crate::EventStore`]).
 #[async_trait]
 pub trait RepairStore: Send + Sync {
     /// Creates the repair, its sides and a notification for each participant.
@@ -41,7 +43,7 @@ pub trait RepairStore: Send + Sync {
     async fn set_pair_consent(&self, repair_id: Uuid, consent: bool, audit: &Audit) -> Result<()>;
     /// Moves the stage if the repair is still at `from` and the guardrail (checked in this
     /// transaction, against what is stored) allows it. `Refused` says what is missing;
-    /// `Conflict` means the repair moved on meanwhile.
+    /// `Conflict` means the repair moved on meanwhile. The event carries the new stage.
     async fn move_stage(
         &self,
         repair_id: Uuid,
@@ -49,8 +51,15 @@ pub trait RepairStore: Send + Sync {
         transition: &kintsugi_core::repair::Transition,
         gate_passes: Option<bool>,
         audit: &Audit,
+        event: &NewEvent,
     ) -> Result<Stage>;
-    async fn post_update(&self, repair_id: Uuid, update: &NewUpdate, audit: &Audit) -> Result<()>;
+    async fn post_update(
+        &self,
+        repair_id: Uuid,
+        update: &NewUpdate,
+        audit: &Audit,
+        event: &NewEvent,
+    ) -> Result<()>;
     /// Adds a version to an update; the earlier versions stay.
     async fn edit_update(&self, repair_id: Uuid, edit: &UpdateEdit, audit: &Audit) -> Result<()>;
     async fn updates(&self, repair_id: Uuid) -> Result<Vec<Update>>;
@@ -75,12 +84,14 @@ pub trait RepairStore: Send + Sync {
         happened: bool,
         on: Date,
     ) -> Result<()>;
-    /// Posts the automatic update for a missed occurrence, once; false when already posted.
+    /// Posts the automatic update for a missed occurrence, once; false when already posted
+    /// (and then no event is stored either).
     async fn announce_missed(
         &self,
         repair_id: Uuid,
         commitment_id: Uuid,
         due: Date,
         update: &NewUpdate,
+        event: &NewEvent,
     ) -> Result<bool>;
 }

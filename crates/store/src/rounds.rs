@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Answer, Audit, Date, NewRound, Redeemed, Redemption, Reply, Result, Round};
+use crate::{Answer, Audit, Date, NewEvent, NewRound, Redeemed, Redemption, Reply, Result, Round};
 
 /// Anonymous rounds.
 #[async_trait]
 pub trait RoundStore: Send + Sync {
-    /// Opens a round; refused while another round of the same kind (and subject) is open in the repair.
-    async fn open_round(&self, round: &NewRound, audit: &Audit) -> Result<()>;
+    /// Opens a round; refused while another round of the same kind (and subject) is open in the
+    /// repair. Stores `event` (`round.opened`) with its fan-out job in the same transaction.
+    async fn open_round(&self, round: &NewRound, audit: &Audit, event: &NewEvent) -> Result<()>;
     async fn round(&self, id: Uuid) -> Result<Option<Round>>;
     async fn rounds_of(&self, repair_id: Uuid) -> Result<Vec<Round>>;
     /// Closes an open round; `Conflict` when it was already closed.
