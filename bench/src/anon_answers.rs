@@ -271,8 +271,8 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
     use kintsugi_core::repair::{Breach, Scope, Side};
     use kintsugi_core::{Email, KThreshold, OrganisationName, PersonName, Roles};
     use kintsugi_store::{
-        Audit, NewOrganisation, NewPerson, NewRepair, NewRound, OrganisationStore, PeopleStore,
-        RepairStore,
+        Audit, NewEvent, NewJob, NewOrganisation, NewPerson, NewRepair, NewRound,
+        OrganisationStore, PeopleStore, RepairStore,
     };
     let now = time::OffsetDateTime::now_utc();
     let org = NewOrganisation {
@@ -322,12 +322,30 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
     let round = NewRound {
         id: round_id,
         repair_id: Some(repair.id),
-        kind: "listening".into(),
+        kind: kintsugi_store::RoundKind::Listening,
         public_key: String::new(),
         fingerprint: String::new(),
         closes_at: None,
         opened_at: now,
         subject: None,
+    };
+    let fan_out = NewJob {
+        id: uuid::Uuid::new_v4(),
+        org_id: Some(org.id),
+        kind: "event".into(),
+        payload: "{}".into(),
+        idempotency_key: format!("event:{round_id}"),
+        max_attempts: 1,
+        run_at: now,
+        created_at: now,
+    };
+    let event = NewEvent {
+        id: uuid::Uuid::new_v4(),
+        repair_id: repair.id,
+        event: "round.opened".into(),
+        round_id: Some(round_id),
+        at: now,
+        fan_out,
     };
     store
         .open_round(
@@ -336,6 +354,7 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
                 id: uuid::Uuid::new_v4(),
                 ..audit
             },
+            &event,
         )
         .await
         .unwrap();

@@ -54,7 +54,7 @@ pub struct Settings {
     /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
     pub smtp_port: Option<u16>,
     /// `starttls`, `tls` or `none` (plain: only for a relay on this host or network).
-    pub smtp_tls: kintsugi_web::email::MailTls,
+    pub smtp_tls: kintsugi_app::settings::MailTls,
     /// The SMTP account's name, when the server wants one (use TLS then).
     pub smtp_username: Option<String>,
     /// The SMTP account's password; prefer `KINTSUGI_SMTP_PASSWORD` to the TOML file.
@@ -110,7 +110,7 @@ impl Default for Settings {
             oidc_organisation: None,
             smtp_host: None,
             smtp_port: None,
-            smtp_tls: kintsugi_web::email::MailTls::Starttls,
+            smtp_tls: kintsugi_app::settings::MailTls::Starttls,
             smtp_username: None,
             smtp_password: None,
             mail_from: None,
@@ -211,7 +211,7 @@ impl Settings {
                 .map(|m| m.name.to_string())
                 .unwrap_or_default();
             dev_clock_allowed(cfg!(debug_assertions))
-                .and_then(|()| kintsugi_web::DevClock::check(file))
+                .and_then(|()| kintsugi_app::clock::DevClock::check(file))
                 .map_err(|why| {
                     anyhow::anyhow!("dev_clock = {:?} (from {source}): {why}", file.display())
                 })?;
@@ -236,7 +236,7 @@ impl Settings {
             }
             return Ok(());
         };
-        if let Err(why) = kintsugi_web::OidcSettings::check_issuer(issuer) {
+        if let Err(why) = kintsugi_app::settings::OidcSettings::check_issuer(issuer) {
             bail!(
                 "oidc_issuer = {issuer:?} (from {}): {why}",
                 source("oidc_issuer")
@@ -287,7 +287,7 @@ impl Settings {
             _ => {}
         }
         if let Some(from) = &self.mail_from
-            && kintsugi_web::email::parse_mailbox(from).is_err()
+            && kintsugi_app::reach::email::parse_mailbox(from).is_err()
         {
             bail!(
                 "mail_from = {from:?} (from {}): must be an address such as kintsugi@example.org or \"Kintsugi <kintsugi@example.org>\"",
@@ -298,8 +298,8 @@ impl Settings {
     }
 
     /// The web layer's view of single sign-on, when it is set up.
-    pub fn oidc(&self) -> Option<kintsugi_web::OidcSettings> {
-        Some(kintsugi_web::OidcSettings {
+    pub fn oidc(&self) -> Option<kintsugi_app::settings::OidcSettings> {
+        Some(kintsugi_app::settings::OidcSettings {
             issuer: self.oidc_issuer.clone()?,
             client_id: self.oidc_client_id.clone()?,
             client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
@@ -318,10 +318,10 @@ impl Settings {
     }
 
     /// Outgoing email, when an SMTP server is set.
-    pub fn mail(&self) -> Option<kintsugi_web::email::MailConfig> {
-        use kintsugi_web::email::MailTls;
+    pub fn mail(&self) -> Option<kintsugi_app::settings::MailConfig> {
+        use kintsugi_app::settings::MailTls;
         let host = self.smtp_host.clone()?;
-        Some(kintsugi_web::email::MailConfig {
+        Some(kintsugi_app::settings::MailConfig {
             port: self.smtp_port.unwrap_or(match self.smtp_tls {
                 MailTls::Starttls => 587,
                 MailTls::Tls => 465,
@@ -357,9 +357,9 @@ impl Settings {
         }
     }
 
-    pub fn jobs(&self) -> kintsugi_web::jobs::JobSettings {
+    pub fn jobs(&self) -> kintsugi_app::settings::JobSettings {
         let secs = |s: u32| time::Duration::seconds(i64::from(s));
-        kintsugi_web::jobs::JobSettings {
+        kintsugi_app::settings::JobSettings {
             retry: kintsugi_core::notify::RetryPolicy {
                 base: secs(self.job_retry_base_seconds),
                 cap: secs(self.job_retry_cap_seconds.max(self.job_retry_base_seconds)),
@@ -369,7 +369,21 @@ impl Settings {
             poll: std::time::Duration::from_millis(u64::from(self.job_poll_millis)),
             scan_every: secs(self.reminder_scan_seconds),
             notice_slot: secs(self.notice_batch_seconds),
-            ..kintsugi_web::jobs::JobSettings::default()
+            ..kintsugi_app::settings::JobSettings::default()
+        }
+    }
+
+    /// The application's settings, for a server reached at `public_url`.
+    pub fn app(&self, public_url: &str) -> kintsugi_app::Settings {
+        kintsugi_app::Settings {
+            login_attempts_per_minute: self.login_attempts_per_minute,
+            local_login: self.local_login,
+            key_dir: self.data_dir.join("keys"),
+            oidc: self.oidc(),
+            mail: self.mail(),
+            jobs: self.jobs(),
+            dev_clock: self.dev_clock.clone(),
+            ..kintsugi_app::Settings::new(public_url)
         }
     }
 

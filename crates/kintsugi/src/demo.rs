@@ -1,11 +1,15 @@
 //! The demo organisation: made-up teams and people, so a newcomer can look around at once.
 //! It lives beside any real organisation and shares nothing with it.
 
+use kintsugi_app::Ctx;
+use kintsugi_app::clock::new_id;
+use kintsugi_app::events;
 use kintsugi_core::repair::{Breach, CauseCategory, Scope, Side, Stage, Transition, UpdateKind};
+use kintsugi_core::webhooks::Event;
 use kintsugi_core::{Email, KThreshold, OrganisationName, PersonName, Roles, TeamName};
 use kintsugi_store::{
     Acknowledgment, Answer, Audit, Cause, NewCommitment, NewOrganisation, NewPerson, NewRepair,
-    NewRound, NewTeam, NewUpdate, Redemption, Repair, Store,
+    NewRound, NewTeam, NewUpdate, Redemption, Repair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -127,14 +131,22 @@ const PEOPLE: &[(&str, &str, usize, Roles)] = &[
 ];
 
 /// Creates the demo organisation unless it already exists.
-pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<()> {
-    if store.list_organisations().await?.iter().any(|o| o.is_demo) {
+pub async fn ensure(ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<()> {
+    if ctx
+        .store()
+        .list_organisations()
+        .await?
+        .iter()
+        .any(|o| o.is_demo)
+    {
         return Ok(());
     }
-    let password_hash =
-        kintsugi_web::hash_password(kintsugi_core::NewPassword::parse(PASSWORD)?).await?;
+    let password_hash = kintsugi_app::people::passwords::hash_password(
+        kintsugi_core::NewPassword::parse(PASSWORD)?,
+    )
+    .await?;
     let org = NewOrganisation {
-        id: Uuid::new_v4(),
+        id: new_id(),
         name: OrganisationName::parse("Harbour & Co (demo)")?,
         is_demo: true,
         k_threshold: KThreshold::DEFAULT,
@@ -143,7 +155,7 @@ pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<()
     let person =
         |name: &str, email: &str, roles: Roles, team_ids: Vec<Uuid>| -> anyhow::Result<NewPerson> {
             Ok(NewPerson {
-                id: Uuid::new_v4(),
+                id: new_id(),
                 org_id: org.id,
                 name: PersonName::parse(name)?,
                 email: Email::parse(email)?,
@@ -153,27 +165,27 @@ pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<()
                 created_at: now,
             })
         };
-    store
+    ctx.store()
         .create_organisation(&org, &person("Dana Admin", ADMIN, Roles::ADMIN, vec![])?)
         .await?;
     let mut team_ids = Vec::new();
     for name in TEAMS {
         let team = NewTeam {
-            id: Uuid::new_v4(),
+            id: new_id(),
             org_id: org.id,
             name: TeamName::parse(name)?,
             created_at: now,
         };
-        store.create_team(&team).await?;
+        ctx.store().create_team(&team).await?;
         team_ids.push(team.id);
     }
     let mut people = Vec::new();
     for (name, email, team, roles) in PEOPLE {
         let p = person(name, email, *roles, vec![team_ids[*team]])?;
-        store.create_person(&p).await?;
+        ctx.store().create_person(&p).await?;
         people.push((p.id, name.to_string()));
     }
-    repairs(store, org.id, &people, now).await?;
+    repairs(ctx, org.id, &people, now).await?;
     Ok(())
 }
 
@@ -188,7 +200,7 @@ fn days(n: i64) -> time::Duration {
 
 fn entry(org: Uuid, actor: Option<Uuid>, action: &str, subject: &str, at: OffsetDateTime) -> Audit {
     Audit {
-        id: Uuid::new_v4(),
+        id: new_id(),
         org_id: org,
         actor_id: actor,
         action: action.into(),
@@ -212,7 +224,7 @@ struct Plan<'a> {
 }
 
 async fn open_repair(
-    store: &dyn Store,
+    ctx: &Ctx,
     org: Uuid,
     people: &People,
     plan: &Plan<'_>,
@@ -226,7 +238,7 @@ async fn open_repair(
     participants.extend(plan.affected.iter().map(|i| (people[*i].0, Side::Affected)));
     let opened = now - days(plan.age);
     let repair = NewRepair {
-        id: Uuid::new_v4(),
+        id: new_id(),
         org_id: org,
         title: plan.title.into(),
         summary: plan.summary.into(),
@@ -239,7 +251,7 @@ async fn open_repair(
         teams: vec![],
         created_at: opened,
     };
-    store
+    ctx.store()
         .create_repair(
             &repair,
             &format!("You were added to the repair “{}”.", plan.title),
@@ -252,14 +264,14 @@ async fn open_repair(
             ),
         )
         .await?;
-    store
+    ctx.store()
         .repair(org, repair.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo repair was not stored"))
 }
 
 async fn acknowledge(
-    store: &dyn Store,
+    ctx: &Ctx,
     r: &Repair,
     people: &People,
     who: usize,
@@ -268,7 +280,7 @@ async fn acknowledge(
 ) -> anyhow::Result<()> {
     let review = kintsugi_core::coach::Coach::default_rules().review(body, Some(r.breach), false);
     let ack = Acknowledgment {
-        id: Uuid::new_v4(),
+        id: new_id(),
         author_id: people[who].0,
         author_name: people[who].1.clone(),
         body: body.into(),
@@ -282,12 +294,12 @@ async fn acknowledge(
         &r.title,
         at,
     );
-    store.post_acknowledgment(r.id, &ack, &audit).await?;
+    ctx.store().post_acknowledgment(r.id, &ack, &audit).await?;
     Ok(())
 }
 
 async fn advance(
-    store: &dyn Store,
+    ctx: &Ctx,
     r: &Repair,
     from: Stage,
     gate: Option<bool>,
@@ -300,19 +312,15 @@ async fn advance(
         &r.title,
         at,
     );
-    store
-        .move_stage(r.id, from, &Transition::Advance, gate, &audit)
+    let event = events::new(ctx, r.org_id, r.id, Event::StageChanged, None);
+    ctx.store()
+        .move_stage(r.id, from, &Transition::Advance, gate, &audit, &event)
         .await?;
     Ok(())
 }
 
 /// Names a cause after a conversation instead of a listening round, then leaves *understand*.
-async fn understand(
-    store: &dyn Store,
-    r: &Repair,
-    cause: &str,
-    at: OffsetDateTime,
-) -> anyhow::Result<()> {
+async fn understand(ctx: &Ctx, r: &Repair, cause: &str, at: OffsetDateTime) -> anyhow::Result<()> {
     let audit = entry(
         r.org_id,
         Some(r.facilitator_id),
@@ -320,7 +328,7 @@ async fn understand(
         &r.title,
         at,
     );
-    store
+    ctx.store()
         .record_no_round_reason(
             r.id,
             "We talked it through together in a facilitated meeting.",
@@ -328,7 +336,7 @@ async fn understand(
         )
         .await?;
     let c = Cause {
-        id: Uuid::new_v4(),
+        id: new_id(),
         category: CauseCategory::Process,
         description: cause.into(),
         support: vec![],
@@ -342,19 +350,19 @@ async fn understand(
         &r.title,
         at,
     );
-    store.add_cause(r.id, &c, &audit).await?;
-    advance(store, r, Stage::Understand, None, at).await
+    ctx.store().add_cause(r.id, &c, &audit).await?;
+    advance(ctx, r, Stage::Understand, None, at).await
 }
 
 async fn update(
-    store: &dyn Store,
+    ctx: &Ctx,
     r: &Repair,
     kind: UpdateKind,
     body: &str,
     at: OffsetDateTime,
 ) -> anyhow::Result<()> {
     let u = NewUpdate {
-        id: Uuid::new_v4(),
+        id: new_id(),
         kind,
         author_id: Some(r.facilitator_id),
         body: body.into(),
@@ -362,7 +370,8 @@ async fn update(
             .then(|| "It is what the affected side asked for.".into()),
         created_at: at,
     };
-    store
+    let event = events::new(ctx, r.org_id, r.id, Event::UpdatePosted, None);
+    ctx.store()
         .post_update(
             r.id,
             &u,
@@ -373,6 +382,7 @@ async fn update(
                 &r.title,
                 at,
             ),
+            &event,
         )
         .await?;
     Ok(())
@@ -382,7 +392,7 @@ async fn update(
 /// `missed`; kept ones are marked done and confirmed by the affected side.
 #[allow(clippy::too_many_arguments)]
 async fn weekly_commitment(
-    store: &dyn Store,
+    ctx: &Ctx,
     r: &Repair,
     owner: Uuid,
     statement: &str,
@@ -394,7 +404,7 @@ async fn weekly_commitment(
 ) -> anyhow::Result<()> {
     let due_dates: Vec<time::Date> = (0..count).map(|i| first + days(7 * i)).collect();
     let c = NewCommitment {
-        id: Uuid::new_v4(),
+        id: new_id(),
         repair_id: r.id,
         owner_id: owner,
         statement: statement.into(),
@@ -403,7 +413,7 @@ async fn weekly_commitment(
         created_at: OffsetDateTime::new_utc(first - days(1), time::Time::MIDNIGHT).min(now),
     };
     let at = c.created_at;
-    store
+    ctx.store()
         .add_commitment(
             &c,
             &entry(r.org_id, Some(owner), "commitment.add", &r.title, at),
@@ -415,7 +425,7 @@ async fn weekly_commitment(
             continue;
         }
         let done_at = OffsetDateTime::new_utc(*due, time::Time::MIDNIGHT);
-        store
+        ctx.store()
             .mark_done(
                 c.id,
                 *due,
@@ -425,12 +435,14 @@ async fn weekly_commitment(
             .await?;
         if confirmers.len() >= KThreshold::DEFAULT.get() as usize {
             // A group this size confirms anonymously: only the tally is kept.
-            store
+            ctx.store()
                 .record_confirmations(c.id, *due, confirmers.len() as u32, 0, *due + days(1))
                 .await?;
         } else {
             for p in confirmers {
-                store.confirm(c.id, *due, *p, true, *due + days(1)).await?;
+                ctx.store()
+                    .confirm(c.id, *due, *p, true, *due + days(1))
+                    .await?;
             }
         }
     }
@@ -475,10 +487,11 @@ impl Dice {
 /// checks, stored the way real ones are (opened, answered anonymously, closed into
 /// rollups), so the dashboard has trends and at least one pair of hidden teams. Does nothing
 /// once the demo has any health check.
-pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<()> {
+pub async fn ensure_health(ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<()> {
     use kintsugi_store::{Answer, Audit, HealthRound, NewRound, Redemption};
 
-    let Some(org) = store
+    let Some(org) = ctx
+        .store()
         .list_organisations()
         .await?
         .into_iter()
@@ -486,11 +499,11 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
     else {
         return Ok(());
     };
-    if store.last_health_period(org.id).await?.is_some() {
+    if ctx.store().last_health_period(org.id).await?.is_some() {
         return Ok(());
     }
     let audit = |action: &str, subject: &str, detail: &str, at: OffsetDateTime| Audit {
-        id: Uuid::new_v4(),
+        id: new_id(),
         org_id: org.id,
         actor_id: None,
         action: action.into(),
@@ -498,27 +511,29 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
         detail: detail.into(),
         at,
     };
-    let password_hash =
-        kintsugi_web::hash_password(kintsugi_core::NewPassword::parse(PASSWORD)?).await?;
-    let mut teams = store.list_teams(org.id).await?;
+    let password_hash = kintsugi_app::people::passwords::hash_password(
+        kintsugi_core::NewPassword::parse(PASSWORD)?,
+    )
+    .await?;
+    let mut teams = ctx.store().list_teams(org.id).await?;
     let mut names = MORE_NAMES.iter();
     for (name, parent, extra) in HEALTH_TEAMS {
         for wanted in [*parent, *name] {
             if !teams.iter().any(|t| t.name == wanted) {
-                store
+                ctx.store()
                     .create_team(&NewTeam {
-                        id: Uuid::new_v4(),
+                        id: new_id(),
                         org_id: org.id,
                         name: TeamName::parse(wanted)?,
                         created_at: now,
                     })
                     .await?;
-                teams = store.list_teams(org.id).await?;
+                teams = ctx.store().list_teams(org.id).await?;
             }
         }
         let id_of = |n: &str| teams.iter().find(|t| t.name == n).map(|t| t.id);
         let (team, parent_id) = (id_of(name).unwrap(), id_of(parent).unwrap());
-        store
+        ctx.store()
             .set_team_parent(
                 org.id,
                 team,
@@ -528,9 +543,9 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
             .await?;
         for _ in 0..*extra {
             let first = names.next().copied().unwrap_or("Alex");
-            store
+            ctx.store()
                 .create_person(&NewPerson {
-                    id: Uuid::new_v4(),
+                    id: new_id(),
                     org_id: org.id,
                     name: PersonName::parse(&format!("{first} Demo"))?,
                     email: Email::parse(&format!("{}@demo.example", first.to_lowercase()))?,
@@ -549,7 +564,7 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
     let public = key.public_der()?;
     let public_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &public);
     let instrument = kintsugi_core::instrument::default_instrument();
-    let teams = store.list_teams(org.id).await?;
+    let teams = ctx.store().list_teams(org.id).await?;
     let today = now.unix_timestamp().div_euclid(86_400);
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
     // Thirteen checks, the last one closed a week ago: the next opens at the first sweep.
@@ -559,9 +574,9 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
         let closes = opened + time::Duration::days(7);
         for (index, team) in teams.iter().filter(|t| t.member_count > 0).enumerate() {
             let round = NewRound {
-                id: Uuid::new_v4(),
+                id: new_id(),
                 repair_id: None,
-                kind: kintsugi_web::health::TEAM_HEALTH.into(),
+                kind: kintsugi_core::rounds::RoundKind::TeamHealth,
                 public_key: public_b64.clone(),
                 fingerprint: kintsugi_anon::fingerprint(&public),
                 closes_at: Some(closes),
@@ -575,7 +590,7 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
                 instrument_id: None,
                 period,
             };
-            store
+            ctx.store()
                 .open_health_round(
                     &round,
                     &health,
@@ -608,7 +623,7 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
                         dice.next()
                     ),
                     answer: Answer {
-                        id: Uuid::new_v4(),
+                        id: new_id(),
                         category: None,
                         comment: None,
                         rating: None,
@@ -617,8 +632,8 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
                     },
                 });
             }
-            store.redeem(&batch).await?;
-            store
+            ctx.store().redeem(&batch).await?;
+            ctx.store()
                 .close_health_round(
                     round.id,
                     closes,
@@ -639,7 +654,7 @@ pub async fn ensure_health(store: &dyn Store, now: OffsetDateTime) -> anyhow::Re
 /// One closed trust pulse answered through real blind-signed tokens: one answer per rating
 /// set, all four items rated alike (a person's "how things stand").
 async fn pulse(
-    store: &dyn Store,
+    ctx: &Ctx,
     r: &Repair,
     opened: OffsetDateTime,
     ratings: &[[i64; 4]],
@@ -647,19 +662,21 @@ async fn pulse(
     let key = kintsugi_anon::RoundKey::generate()?;
     let public = key.public_der()?;
     let round = NewRound {
-        id: Uuid::new_v4(),
+        id: new_id(),
         repair_id: Some(r.id),
-        kind: kintsugi_web::rounds::PULSE.into(),
+        kind: kintsugi_core::rounds::RoundKind::Pulse,
         public_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &public),
         fingerprint: kintsugi_anon::fingerprint(&public),
         closes_at: Some(opened + days(7)),
         opened_at: opened,
         subject: None,
     };
-    store
+    let event = events::new(ctx, r.org_id, r.id, Event::RoundOpened, Some(round.id));
+    ctx.store()
         .open_round(
             &round,
             &entry(r.org_id, None, "round.open", &r.title, opened),
+            &event,
         )
         .await?;
     let mut batch = Vec::new();
@@ -671,11 +688,11 @@ async fn pulse(
             round_id: round.id,
             mark: token.spent_mark(),
             answer: Answer {
-                id: Uuid::new_v4(),
+                id: new_id(),
                 category: None,
                 comment: None,
                 rating: None,
-                items: kintsugi_web::rounds::PULSE_ITEMS
+                items: kintsugi_core::rounds::PULSE_ITEMS
                     .iter()
                     .zip(items)
                     .map(|((k, _), v)| (k.to_string(), *v))
@@ -684,8 +701,8 @@ async fn pulse(
             },
         });
     }
-    store.redeem(&batch).await?;
-    store
+    ctx.store().redeem(&batch).await?;
+    ctx.store()
         .close_round(
             round.id,
             opened + days(7),
@@ -696,18 +713,13 @@ async fn pulse(
 }
 
 /// One repair at each stage, so every page and the dashboard have something to show.
-async fn repairs(
-    store: &dyn Store,
-    org: Uuid,
-    people: &People,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
+async fn repairs(ctx: &Ctx, org: Uuid, people: &People, now: OffsetDateTime) -> anyhow::Result<()> {
     // PEOPLE: 0 Fatima (facilitator), 1 Lucas (the demo member), 2 Mei, 3 Ravi, 4 Sofia,
     // 5 Tomás, 6 Amara, 7 Jonas, 8 Priya, 9 Owen, 10 Hana (facilitator).
     let at = |d: i64| now - days(d);
 
     // Acknowledge: just opened.
-    open_repair(store, org, people, &Plan {
+    open_repair(ctx, org, people, &Plan {
         title: "Design review feedback felt dismissive",
         summary: "In the last two design reviews, feedback on Amara's proposals was given in a way the design team felt was dismissive.",
         breach: Breach::LackOfRespect, scope: Scope::PersonPerson, facilitator: 10,
@@ -715,16 +727,16 @@ async fn repairs(
     }, now).await?;
 
     // Understand: acknowledged, and its promised weekly update is overdue.
-    let r = open_repair(store, org, people, &Plan {
+    let r = open_repair(ctx, org, people, &Plan {
         title: "On-call swap promised, then withdrawn",
         summary: "Owen agreed to cover Priya's on-call weekend and withdrew the day before without finding cover.",
         breach: Breach::BrokenPromise, scope: Scope::PersonPerson, facilitator: 10,
         accountable: &[9], affected: &[8], age: 24,
     }, now).await?;
-    acknowledge(store, &r, people, 9, "I withdrew from the on-call swap I had promised, the day before, and left you without cover. That was my responsibility. I am sorry; I will find cover myself whenever I cannot keep a swap.", at(22)).await?;
-    advance(store, &r, Stage::Acknowledge, None, at(21)).await?;
+    acknowledge(ctx, &r, people, 9, "I withdrew from the on-call swap I had promised, the day before, and left you without cover. That was my responsibility. I am sorry; I will find cover myself whenever I cannot keep a swap.", at(22)).await?;
+    advance(ctx, &r, Stage::Acknowledge, None, at(21)).await?;
     update(
-        store,
+        ctx,
         &r,
         UpdateKind::CheckIn,
         "We met on Monday to talk through what happened.",
@@ -733,23 +745,23 @@ async fn repairs(
     .await?;
 
     // Act: causes named, a commitment being set up.
-    let r = open_repair(store, org, people, &Plan {
+    let r = open_repair(ctx, org, people, &Plan {
         title: "Roadmap changed without telling Design",
         summary: "The quarter's roadmap was changed in a leadership meeting and Design learned of it from a release note.",
         breach: Breach::BrokenPromise, scope: Scope::PersonPerson, facilitator: 0,
         accountable: &[2], affected: &[5], age: 45,
     }, now).await?;
-    acknowledge(store, &r, people, 2, "I changed the roadmap without telling you first, and you learned of it from a release note. I am sorry. From now on I will share roadmap changes with Design before they are final.", at(43)).await?;
-    advance(store, &r, Stage::Acknowledge, None, at(40)).await?;
+    acknowledge(ctx, &r, people, 2, "I changed the roadmap without telling you first, and you learned of it from a release note. I am sorry. From now on I will share roadmap changes with Design before they are final.", at(43)).await?;
+    advance(ctx, &r, Stage::Acknowledge, None, at(40)).await?;
     understand(
-        store,
+        ctx,
         &r,
         "Roadmap changes have no step where affected teams are told first.",
         at(30),
     )
     .await?;
     update(
-        store,
+        ctx,
         &r,
         UpdateKind::Decision,
         "Roadmap changes now go to Design a week before they are final.",
@@ -757,7 +769,7 @@ async fn repairs(
     )
     .await?;
     weekly_commitment(
-        store,
+        ctx,
         &r,
         people[2].0,
         "Send Design the draft roadmap changes every Monday",
@@ -771,16 +783,16 @@ async fn repairs(
 
     // Rebuild: a leader↔team repair with weekly pulses; the third had too few answers.
     let affected = [1usize, 5, 6, 7, 8, 9];
-    let r = open_repair(store, org, people, &Plan {
+    let r = open_repair(ctx, org, people, &Plan {
         title: "Release dates changed without telling Support",
         summary: "Release dates moved three times this quarter. Support heard about it from customers, not from Engineering.",
         breach: Breach::MissedDeadline, scope: Scope::LeaderTeam, facilitator: 0,
         accountable: &[3], affected: &affected, age: 110,
     }, now).await?;
-    acknowledge(store, &r, people, 3, "I moved the release dates three times without telling Support, and you heard it from customers. That is on me, and it made your work harder. I am sorry. I will send every date change to Support the day it is decided.", at(105)).await?;
-    advance(store, &r, Stage::Acknowledge, None, at(100)).await?;
+    acknowledge(ctx, &r, people, 3, "I moved the release dates three times without telling Support, and you heard it from customers. That is on me, and it made your work harder. I am sorry. I will send every date change to Support the day it is decided.", at(105)).await?;
+    advance(ctx, &r, Stage::Acknowledge, None, at(100)).await?;
     understand(
-        store,
+        ctx,
         &r,
         "Release dates are decided in a meeting Support is not part of, with no step to tell them.",
         at(85),
@@ -788,7 +800,7 @@ async fn repairs(
     .await?;
     let confirmers: Vec<Uuid> = affected.iter().map(|i| people[*i].0).collect();
     weekly_commitment(
-        store,
+        ctx,
         &r,
         people[3].0,
         "Post the release dates to Support every Monday",
@@ -799,7 +811,7 @@ async fn repairs(
         now,
     )
     .await?;
-    advance(store, &r, Stage::Act, None, at(72)).await?;
+    advance(ctx, &r, Stage::Act, None, at(72)).await?;
     let pulses: [&[[i64; 4]]; 4] = [
         &[
             [3, 4, 3, 3],
@@ -827,10 +839,10 @@ async fn repairs(
         ],
     ];
     for (i, answers) in pulses.iter().enumerate() {
-        pulse(store, &r, at(70 - 14 * i as i64), answers).await?;
+        pulse(ctx, &r, at(70 - 14 * i as i64), answers).await?;
     }
     update(
-        store,
+        ctx,
         &r,
         UpdateKind::Progress,
         "Release dates have gone to Support every Monday for two months; one week was missed.",
@@ -839,23 +851,23 @@ async fn repairs(
     .await?;
 
     // Rebuilt: through the recovery gate, checked the way the server checks it.
-    let r = open_repair(store, org, people, &Plan {
+    let r = open_repair(ctx, org, people, &Plan {
         title: "Credit for the migration went to the wrong team",
         summary: "The all-hands thanked Engineering for a migration that Support had done most of.",
         breach: Breach::Other, scope: Scope::PersonPerson, facilitator: 0,
         accountable: &[4], affected: &[1], age: 150,
     }, now).await?;
-    acknowledge(store, &r, people, 4, "I gave the credit for the migration to Engineering at the all-hands when you had done most of it. I am sorry; I will correct it at the next all-hands and name the work of each team.", at(148)).await?;
-    advance(store, &r, Stage::Acknowledge, None, at(145)).await?;
+    acknowledge(ctx, &r, people, 4, "I gave the credit for the migration to Engineering at the all-hands when you had done most of it. I am sorry; I will correct it at the next all-hands and name the work of each team.", at(148)).await?;
+    advance(ctx, &r, Stage::Acknowledge, None, at(145)).await?;
     understand(
-        store,
+        ctx,
         &r,
         "Thanks at the all-hands were drafted without asking who did the work.",
         at(135),
     )
     .await?;
     weekly_commitment(
-        store,
+        ctx,
         &r,
         people[4].0,
         "Check who did the work before thanking anyone",
@@ -866,7 +878,7 @@ async fn repairs(
         now,
     )
     .await?;
-    advance(store, &r, Stage::Act, None, at(125)).await?;
+    advance(ctx, &r, Stage::Act, None, at(125)).await?;
     let pair_pulses: [&[[i64; 4]]; 4] = [
         &[[4, 4, 4, 4]],
         &[[5, 5, 5, 5]],
@@ -874,9 +886,10 @@ async fn repairs(
         &[[6, 6, 6, 6]],
     ];
     for (i, answers) in pair_pulses.iter().enumerate() {
-        pulse(store, &r, at(124 - 14 * i as i64), answers).await?;
+        pulse(ctx, &r, at(124 - 14 * i as i64), answers).await?;
     }
-    let settings = store
+    let settings = ctx
+        .store()
         .organisation(org)
         .await?
         .map(|o| o.gate)
@@ -895,21 +908,24 @@ async fn repairs(
             .map(|m| m.mean_tenths)
         })
         .collect();
-    let commitments = store.commitments(r.id).await?;
+    let commitments = ctx.store().commitments(r.id).await?;
     let gate = kintsugi_core::gate::evaluate(
         &settings,
         &kintsugi_core::gate::GateInput {
             pulses: means,
-            follow_through: kintsugi_web::repairs::follow_through(&commitments, (at(60)).date()),
+            follow_through: kintsugi_app::repairs::commitments::follow_through(
+                &commitments,
+                (at(60)).date(),
+            ),
             days_in_rebuild: 65,
             deception: false,
         },
     );
-    advance(store, &r, Stage::Rebuild, Some(gate.passes), at(60)).await?;
+    advance(ctx, &r, Stage::Rebuild, Some(gate.passes), at(60)).await?;
 
     // Closed without repair, with its reason.
     let r = open_repair(
-        store,
+        ctx,
         org,
         people,
         &Plan {
@@ -932,7 +948,7 @@ async fn repairs(
         &r.title,
         at(50),
     );
-    store
+    ctx.store()
         .move_stage(
             r.id,
             Stage::Acknowledge,
@@ -941,6 +957,7 @@ async fn repairs(
             },
             None,
             &audit,
+            &events::new(ctx, r.org_id, r.id, Event::StageChanged, None),
         )
         .await?;
     Ok(())

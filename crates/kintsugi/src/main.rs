@@ -11,6 +11,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use config::{Database, LogFormat, Settings};
+use kintsugi_app::clock::Clock;
+use kintsugi_app::{Ctx, signin};
 use kintsugi_store::Store;
 use kintsugi_store_postgres::PostgresStore;
 use kintsugi_store_sqlite::SqliteStore;
@@ -260,18 +262,13 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     })
 }
 
-async fn new_setup_link(store: &dyn Store, public_url: &str) -> anyhow::Result<String> {
-    let token = kintsugi_web::new_token();
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(1);
-    store
-        .put_setup_token(&kintsugi_web::hash_token(&token), expires)
-        .await?;
-    Ok(format!("{public_url}/setup?token={token}"))
+/// The application's context over a store, with the settings the CLI and the server share.
+fn context(store: Arc<dyn Store>, settings: &Settings, public_url: &str) -> Ctx {
+    Ctx::new(store, settings.app(public_url))
 }
 
-async fn needs_setup(store: &dyn Store) -> anyhow::Result<bool> {
-    Ok(!store.list_organisations().await?.iter().any(|o| !o.is_demo))
-}
+/// How long running jobs get to finish when the server stops, before they are released.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _lock = match settings.database().map_err(anyhow::Error::msg)? {
@@ -282,10 +279,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     // Parse the coach's rules now, off the runtime, so no request waits for it.
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
-    if settings.demo {
-        demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
-        demo::ensure_health(store.as_ref(), time::OffsetDateTime::now_utc()).await?;
-    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -294,17 +287,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let mut web = kintsugi_web::WebConfig::new(public_url.clone());
-    web.login_attempts_per_minute = settings.login_attempts_per_minute;
-    web.key_dir = settings.data_dir.join("keys");
-    web.local_login = settings.local_login;
-    web.oidc = settings.oidc();
-    web.mail = settings.mail();
-    web.jobs = settings.jobs();
-    web.dev_clock = settings.dev_clock.clone();
-    let state = kintsugi_web::AppState::new(store.clone(), web);
+    let ctx = context(store, &settings, &public_url);
+    if settings.demo {
+        demo::ensure(&ctx, Clock::system()).await?;
+        demo::ensure_health(&ctx, Clock::system()).await?;
+    }
 
-    if state.on_dev_clock() {
+    if ctx.on_dev_clock() {
         println!(
             "Running on the development clock in {:?}",
             settings.dev_clock
@@ -314,10 +303,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.public_url.is_some() {
         println!("People reach it at {public_url}");
     }
-    if needs_setup(store.as_ref()).await? {
+    if signin::needs_setup(&ctx).await? {
         println!(
             "Set up your organisation: {}",
-            new_setup_link(store.as_ref(), &public_url).await?
+            signin::setup_link(&ctx, &public_url).await?
         );
     }
     if settings.demo {
@@ -330,15 +319,33 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
 
-    // Background jobs: email, reminders, webhooks and the housekeeping that was a sweep
-    // here before (expired sessions and links, missed occurrences, rounds due to close).
-    kintsugi_web::jobs::start(state.clone(), kintsugi_web::jobs::registry());
+    // One signal stops both: axum drains its connections while the job worker stops claiming,
+    // lets running jobs finish (or releases them) and stops enqueuing periodic jobs.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    });
+    let worker = kintsugi_app::reach::jobs::start(
+        ctx.clone(),
+        kintsugi_app::jobs::registry(&ctx.settings().jobs),
+    );
+    let mut worker_stopped = stopped.clone();
+    let worker = tokio::spawn(async move {
+        let _ = worker_stopped.wait_for(|s| *s).await;
+        worker.shutdown(SHUTDOWN_GRACE).await;
+    });
 
-    let app =
-        kintsugi_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = kintsugi_web::router(kintsugi_web::AppState::new(ctx))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut server_stopped = stopped;
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            let _ = server_stopped.wait_for(|s| *s).await;
+        })
         .await?;
+    let _ = worker.await;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -534,100 +541,83 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { command, .. } => {
             let store = open_store(&settings).await?;
-            match command {
-                AdminCommand::SetupLink { public_url } => {
-                    if !needs_setup(store.as_ref()).await? {
-                        bail!(
-                            "this server already has an organisation; setup links work only before setup"
-                        );
-                    }
-                    let url = public_url.unwrap_or_else(|| format!("http://{}", settings.listen));
-                    println!(
-                        "{}",
-                        new_setup_link(store.as_ref(), url.trim_end_matches('/')).await?
-                    );
-                }
-                AdminCommand::Organisations => {
-                    for org in store.list_organisations().await? {
-                        println!(
-                            "{}\t{}{}",
-                            org.id,
-                            org.name,
-                            if org.is_demo { "\t(demo)" } else { "" }
-                        );
-                    }
-                }
-                AdminCommand::SetPassword { email } => {
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .read_line(&mut line)
-                        .context("cannot read the password from standard input")?;
-                    let password =
-                        kintsugi_core::NewPassword::parse(line.trim_end_matches(['\r', '\n']))?;
-                    let creds = store
-                        .credentials(&email.trim().to_lowercase())
-                        .await?
-                        .with_context(|| format!("nobody has the email address {email}"))?;
-                    let hash = kintsugi_web::hash_password(password).await?;
-                    store.set_password(creds.person.id, &hash).await?;
-                    println!("Password set for {}", creds.person.email);
-                }
-                AdminCommand::Instrument {
-                    command: InstrumentCommand::Load { file, organisation },
-                } => {
-                    let text = if file.as_os_str() == "-" {
-                        std::io::read_to_string(std::io::stdin())
-                            .context("cannot read the instrument from standard input")?
-                    } else {
-                        std::fs::read_to_string(&file)
-                            .with_context(|| format!("cannot read {}", file.display()))?
-                    };
-                    let parsed = kintsugi_core::instrument::Instrument::parse(&text)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                    let orgs: Vec<_> = store
-                        .list_organisations()
-                        .await?
-                        .into_iter()
-                        .filter(|o| organisation.is_none_or(|id| o.id == id))
-                        .filter(|o| organisation.is_some() || !o.is_demo)
-                        .collect();
-                    let org = match orgs.as_slice() {
-                        [org] => org,
-                        [] => bail!("no such organisation; see `kintsugi admin organisations`"),
-                        _ => bail!(
-                            "there is more than one organisation; choose one with --organisation ID"
-                        ),
-                    };
-                    let now = time::OffsetDateTime::now_utc();
-                    let stored = kintsugi_store::StoredInstrument {
-                        id: uuid::Uuid::new_v4(),
-                        org_id: org.id,
-                        key: parsed.id.clone(),
-                        name: parsed.name.clone(),
-                        source: text,
-                        loaded_at: now,
-                    };
-                    let audit = kintsugi_store::Audit {
-                        id: uuid::Uuid::new_v4(),
-                        org_id: org.id,
-                        actor_id: None,
-                        action: "health.instrument".into(),
-                        subject: parsed.name.clone(),
-                        detail: format!("{} items, from the command line", parsed.items.len()),
-                        at: now,
-                    };
-                    store.load_instrument(&stored, &audit).await?;
-                    println!(
-                        "{} ({} items) is now in use for {}",
-                        parsed.name,
-                        parsed.items.len(),
-                        org.name
-                    );
-                }
-            }
-            Ok(())
+            let public_url = format!("http://{}", settings.listen);
+            admin(context(store, &settings, &public_url), command).await
         }
     }
+}
+
+/// `kintsugi admin …`: the same services the pages and the API call.
+async fn admin(ctx: Ctx, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::SetupLink { public_url } => {
+            if !signin::needs_setup(&ctx).await? {
+                bail!(
+                    "this server already has an organisation; setup links work only before setup"
+                );
+            }
+            let url = public_url.unwrap_or_else(|| ctx.settings().public_url.clone());
+            println!(
+                "{}",
+                signin::setup_link(&ctx, url.trim_end_matches('/')).await?
+            );
+        }
+        AdminCommand::Organisations => {
+            for org in ctx.store().list_organisations().await? {
+                println!(
+                    "{}\t{}{}",
+                    org.id,
+                    org.name,
+                    if org.is_demo { "\t(demo)" } else { "" }
+                );
+            }
+        }
+        AdminCommand::SetPassword { email } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let person =
+                signin::set_password(&ctx, &email, line.trim_end_matches(['\r', '\n'])).await?;
+            println!("Password set for {}", person.email);
+        }
+        AdminCommand::Instrument {
+            command: InstrumentCommand::Load { file, organisation },
+        } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .context("cannot read the instrument from standard input")?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let orgs: Vec<_> = ctx
+                .store()
+                .list_organisations()
+                .await?
+                .into_iter()
+                .filter(|o| organisation.is_none_or(|id| o.id == id))
+                .filter(|o| organisation.is_some() || !o.is_demo)
+                .collect();
+            let org = match orgs.as_slice() {
+                [org] => org,
+                [] => bail!("no such organisation; see `kintsugi admin organisations`"),
+                _ => {
+                    bail!("there is more than one organisation; choose one with --organisation ID")
+                }
+            };
+            let (_, parsed) = kintsugi_app::health::load_instrument(&ctx, org.id, None, &text)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!(
+                "{} ({} items) is now in use for {}",
+                parsed.name,
+                parsed.items.len(),
+                org.name
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {

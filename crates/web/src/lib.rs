@@ -1,81 +1,124 @@
-//! The HTTP edge: server-rendered pages (askama + htmx), the JSON API under `/api/v1`,
-//! and the operations endpoints. Domain rules live in `kintsugi-core`; storage behind
-//! `kintsugi_store::Store`. This crate translates between HTTP and those two.
+//! The HTTP edge: server-rendered pages (askama + htmx), the JSON API under `/api/v1`, the
+//! anonymous path under `/anon`, and the operations endpoints. What Kintsugi does is the
+//! application layer (`kintsugi_app`); this crate translates between HTTP and it.
+//!
+//! `kernel` is what every feature uses and none owns; each other module is one feature with
+//! its `pages()`, `api()` and, where it has some, `public()` routes. A feature imports the
+//! kernel, the application crate, and only another feature's `view` module; `home` and
+//! `dashboard` are the aggregators. The router below puts every route in the group its
+//! security needs (a tidy test checks):
+//! - **session**: pages and the API, under the CSRF check, with HTML error pages for pages;
+//! - **anon**: `/anon`, with the cookie refusal applied once, for the whole group;
+//! - **public**: what needs neither a session nor a form token (operations, assets, feeds
+//!   and unsubscribe links, whose URL holds the secret).
 
-mod actions;
-pub mod anon;
-mod api;
-mod assets;
-pub mod auth;
-pub mod charts;
-mod csrf;
+pub mod kernel;
+
+mod anon;
+mod auth;
 mod dashboard;
-pub mod email;
-mod error;
-pub mod export;
-mod feeds;
-pub mod health;
-pub mod jobs;
+mod health;
+mod home;
 mod lessons;
-pub mod notify;
-mod oidc;
-mod ops;
-mod pages;
-mod repair_api;
-mod repair_pages;
-pub mod repairs;
-pub mod rounds;
-mod ssrf;
-mod state;
-mod tokens;
-pub mod webhooks;
+mod people;
+mod reach;
+mod repairs;
+mod rounds;
+
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use kintsugi_app::Error;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
-pub use api::openapi;
-pub use auth::hash_password;
-pub use error::AppError;
-pub use oidc::OidcSettings;
-pub use state::{AppState, DevClock, WebConfig};
-pub use tokens::{hash_token, new_token};
+pub use kernel::AppState;
+use kernel::error::HttpError;
+use kernel::{csrf, ops, page};
 
-/// Largest request body accepted anywhere. Forms and JSON here are small.
-pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// The whole application, ready to serve.
-pub fn router(state: AppState) -> Router {
-    state::metrics_handle();
-    let ops = ops::router(state.clone());
+/// The pages: forms post and redirect, so every page works without JavaScript.
+fn pages() -> Router<AppState> {
     Router::new()
-        .merge(pages::router(state.clone()))
-        .merge(repair_pages::router(state.clone()))
-        .merge(feeds::router(state.clone()))
-        .merge(health::router(state.clone()))
-        .merge(dashboard::router(state.clone()))
-        .merge(api::router(state.clone()))
-        .merge(oidc::router(state.clone()))
-        .merge(webhooks::router(state.clone()))
-        // Jobs, reminders and email preferences (issue 6).
-        .merge(jobs::router(state.clone()))
-        .merge(notify::router(state.clone()))
-        .merge(lessons::router(state.clone()))
+        .merge(home::pages())
+        .merge(auth::pages())
+        .merge(people::pages())
+        .merge(repairs::pages())
+        .merge(rounds::pages())
+        .merge(health::pages())
+        .merge(lessons::pages())
+        .merge(dashboard::pages())
+        .merge(reach::pages())
+        .layer(axum::middleware::from_fn(page::html_errors))
+}
+
+/// The JSON API, as the OpenAPI document describes it.
+fn api() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(auth::api())
+        .merge(people::api())
+        .merge(repairs::api())
+        .merge(rounds::api())
+        .merge(health::api())
+        .merge(reach::api());
+    OpenApiRouter::with_openapi(kernel::openapi::ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The OpenAPI document, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = api().into_openapi();
+        kernel::openapi::problems_as_problem_json(&mut doc);
+        doc
+    })
+}
+
+/// Routes that use the session cookie: everything a signed-in person does, under CSRF.
+fn session_group(state: &AppState) -> Router<AppState> {
+    let (api, _) = api().split_for_parts();
+    Router::new()
+        .merge(pages())
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(|| async { axum::Json(openapi()) }),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,
         ))
-        .merge(ops)
-        .merge(anon::router(state.clone()))
-        .merge(lessons::anon_router(state.clone()))
-        .merge(assets::router())
-        // One-click unsubscribe (RFC 8058): no session, no CSRF token; the link is the key.
-        .merge(notify::unsubscribe_router(state.clone()))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// The anonymous path: a request with a cookie is refused before any handler sees it.
+fn anon_group() -> Router<AppState> {
+    anon::routes().layer(axum::middleware::from_fn(kernel::anon::refuse_cookies))
+}
+
+/// Routes that need neither a session nor a form token.
+fn public_group() -> Router<AppState> {
+    Router::new()
+        .merge(ops::routes())
+        .merge(kernel::assets::routes())
+        .merge(repairs::public())
+        .merge(reach::public())
+}
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    ops::metrics_handle();
+    Router::new()
+        .merge(session_group(&state))
+        .merge(anon_group())
+        .merge(public_group())
+        .fallback(|| async { HttpError::from(Error::NotFound("no such API endpoint".into())) })
+        .layer(DefaultBodyLimit::max(kernel::BODY_LIMIT))
         .layer(axum::middleware::from_fn(ops::refuse_oversized))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(axum::middleware::from_fn(ops::security_headers))
         .layer(axum::middleware::from_fn_with_state(
-            state.config().secure_cookies,
+            state.secure_cookies(),
             ops::strict_transport,
         ))
+        .with_state(state)
 }

@@ -176,18 +176,13 @@ async fn gate_facts(c: &Cast) -> String {
 /// Every write route the server declares: each router's source (a new file of routes is
 /// picked up too) and the OpenAPI document.
 async fn write_routes(app: &App) -> Vec<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/src");
     let mut routes = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let source = std::fs::read_to_string(&path).unwrap();
-            routes.extend(
-                crate::tidy::routes_in(&source)
-                    .into_iter()
-                    .filter(|(m, _)| m != "GET"),
-            );
-        }
+    for source in crate::tidy::web_sources() {
+        routes.extend(
+            crate::tidy::routes_in(&source)
+                .into_iter()
+                .filter(|(m, _)| m != "GET"),
+        );
     }
     let doc = app
         .browser()

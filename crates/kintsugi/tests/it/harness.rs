@@ -171,6 +171,32 @@ impl App {
         }
     }
 
+    /// Asks the server to stop (SIGTERM) and waits for it, up to `within`; its exit status and
+    /// what it leaves, to start it again.
+    pub fn terminate(
+        mut self,
+        within: Duration,
+    ) -> (std::process::ExitStatus, tempfile::TempDir, Option<String>) {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < within,
+                "the server did not stop within {within:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        (status, dir, self.database_url.take())
+    }
+
     pub fn stop(mut self) -> (tempfile::TempDir, Option<String>) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -321,7 +321,7 @@ async fn repair_routes_as_every_role() {
             .replace("{due}", &day(0))
     };
 
-    let source = include_str!("../../../web/src/repair_pages.rs");
+    let source = crate::tidy::REPAIR_PAGE_ROUTES;
     let routes: Vec<(String, String)> = crate::tidy::routes_in(source)
         .into_iter()
         .filter(|(_, p)| p.contains("{id}"))
@@ -463,7 +463,7 @@ async fn below_k_nothing_is_shown_anywhere() {
         .filter(|(p, ops)| ops.get("get").is_some() && !p.contains("openapi"))
         .map(|(p, _)| p.replace("{id}", &g.repair))
         .collect();
-    let source = include_str!("../../../web/src/repair_pages.rs");
+    let source = crate::tidy::REPAIR_PAGE_ROUTES;
     gets.extend(
         crate::tidy::routes_in(source)
             .into_iter()

@@ -102,7 +102,7 @@ on_both!(
                 pages.push((path, who.get(path).await));
             }
         }
-        let source = include_str!("../../../web/src/repair_pages.rs");
+        let source = crate::tidy::REPAIR_PAGE_ROUTES;
         for (method, path) in crate::tidy::routes_in(source) {
             if method == "GET" && !path.replace("{id}", "").contains('{') {
                 let path = path.replace("{id}", &c.repair);

@@ -157,11 +157,23 @@ fn the_repair_version_triggers_watch_the_same_tables_on_both_backends() {
     assert_eq!(sqlite, watched("postgres"));
 }
 
+/// The sources that declare the routes under `/repairs/{id}`: the repair pages and their rounds.
+pub const REPAIR_PAGE_ROUTES: &str = concat!(
+    include_str!("../../../web/src/repairs/mod.rs"),
+    include_str!("../../../web/src/rounds/pages.rs"),
+);
+
 #[test]
 fn every_page_route_is_walked_by_the_roles_test() {
-    let source = ["pages.rs", "dashboard.rs", "lessons.rs"]
-        .map(|f| std::fs::read_to_string(format!("{ROOT}/crates/web/src/{f}")).unwrap())
-        .join("\n");
+    let source = [
+        "home.rs",
+        "auth/mod.rs",
+        "people/pages.rs",
+        "dashboard/mod.rs",
+        "lessons/mod.rs",
+    ]
+    .map(|f| std::fs::read_to_string(format!("{ROOT}/crates/web/src/{f}")).unwrap())
+    .join("\n");
     let walked: BTreeSet<&str> = crate::roles::PAGE_ROUTES
         .iter()
         .map(|(_, p, _)| *p)
@@ -197,5 +209,25 @@ pub fn routes_in(source: &str) -> Vec<(String, String)> {
             }
         }
     }
+    out
+}
+
+/// Every source file of the web crate, in every folder, so a new module's routes count too.
+pub fn web_sources() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        std::path::Path::new(&format!("{ROOT}/crates/web/src")),
+        &mut out,
+    );
     out
 }

@@ -15,28 +15,30 @@ use sha2::Sha256;
 use crate::harness::*;
 use crate::on_both;
 
-const SECRET: &str = "a-receiver-secret-of-more-than-32-bytes";
+pub const SECRET: &str = "a-receiver-secret-of-more-than-32-bytes";
 
 #[derive(Clone, Debug)]
-struct Received {
-    body: String,
-    idempotency_key: String,
-    event: String,
-    signature_ok: bool,
-    timestamp_age: i64,
+pub struct Received {
+    pub body: String,
+    pub idempotency_key: String,
+    pub event: String,
+    pub signature_ok: bool,
+    pub timestamp_age: i64,
 }
 
 #[derive(Clone, Copy)]
-enum Mode {
+pub enum Mode {
     /// Answers 500 to the first `n` requests, then 200.
     FailFirst(usize),
     /// Does not answer the first request for a minute, then answers 200.
     HangFirst,
+    /// Answers the first request after this many seconds, then at once.
+    SlowFirst(u64),
 }
 
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
 }
 
 /// Checks the signature the way a receiver's own code would: HMAC-SHA256 over
@@ -53,7 +55,7 @@ fn signature_ok(headers: &HeaderMap, body: &[u8]) -> (bool, i64) {
     (want == h("x-kintsugi-signature"), age)
 }
 
-async fn receiver(mode: Mode) -> Receiver {
+pub async fn receiver(mode: Mode) -> Receiver {
     let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let seen = got.clone();
     let app = axum::Router::new().route(
@@ -85,6 +87,10 @@ async fn receiver(mode: Mode) -> Receiver {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                         AxStatus::OK
                     }
+                    Mode::SlowFirst(secs) if n == 1 => {
+                        tokio::time::sleep(Duration::from_secs(secs)).await;
+                        AxStatus::OK
+                    }
                     _ => AxStatus::OK,
                 }
             }
@@ -109,7 +115,7 @@ async fn app(backend: Backend) -> App {
     .await
 }
 
-async fn add_hook(admin: &Browser, url: &str) -> Page {
+pub async fn add_hook(admin: &Browser, url: &str) -> Page {
     admin
         .json(
             Method::POST,
@@ -123,7 +129,7 @@ async fn add_hook(admin: &Browser, url: &str) -> Page {
         .await
 }
 
-async fn allow_private(admin: &Browser, allow: bool) {
+pub async fn allow_private(admin: &Browser, allow: bool) {
     let set = admin
         .json(
             Method::PUT,

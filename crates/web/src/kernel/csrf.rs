@@ -1,0 +1,136 @@
+//! Cross-site request forgery protection, in one middleware.
+//!
+//! Double-submit token: a random `kintsugi_csrf` cookie (HttpOnly, SameSite=Strict) whose
+//! value every form carries as `csrf_token`, or htmx sends as `X-CSRF-Token`. JSON
+//! requests pass without it: a browser cannot send `application/json` to another origin
+//! without a CORS preflight, which Kintsugi never grants. Any `Origin` header must match.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+use kintsugi_app::Error;
+use kintsugi_app::tokens::new_token;
+
+use crate::kernel::BODY_LIMIT;
+use crate::kernel::error::HttpError;
+use crate::kernel::state::AppState;
+
+pub const CSRF_COOKIE: &str = "kintsugi_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The token that this request's pages must embed in their forms.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+fn refused() -> HttpError {
+    Error::Forbidden(
+        "this form is out of date or came from another site; reload the page and try again".into(),
+    )
+    .into()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn origin_ok(headers: &HeaderMap, state: &AppState) -> bool {
+    // Fetch metadata, where the browser sends it: anything but our own origin (or a request
+    // the person typed themselves, `none`) is refused, JSON included.
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    // `null` says nothing about where a request came from (privacy settings, some redirects);
+    // the token still decides.
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null")
+    else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let same_host = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest == host);
+    same_host || origin == state.ctx.settings().public_url
+}
+
+pub async fn protect(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let existing = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() >= 32);
+    let token = existing.clone().unwrap_or_else(new_token);
+
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if !origin_ok(req.headers(), &state) {
+            return refused().into_response();
+        }
+        if !is_json(req.headers()) {
+            let from_header = req
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let submitted = match from_header {
+                Some(t) => Some(t),
+                None => {
+                    let (parts, body) = req.into_parts();
+                    let bytes = match to_bytes(body, BODY_LIMIT).await {
+                        Ok(b) => b,
+                        Err(_) => {
+                            return HttpError::PayloadTooLarge(format!(
+                                "the request body is larger than {BODY_LIMIT} bytes"
+                            ))
+                            .into_response();
+                        }
+                    };
+                    let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                        .ok()
+                        .and_then(|pairs| {
+                            pairs
+                                .into_iter()
+                                .find(|(k, _)| k == "csrf_token")
+                                .map(|(_, v)| v)
+                        });
+                    req = Request::from_parts(parts, Body::from(bytes));
+                    field
+                }
+            };
+            if existing.is_none() || submitted.as_deref() != existing.as_deref() {
+                return refused().into_response();
+            }
+        }
+    }
+
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let response = next.run(req).await;
+    if existing.is_some() {
+        return response;
+    }
+    let cookie = Cookie::build((CSRF_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.secure_cookies())
+        .build();
+    (jar.add(cookie), response).into_response()
+}

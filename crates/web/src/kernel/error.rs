@@ -1,0 +1,232 @@
+//! The one error type of the HTTP edge, converted once into a response.
+//!
+//! Every error becomes an RFC 9457 problem document. Page routes pass through
+//! [`crate::kernel::page::html_errors`], which turns the same error into an HTML page
+//! (or a redirect to the login page), so a handler never chooses a format itself.
+
+use axum::Json;
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kintsugi_app::Error;
+use kintsugi_core::{Forbidden, Invalid};
+use kintsugi_store::StoreError;
+use serde::Serialize;
+
+/// What a handler returns when it fails: the application's error, or a request the edge could
+/// not read. Converted into a response once, here.
+#[derive(Debug, Clone)]
+pub enum HttpError {
+    App(Error),
+    /// A body, path or query that could not be read, with the status axum chose (400, 415 or 422).
+    Malformed {
+        status: StatusCode,
+        detail: String,
+    },
+    PayloadTooLarge(String),
+}
+
+/// A handler's result.
+pub type Reply<T = Response> = Result<T, HttpError>;
+
+impl HttpError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::App(e) => status_of(e),
+            Self::Malformed { status, .. } => *status,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+
+    pub fn app(&self) -> Option<&Error> {
+        match self {
+            Self::App(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::App(e) => e.fmt(f),
+            Self::Malformed { detail, .. } | Self::PayloadTooLarge(detail) => f.write_str(detail),
+        }
+    }
+}
+
+impl From<Error> for HttpError {
+    fn from(e: Error) -> Self {
+        Self::App(e)
+    }
+}
+
+impl From<Invalid> for HttpError {
+    fn from(e: Invalid) -> Self {
+        Self::App(e.into())
+    }
+}
+
+impl From<Forbidden> for HttpError {
+    fn from(e: Forbidden) -> Self {
+        Self::App(e.into())
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> Self {
+        Self::App(e.into())
+    }
+}
+
+fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+        Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
+    }
+}
+
+/// The JSON problem document (RFC 9457), with field errors when there are some.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem this is.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What was wrong, in words a person reads.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let problem = Problem {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors: self
+                .app()
+                .map(Error::field_errors)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| FieldError {
+                    field: e.field.into(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/problem+json"),
+        );
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+fn body_problem(status: StatusCode, text: String) -> HttpError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        HttpError::PayloadTooLarge(format!(
+            "the request body is larger than {} bytes",
+            crate::kernel::BODY_LIMIT
+        ))
+    } else if status.is_client_error() {
+        HttpError::Malformed {
+            status,
+            detail: text,
+        }
+    } else {
+        HttpError::Malformed {
+            status: StatusCode::BAD_REQUEST,
+            detail: text,
+        }
+    }
+}
+
+impl From<FormRejection> for HttpError {
+    fn from(e: FormRejection) -> Self {
+        body_problem(
+            e.status(),
+            format!("the form could not be read: {}", e.body_text()),
+        )
+    }
+}
+
+impl From<axum_extra::extract::FormRejection> for HttpError {
+    fn from(e: axum_extra::extract::FormRejection) -> Self {
+        use axum::response::IntoResponse;
+        let detail = format!("the form could not be read: {e}");
+        body_problem(e.into_response().status(), detail)
+    }
+}
+
+impl From<JsonRejection> for HttpError {
+    fn from(e: JsonRejection) -> Self {
+        body_problem(
+            e.status(),
+            format!("the JSON body could not be read: {}", e.body_text()),
+        )
+    }
+}
+
+impl From<PathRejection> for HttpError {
+    fn from(e: PathRejection) -> Self {
+        Error::NotFound(format!("no such record: {}", e.body_text())).into()
+    }
+}
+
+impl From<QueryRejection> for HttpError {
+    fn from(e: QueryRejection) -> Self {
+        Error::BadRequest(format!(
+            "the query string could not be read: {}",
+            e.body_text()
+        ))
+        .into()
+    }
+}
+
+/// Extractors whose failures are [`AppError`]s, so they read like every other error.
+pub mod extract {
+    use axum::extract::{FromRequest, FromRequestParts};
+
+    use super::HttpError;
+
+    /// Forms, with repeated keys (multiple selects, checkboxes) read into lists.
+    #[derive(FromRequest)]
+    #[from_request(via(axum_extra::extract::Form), rejection(HttpError))]
+    pub struct Form<T>(pub T);
+
+    #[derive(FromRequest)]
+    #[from_request(via(axum::Json), rejection(HttpError))]
+    pub struct Json<T>(pub T);
+
+    #[derive(FromRequestParts)]
+    #[from_request(via(axum::extract::Path), rejection(HttpError))]
+    pub struct Path<T>(pub T);
+
+    #[derive(FromRequestParts)]
+    #[from_request(via(axum::extract::Query), rejection(HttpError))]
+    pub struct Query<T>(pub T);
+}
