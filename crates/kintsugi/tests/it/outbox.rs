@@ -94,7 +94,7 @@ async fn post_update(fay: &Browser, repair: &str, body: &str) {
 on_both!(
     events_survive_a_crash_between_the_change_and_the_fan_out,
     |backend| async move {
-        let rx = receiver(Mode::FailFirst(0)).await;
+        let rx = receiver(Mode::FailFirstN(0)).await;
         let app = App::start_with(backend, &[], ASLEEP).await;
         until_idle(&app).await;
         let (fay, repair) = repair(&app, &rx).await;
@@ -170,7 +170,7 @@ on_both!(
 /// cleanly, and nothing is sent again after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_running_job_finish() {
-    let rx = receiver(Mode::SlowFirst(3)).await;
+    let rx = receiver(Mode::SlowOnce(3)).await;
     let app = App::start_with(Backend::Sqlite, &[], AWAKE).await;
     let (fay, repair) = repair(&app, &rx).await;
     post_update(&fay, &repair, "Something to send").await;
@@ -194,7 +194,7 @@ async fn sigterm_lets_a_running_job_finish() {
 /// same key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_releases_a_job_that_does_not_finish() {
-    let rx = receiver(Mode::HangFirst).await;
+    let rx = receiver(Mode::HangOnce).await;
     let app = App::start_with(Backend::Sqlite, &[], AWAKE).await;
     let (fay, repair) = repair(&app, &rx).await;
     post_update(&fay, &repair, "Something to send").await;

@@ -29,11 +29,11 @@ pub struct Received {
 #[derive(Clone, Copy)]
 pub enum Mode {
     /// Answers 500 to the first `n` requests, then 200.
-    FailFirst(usize),
+    FailFirstN(usize),
     /// Does not answer the first request for a minute, then answers 200.
-    HangFirst,
+    HangOnce,
     /// Answers the first request after this many seconds, then at once.
-    SlowFirst(u64),
+    SlowOnce(u64),
 }
 
 pub struct Receiver {
@@ -82,12 +82,12 @@ pub async fn receiver(mode: Mode) -> Receiver {
                     list.len()
                 };
                 match mode {
-                    Mode::FailFirst(k) if n <= k => AxStatus::INTERNAL_SERVER_ERROR,
-                    Mode::HangFirst if n == 1 => {
+                    Mode::FailFirstN(k) if n <= k => AxStatus::INTERNAL_SERVER_ERROR,
+                    Mode::HangOnce if n == 1 => {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                         AxStatus::OK
                     }
-                    Mode::SlowFirst(secs) if n == 1 => {
+                    Mode::SlowOnce(secs) if n == 1 => {
                         tokio::time::sleep(Duration::from_secs(secs)).await;
                         AxStatus::OK
                     }
@@ -209,7 +209,7 @@ async fn repair_with_update(app: &App, admin: &Browser) -> String {
 on_both!(
     signed_deliveries_are_retried_until_the_receiver_takes_them,
     |backend| async move {
-        let rx = receiver(Mode::FailFirst(2)).await;
+        let rx = receiver(Mode::FailFirstN(2)).await;
         let app = app(backend).await;
         let admin = app.setup().await;
 
@@ -304,7 +304,7 @@ on_both!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_hangs_is_timed_out_and_tried_again() {
-    let rx = receiver(Mode::HangFirst).await;
+    let rx = receiver(Mode::HangOnce).await;
     let app = app(Backend::Sqlite).await;
     let admin = app.setup().await;
     allow_private(&admin, true).await;
@@ -320,7 +320,7 @@ async fn a_receiver_that_hangs_is_timed_out_and_tried_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_became_private_is_refused_at_delivery() {
-    let rx = receiver(Mode::FailFirst(0)).await;
+    let rx = receiver(Mode::FailFirstN(0)).await;
     let app = app(Backend::Sqlite).await;
     let admin = app.setup().await;
     allow_private(&admin, true).await;
