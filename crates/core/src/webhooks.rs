@@ -1,6 +1,6 @@
 //! Outgoing webhooks: what may be a target (the SSRF guard's address rule), the secret's
 //! rule, which events exist, and the Slack-compatible message each event becomes. (The
-//! HMAC itself is computed at the edge, in `kintsugi_web::webhooks`.)
+//! HMAC itself is computed where deliveries are sent, in `kintsugi_app::reach::webhooks`.)
 //!
 //! A message carries only what an admin outside the repair may see anyway: the event, the
 //! repair's title and stage, and a link. Never the text of an update, an answer, a cause or

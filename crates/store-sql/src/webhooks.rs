@@ -105,12 +105,6 @@ macro_rules! webhook_impl {
                 tx.commit().await.map_err($crate::db)
             }
 
-            async fn add_webhook_deliveries(&self, list: &[kintsugi_store::NewDelivery]) -> kintsugi_store::Result<()> {
-                let mut tx = self.write_tx().await?;
-                Self::insert_deliveries(&mut tx, list).await?;
-                tx.commit().await.map_err($crate::db)
-            }
-
             async fn webhook_delivery(&self, id: uuid::Uuid) -> kintsugi_store::Result<Option<(kintsugi_store::Webhook, kintsugi_store::Delivery)>> {
                 let row: Option<$crate::DeliveryRow> = $crate::sqlx::query_as($crate::DELIVERIES_SQL_ONE)
                     .bind(id.to_string())

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::{Audit, Delivery, DeliveryAttempt, NewDelivery, NewWebhook, Result, Webhook};
+use crate::{Audit, Delivery, DeliveryAttempt, NewWebhook, Result, Webhook};
 
 /// Outgoing webhooks.
 #[async_trait]
@@ -21,8 +21,6 @@ pub trait WebhookStore: Send + Sync {
         allow: bool,
         audit: &Audit,
     ) -> Result<()>;
-    /// Records deliveries to be made (status `queued`).
-    async fn add_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<()>;
     /// A delivery with its webhook, for the worker that sends it.
     async fn webhook_delivery(&self, id: Uuid) -> Result<Option<(Webhook, Delivery)>>;
     /// Counts an attempt and what came of it.

@@ -162,69 +162,17 @@ pub async fn view(ctx: &Ctx, org_id: Uuid, k: KThreshold) -> Result<HealthView, 
         .await?
         .dimensions;
     dimensions.sort_by_key(|(d, _)| order.iter().position(|(o, _)| o == d).unwrap_or(usize::MAX));
-    let mut organisation = Vec::new();
     let mut periods: Vec<i64> = org_rows.iter().map(|r| r.period).collect();
     periods.dedup();
-    for p in &periods {
-        let rows: Vec<&HealthRollup> = org_rows.iter().filter(|r| r.period == *p).collect();
-        let answered = rows.first().map_or(0, |r| r.respondents.max(0) as usize);
-        // The organisation's rollup adds every team's respondents once per dimension.
-        let shown =
-            kintsugi_core::anonymity::at_least_k(answered, k, || values_for(&rows, &dimensions));
-        organisation.push(match shown {
-            Shown::Shown(values) => TrendPoint {
-                period: day_date(*p),
-                values,
-                hidden_because: None,
-            },
-            Shown::Suppressed { .. } => TrendPoint {
-                period: day_date(*p),
-                values: vec![None; dimensions.len()],
-                hidden_because: Some(hidden_text(k, true)),
-            },
-        });
-    }
+    let organisation = periods
+        .iter()
+        .map(|p| organisation_point(&org_rows, *p, &dimensions, k))
+        .collect();
     let latest = periods.last().copied();
-    let mut heat = Vec::new();
-    if let Some(p) = latest {
-        let rows = ctx.store().health_period(org_id, p).await?;
-        for d in dimensions_of(&rows) {
-            if !dimensions.iter().any(|(id, _)| *id == d.0) {
-                dimensions.push(d);
-            }
-        }
-        // Names and parents only: counting every team's members would cost more than the map.
-        let tree = ctx.store().team_tree(org_id).await?;
-        let teams: HashMap<Uuid, String> = tree.iter().map(|(id, n, _)| (*id, n.clone())).collect();
-        let parents: HashMap<Uuid, Uuid> = tree
-            .iter()
-            .filter_map(|(id, _, p)| Some((*id, (*p)?)))
-            .collect();
-        let hidden = hide(&rows, &parents, k);
-        let mut by_team: BTreeMap<Uuid, Vec<&HealthRollup>> = BTreeMap::new();
-        for r in &rows {
-            if let Some(t) = r.team_id {
-                by_team.entry(t).or_default().push(r);
-            }
-        }
-        for (team, rows) in by_team {
-            let why = hidden.get(&team).cloned().flatten();
-            let name = |id: &Uuid| teams.get(id).cloned().unwrap_or_default();
-            heat.push(HeatCell {
-                team,
-                team_name: name(&team),
-                parent: parents.get(&team).copied(),
-                parent_name: parents.get(&team).map(name),
-                values: if why.is_some() {
-                    vec![]
-                } else {
-                    values_for(&rows, &dimensions)
-                },
-                hidden_because: why,
-            });
-        }
-        heat.sort_by(|a, b| (&a.parent_name, &a.team_name).cmp(&(&b.parent_name, &b.team_name)));
-    }
+    let heat = match latest {
+        Some(p) => heat_map(ctx, org_id, p, &mut dimensions, k).await?,
+        None => vec![],
+    };
     Ok(HealthView {
         dimensions,
         period: latest.map(day_date),
@@ -234,6 +182,83 @@ pub async fn view(ctx: &Ctx, org_id: Uuid, k: KThreshold) -> Result<HealthView, 
         groups: vec![],
         group: None,
     })
+}
+
+/// The organisation's result in one period, or a gap when fewer than k answered.
+fn organisation_point(
+    org_rows: &[HealthRollup],
+    period: i64,
+    dimensions: &[(String, String)],
+    k: KThreshold,
+) -> TrendPoint {
+    let rows: Vec<&HealthRollup> = org_rows.iter().filter(|r| r.period == period).collect();
+    let answered = rows.first().map_or(0, |r| r.respondents.max(0) as usize);
+    // The organisation's rollup adds every team's respondents once per dimension.
+    let shown = kintsugi_core::anonymity::at_least_k(answered, k, || values_for(&rows, dimensions));
+    match shown {
+        Shown::Shown(values) => TrendPoint {
+            period: day_date(period),
+            values,
+            hidden_because: None,
+        },
+        Shown::Suppressed { .. } => TrendPoint {
+            period: day_date(period),
+            values: vec![None; dimensions.len()],
+            hidden_because: Some(hidden_text(k, true)),
+        },
+    }
+}
+
+/// One period's heat map, every team through the heat map rule; adds the period's dimensions
+/// the organisation's rollups did not name.
+async fn heat_map(
+    ctx: &Ctx,
+    org_id: Uuid,
+    period: i64,
+    dimensions: &mut Vec<(String, String)>,
+    k: KThreshold,
+) -> Result<Vec<HeatCell>, Error> {
+    let rows = ctx.store().health_period(org_id, period).await?;
+    for d in dimensions_of(&rows) {
+        if !dimensions.iter().any(|(id, _)| *id == d.0) {
+            dimensions.push(d);
+        }
+    }
+    // Names and parents only: counting every team's members would cost more than the map.
+    let tree = ctx.store().team_tree(org_id).await?;
+    let teams: HashMap<Uuid, String> = tree.iter().map(|(id, n, _)| (*id, n.clone())).collect();
+    let parents: HashMap<Uuid, Uuid> = tree
+        .iter()
+        .filter_map(|(id, _, p)| Some((*id, (*p)?)))
+        .collect();
+    let hidden = hide(&rows, &parents, k);
+    let mut by_team: BTreeMap<Uuid, Vec<&HealthRollup>> = BTreeMap::new();
+    for r in &rows {
+        if let Some(t) = r.team_id {
+            by_team.entry(t).or_default().push(r);
+        }
+    }
+    let name = |id: &Uuid| teams.get(id).cloned().unwrap_or_default();
+    let mut heat: Vec<HeatCell> = by_team
+        .into_iter()
+        .map(|(team, rows)| {
+            let why = hidden.get(&team).cloned().flatten();
+            HeatCell {
+                team,
+                team_name: name(&team),
+                parent: parents.get(&team).copied(),
+                parent_name: parents.get(&team).map(name),
+                values: if why.is_some() {
+                    vec![]
+                } else {
+                    values_for(&rows, dimensions)
+                },
+                hidden_because: why,
+            }
+        })
+        .collect();
+    heat.sort_by(|a, b| (&a.parent_name, &a.team_name).cmp(&(&b.parent_name, &b.team_name)));
+    Ok(heat)
 }
 
 /// One team's trend: each period's values, or a gap where the heat map rule hides the team

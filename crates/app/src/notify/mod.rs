@@ -16,10 +16,10 @@
 mod fan_out;
 pub mod invitations;
 pub mod preferences;
+mod reminders;
 
 pub use fan_out::fan_out;
 
-use kintsugi_core::commitments;
 use kintsugi_core::notify::{EmailKind, batch_slot, closing_notice_at, digest_week};
 use kintsugi_store::{Job, Repair, Round};
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,6 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::reach::email::{self, Action, Mail};
 use crate::reach::jobs::{self, Failure};
-use crate::repairs::commitments::occurrences;
 use crate::rounds::RoundKind;
 
 /// The periodic job that looks for reminders to send.
@@ -38,9 +37,6 @@ pub const SCAN: &str = "reminders.scan";
 
 /// Sends a round's "opened" or "closing" notice to its people, at a batch slot.
 pub const ROUND_NOTICE: &str = "round.notice";
-
-/// Missed occurrences older than this are not reminded of (their jobs may have been purged).
-const MISSED_WINDOW_DAYS: i64 = 9;
 
 /// Rounds opened longer ago than this get no "opened" notice (e.g. after an upgrade).
 const OPENED_WINDOW: Duration = Duration::days(2);
@@ -56,13 +52,13 @@ pub fn eligible(repair: &Repair, kind: RoundKind) -> Vec<Uuid> {
         .collect()
 }
 
+/// The `reminders.scan` job: every open repair's reminders, every open round's notices, and
+/// the weekly digests, each queued once whatever how often the scan runs.
 pub async fn scan(ctx: Ctx, _job: Job) -> Result<(), Failure> {
     let ctx = &ctx;
     if ctx.settings().mail.is_none() {
         return Ok(());
     }
-    let today = ctx.today();
-    let now = ctx.now();
     for org in ctx.store().list_organisations().await? {
         // The demo organisation's people are made up: nothing is mailed to them.
         if org.is_demo {
@@ -77,91 +73,7 @@ pub async fn scan(ctx: Ctx, _job: Job) -> Result<(), Failure> {
             let Some(repair) = ctx.store().repair(org.id, summary.id).await? else {
                 continue;
             };
-            let open_link = Action {
-                label: "Open the repair".into(),
-                url: ctx.url(&format!("/repairs/{}", repair.id)),
-            };
-            for c in ctx.store().commitments(repair.id).await? {
-                let occ = occurrences(&c.occurrences);
-                let tomorrow = today + Duration::days(1);
-                if c.occurrences
-                    .iter()
-                    .any(|o| o.due == tomorrow && o.done_on.is_none())
-                {
-                    let mail = Mail {
-                        subject: format!("Due tomorrow: {}", c.statement),
-                        paragraphs: vec![format!(
-                            "Your commitment in “{}” is due tomorrow, {tomorrow}: {}",
-                            repair.title, c.statement
-                        )],
-                        action: Some(open_link.clone()),
-                        ..Mail::default()
-                    };
-                    let key = format!("commitment_due:{}:{tomorrow}", c.id);
-                    email::queue(
-                        ctx,
-                        org.id,
-                        c.owner_id,
-                        EmailKind::CommitmentDue,
-                        mail,
-                        &key,
-                        now,
-                    )
-                    .await?;
-                }
-                for due in commitments::missed(&occ, today) {
-                    if (today - due).whole_days() > MISSED_WINDOW_DAYS {
-                        continue;
-                    }
-                    let mail = Mail {
-                        subject: format!("Missed: {}", c.statement),
-                        paragraphs: vec![
-                            format!(
-                                "Your commitment in “{}”, due {due}, was not confirmed as kept: {}",
-                                repair.title, c.statement
-                            ),
-                            "The repair's update log says so. Saying what happened, and what you will do instead, rebuilds more trust than silence.".into(),
-                        ],
-                        action: Some(open_link.clone()),
-                        ..Mail::default()
-                    };
-                    let key = format!("commitment_missed:{}:{due}", c.id);
-                    email::queue(
-                        ctx,
-                        org.id,
-                        c.owner_id,
-                        EmailKind::CommitmentMissed,
-                        mail,
-                        &key,
-                        now,
-                    )
-                    .await?;
-                }
-            }
-            if let Some(late) = crate::repairs::overdue(ctx, &summary) {
-                let since = summary.last_update_at.unwrap_or(summary.created_at);
-                let mail = Mail {
-                    subject: format!("Update due: {}", repair.title),
-                    paragraphs: vec![format!(
-                        "“{}” is behind on its promised updates: {}.",
-                        repair.title,
-                        late.describe()
-                    )],
-                    action: Some(open_link.clone()),
-                    ..Mail::default()
-                };
-                let key = format!("update_overdue:{}:{}", repair.id, since.unix_timestamp());
-                email::queue(
-                    ctx,
-                    org.id,
-                    repair.facilitator_id,
-                    EmailKind::UpdateOverdue,
-                    mail,
-                    &key,
-                    now,
-                )
-                .await?;
-            }
+            reminders::remind(ctx, &summary, &repair).await?;
             for round in ctx.store().rounds_of(repair.id).await? {
                 notices.extend(round_notices(ctx, org.id, &round)?);
             }

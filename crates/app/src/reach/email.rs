@@ -7,7 +7,7 @@
 //! the second copy.
 
 use kintsugi_core::notify::EmailKind;
-use kintsugi_store::Job;
+use kintsugi_store::{Job, Person};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -112,40 +112,16 @@ pub async fn deliver(ctx: Ctx, job: Job) -> Result<(), Failure> {
         .map_err(|e| Failure::Permanent(format!("unreadable email job: {e}")))?;
     let kind = EmailKind::parse(&out.kind.0)
         .ok_or_else(|| Failure::Permanent(format!("unknown email kind {:?}", out.kind.0)))?;
-    let store = ctx.store();
-    let Some(person) = store
-        .person(out.org_id, out.person_id)
-        .await
-        .map_err(|e| Failure::Retry(e.to_string()))?
-    else {
-        return Err(Failure::Permanent("the person no longer exists".into()));
+    let Some(person) = recipient(&ctx, &out, kind).await? else {
+        return Ok(());
     };
-    if !person.active {
-        return Ok(()); // Deactivated since: nothing to send, nothing to retry.
-    }
-    let off = store
-        .emails_off(person.id)
-        .await
-        .map_err(|e| Failure::Retry(e.to_string()))?;
-    if !kind.essential() && off.iter().any(|k| k == kind.as_str()) {
-        return Ok(()); // Turned off after it was queued.
-    }
-    let org = store
+    let org = ctx
+        .store()
         .organisation(out.org_id)
-        .await
-        .map_err(|e| Failure::Retry(e.to_string()))?
+        .await?
         .map(|o| o.name)
         .unwrap_or_default();
-    let unsubscribe = if kind.essential() {
-        None
-    } else {
-        let token = new_token();
-        store
-            .put_unsubscribe_link(&hash_token(&token), person.id, kind.as_str(), ctx.now())
-            .await
-            .map_err(|e| Failure::Retry(e.to_string()))?;
-        Some(ctx.url(&format!("/unsubscribe/{token}")))
-    };
+    let unsubscribe = unsubscribe_link(&ctx, &person, kind).await?;
     let preferences = ctx.url("/preferences");
     let parts = Parts {
         name: &person.name,
@@ -154,45 +130,7 @@ pub async fn deliver(ctx: Ctx, job: Job) -> Result<(), Failure> {
         unsubscribe: unsubscribe.as_deref(),
         preferences: &preferences,
     };
-    let (text, html) = (parts.text(), parts.html());
-
-    let from: Mailbox = config
-        .from
-        .parse()
-        .map_err(|e| Failure::Permanent(format!("mail_from {:?}: {e}", config.from)))?;
-    let to = Mailbox::new(
-        Some(person.name.clone()),
-        person
-            .email
-            .parse()
-            .map_err(|e| Failure::Permanent(format!("bad address: {e}")))?,
-    );
-    let id = message_id(&job.idempotency_key);
-    let domain = from.email.domain().to_owned();
-    let mut builder = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(out.mail.subject.clone())
-        .message_id(Some(format!("<{id}@{domain}>")))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Idempotency-Key"),
-            id,
-        ));
-    if let Some(url) = &unsubscribe {
-        // RFC 8058: one POST to this URL unsubscribes, with no login and no page to click.
-        builder = builder
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                format!("<{url}>"),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                "List-Unsubscribe=One-Click".into(),
-            ));
-    }
-    let message = builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| Failure::Permanent(format!("build message: {e}")))?;
+    let message = compose(&config, &job.idempotency_key, &person, &parts)?;
     transport(&config)
         .map_err(Failure::Retry)?
         .send(message)
@@ -205,6 +143,89 @@ pub async fn deliver(ctx: Ctx, job: Job) -> Result<(), Failure> {
             }
         })?;
     Ok(())
+}
+
+/// Who gets a queued email now: `None` when they were deactivated, or turned this kind off,
+/// since it was queued (nothing to send, nothing to retry).
+async fn recipient(ctx: &Ctx, out: &Outgoing, kind: EmailKind) -> Result<Option<Person>, Failure> {
+    let store = ctx.store();
+    let Some(person) = store.person(out.org_id, out.person_id).await? else {
+        return Err(Failure::Permanent("the person no longer exists".into()));
+    };
+    if !person.active {
+        return Ok(None);
+    }
+    let off = store.emails_off(person.id).await?;
+    if !kind.essential() && off.iter().any(|k| k == kind.as_str()) {
+        return Ok(None);
+    }
+    Ok(Some(person))
+}
+
+/// A new one-click unsubscribe link for a non-essential email; none for an essential one.
+async fn unsubscribe_link(
+    ctx: &Ctx,
+    person: &Person,
+    kind: EmailKind,
+) -> Result<Option<String>, Failure> {
+    if kind.essential() {
+        return Ok(None);
+    }
+    let token = new_token();
+    ctx.store()
+        .put_unsubscribe_link(&hash_token(&token), person.id, kind.as_str(), ctx.now())
+        .await?;
+    Ok(Some(ctx.url(&format!("/unsubscribe/{token}"))))
+}
+
+/// The message: both parts, and headers whose ids come from the job's key, so every attempt
+/// sends the same `Message-ID`.
+fn compose(
+    config: &MailConfig,
+    idempotency_key: &str,
+    person: &Person,
+    parts: &Parts<'_>,
+) -> Result<Message, Failure> {
+    let from: Mailbox = config
+        .from
+        .parse()
+        .map_err(|e| Failure::Permanent(format!("mail_from {:?}: {e}", config.from)))?;
+    let to = Mailbox::new(
+        Some(person.name.clone()),
+        person
+            .email
+            .parse()
+            .map_err(|e| Failure::Permanent(format!("bad address: {e}")))?,
+    );
+    let id = message_id(idempotency_key);
+    let domain = from.email.domain().to_owned();
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(parts.mail.subject.clone())
+        .message_id(Some(format!("<{id}@{domain}>")))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Idempotency-Key"),
+            id,
+        ));
+    if let Some(url) = parts.unsubscribe {
+        // RFC 8058: one POST to this URL unsubscribes, with no login and no page to click.
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            parts.text(),
+            parts.html(),
+        ))
+        .map_err(|e| Failure::Permanent(format!("build message: {e}")))
 }
 
 fn transport(config: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {

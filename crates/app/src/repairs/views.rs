@@ -3,9 +3,12 @@
 //! accountable person of a pair, at most a coarse direction they were allowed to see.
 
 use kintsugi_core::anonymity::{
-    Audience, ListeningAnswer, ListeningResults, RatingResults, Shown, coarse_direction,
-    group_mean, listening_results, rating_results,
+    Audience, KThreshold, ListeningAnswer, ListeningResults, RatingResults, Shown,
+    coarse_direction, group_mean, listening_results, rating_results,
 };
+use kintsugi_core::repair::{CauseCategory, Scope, Side};
+use kintsugi_core::rounds::Shows;
+use kintsugi_store::{Answer, Commitment, Organisation, Round};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,168 +53,233 @@ pub struct RoundView {
     pub suppressed: Option<String>,
 }
 
-pub fn views(
-    org: &kintsugi_store::Organisation,
-    access: &Access,
-    rounds: &RoundsRead,
-    commitments: &[kintsugi_store::Commitment],
-) -> Vec<RoundView> {
-    let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
-    let insider =
-        access.is_facilitator() || access.side() == Some(kintsugi_core::repair::Side::Affected);
-    let audience = if pair && insider {
-        Audience::PairInsider
-    } else {
-        Audience::Group
-    };
-    let accountable_in_pair =
-        pair && access.side() == Some(kintsugi_core::repair::Side::Accountable);
-    let mut out = Vec::new();
-    for round in rounds.list.iter().cloned() {
-        // A closed confirmation round lives on as its occurrence's status.
-        if round.kind.settles_occurrence() && !round.open {
-            continue;
-        }
-        let about = round
-            .subject
-            .as_deref()
-            .and_then(|s| s.split_once(':'))
-            .and_then(|(c, due)| {
-                commitments
-                    .iter()
-                    .find(|x| x.id.to_string() == c)
-                    .map(|x| format!("“{}” by {}, due {due}", x.statement, x.owner_name))
-            });
-        let (mut rating, mut suppressed_rating, mut agreement) = (None, None, None);
-        if !round.open && round.kind == RoundKind::Causes {
-            let answers = rounds.answers(round.id);
-            let count = |v: &str| {
-                answers
-                    .iter()
-                    .filter(|a| a.category.as_deref() == Some(v))
-                    .count()
-            };
-            match kintsugi_core::anonymity::visible(
-                answers.len(),
-                org.k_threshold,
-                audience,
-                || Agreement {
-                    answered: answers.len(),
-                    agree: count("agree"),
-                    disagree: count("disagree"),
-                },
-            ) {
-                Shown::Shown(a) => agreement = Some(a),
-                Shown::Suppressed { k } => {
-                    suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
-                }
-            }
-        }
-        let mut dimensions = Vec::new();
-        if !round.open && matches!(round.kind, RoundKind::Genuineness | RoundKind::Pulse) {
-            let answers = rounds.answers(round.id);
-            // The accountable person of a pair gets only a direction derived from this (below).
-            let shown_to = if pair {
+/// What the accountable person of a pair sees of a round the affected person answered.
+const PAIR_NOTE: &str = "The affected person's answers are theirs and the facilitator's; a coarse direction is shown only if they choose to share it.";
+
+/// Who is looking, as the results' rules need it.
+struct Viewer {
+    /// A person↔person repair: no group, so the pair's insiders see their own answers.
+    pair: bool,
+    audience: Audience,
+    accountable_in_pair: bool,
+    facilitator: bool,
+    /// The affected person of a pair lets the accountable person see a coarse direction.
+    consent: bool,
+}
+
+impl Viewer {
+    fn of(access: &Access) -> Self {
+        let pair = access.repair.scope == Scope::PersonPerson;
+        let insider = access.is_facilitator() || access.side() == Some(Side::Affected);
+        Self {
+            pair,
+            audience: if pair && insider {
                 Audience::PairInsider
             } else {
-                audience
+                Audience::Group
+            },
+            accountable_in_pair: pair && access.side() == Some(Side::Accountable),
+            facilitator: access.is_facilitator(),
+            consent: access.repair.pair_consent,
+        }
+    }
+}
+
+/// What a closed round's answers show; nothing while it is open.
+#[derive(Default)]
+struct Results {
+    listening: Option<ListeningResults>,
+    rating: Option<RatingResults>,
+    agreement: Option<Agreement>,
+    dimensions: Vec<(String, String)>,
+    suppressed: Option<String>,
+}
+
+pub fn views(
+    org: &Organisation,
+    access: &Access,
+    rounds: &RoundsRead,
+    commitments: &[Commitment],
+) -> Vec<RoundView> {
+    let viewer = Viewer::of(access);
+    rounds
+        .list
+        .iter()
+        // A closed confirmation round lives on as its occurrence's status.
+        .filter(|round| round.open || !round.kind.settles_occurrence())
+        .map(|round| {
+            let shown = if round.open {
+                Results::default()
+            } else {
+                results(
+                    org.k_threshold,
+                    &viewer,
+                    round.kind,
+                    rounds.answers(round.id),
+                )
             };
-            if round.kind == RoundKind::Pulse {
-                // Each item, under the same rule as the whole: k counts people.
-                for (key, label) in PULSE_ITEMS {
-                    if let Shown::Shown(m) = group_mean(
-                        &pulses::item_values(answers, Some(key)),
-                        org.k_threshold,
-                        shown_to,
-                    ) {
-                        dimensions.push((label.to_string(), m.mean()));
-                    }
+            view(&viewer, round, shown, rounds, commitments)
+        })
+        .collect()
+}
+
+fn view(
+    viewer: &Viewer,
+    round: &Round,
+    shown: Results,
+    rounds: &RoundsRead,
+    commitments: &[Commitment],
+) -> RoundView {
+    let hidden = viewer.accountable_in_pair;
+    RoundView {
+        id: round.id,
+        kind: round.kind,
+        open: round.open,
+        public_key: round.public_key.clone(),
+        fingerprint: round.fingerprint.clone(),
+        closes_at: round.closes_at.map(crate::text::date),
+        replies: if viewer.facilitator && !round.open {
+            rounds
+                .replies(round.id)
+                .iter()
+                .map(|r| ReplyView {
+                    answer_id: r.answer_id.to_string(),
+                    from_author: r.from_author,
+                    body: r.body.clone(),
+                })
+                .collect()
+        } else {
+            vec![]
+        },
+        about: about(round, commitments),
+        direction: match (&shown.rating, hidden) {
+            (Some(r), true) if viewer.consent => Some(coarse_direction(r.mean_tenths).to_owned()),
+            _ => None,
+        },
+        suppressed: match (hidden, round.open, round.kind) {
+            (true, false, RoundKind::Causes) => Some(PAIR_NOTE.into()),
+            (true, false, RoundKind::Genuineness) if !viewer.consent => Some(PAIR_NOTE.into()),
+            _ => shown.suppressed,
+        },
+        dimensions: if hidden { vec![] } else { shown.dimensions },
+        rating: if hidden { None } else { shown.rating },
+        agreement: if hidden { None } else { shown.agreement },
+        results: shown.listening,
+    }
+}
+
+/// What a confirmation round asks about: "“statement” by owner, due DATE".
+fn about(round: &Round, commitments: &[Commitment]) -> Option<String> {
+    let (c, due) = round.subject.as_deref()?.split_once(':')?;
+    commitments
+        .iter()
+        .find(|x| x.id.to_string() == c)
+        .map(|x| format!("“{}” by {}, due {due}", x.statement, x.owner_name))
+}
+
+/// A closed round's results, by what its kind shows.
+fn results(k: KThreshold, viewer: &Viewer, kind: RoundKind, answers: &[Answer]) -> Results {
+    match kind.shows() {
+        Shows::CategoriesAndComments => listening(k, answers),
+        Shows::Agreement => agreement(k, viewer.audience, answers),
+        Shows::MeanRating | Shows::MeanPerItem => rating(k, viewer, kind, answers),
+        Shows::Nothing | Shows::DimensionRollups => Results::default(),
+    }
+}
+
+fn too_few(k: u32) -> Option<String> {
+    Some(format!("Fewer than {k} answered; nothing is shown."))
+}
+
+fn listening(k: KThreshold, answers: &[Answer]) -> Results {
+    let mut answers: Vec<ListeningAnswer> = answers
+        .iter()
+        .map(|a| ListeningAnswer {
+            id: a.id.to_string(),
+            category: a.category.clone(),
+            comment: a.comment.clone(),
+        })
+        .collect();
+    // Comments are shown shuffled and undated.
+    answers.shuffle(&mut rand::rng());
+    match listening_results(&answers, k, Audience::Group) {
+        Shown::Shown(mut r) => {
+            for (category, _) in &mut r.categories {
+                if let Ok(c) = CauseCategory::parse(category) {
+                    *category = c.label().to_owned();
                 }
             }
-            let overall = if round.kind == RoundKind::Pulse {
-                group_mean(
-                    &pulses::item_values(answers, None),
-                    org.k_threshold,
-                    shown_to,
-                )
-            } else {
-                let ratings: Vec<i64> = answers.iter().filter_map(|a| a.rating).collect();
-                rating_results(&ratings, org.k_threshold, shown_to)
-            };
-            match overall {
-                Shown::Shown(r) => rating = Some(r),
-                Shown::Suppressed { k } => {
-                    suppressed_rating = Some(format!("Fewer than {k} answered; nothing is shown."))
-                }
+            Results {
+                listening: Some(r),
+                ..Results::default()
             }
         }
-        let (results, suppressed) = if round.open || round.kind != RoundKind::Listening {
-            (None, suppressed_rating)
-        } else {
-            let mut answers: Vec<ListeningAnswer> = rounds
-                .answers(round.id)
-                .iter()
-                .map(|a| ListeningAnswer {
-                    id: a.id.to_string(),
-                    category: a.category.clone(),
-                    comment: a.comment.clone(),
-                })
-                .collect();
-            // Comments are shown shuffled and undated.
-            answers.shuffle(&mut rand::rng());
-            match listening_results(&answers, org.k_threshold, Audience::Group) {
-                Shown::Shown(mut r) => {
-                    for (category, _) in &mut r.categories {
-                        if let Ok(c) = kintsugi_core::repair::CauseCategory::parse(category) {
-                            *category = c.label().to_owned();
-                        }
-                    }
-                    (Some(r), None)
-                }
-                Shown::Suppressed { k } => (
-                    None,
-                    Some(format!("Fewer than {k} answered; nothing is shown.")),
-                ),
-            }
-        };
-        out.push(RoundView {
-            id: round.id,
-            kind: round.kind,
-            open: round.open,
-            public_key: round.public_key,
-            fingerprint: round.fingerprint,
-            closes_at: round.closes_at.map(crate::text::date),
-            replies: if access.is_facilitator() && !round.open {
-                rounds.replies(round.id)
-                        .iter()
-                        .map(|r| ReplyView {
-                            answer_id: r.answer_id.to_string(),
-                            from_author: r.from_author,
-                            body: r.body.clone(),
-                        })
-                        .collect()
-            } else {
-                vec![]
-            },
-                        about,
-            dimensions: if accountable_in_pair { vec![] } else { dimensions },
-            direction: match (&rating, accountable_in_pair) {
-                (Some(r), true) if access.repair.pair_consent => Some(coarse_direction(r.mean_tenths).to_owned()),
-                _ => None,
-            },
-            suppressed: match (accountable_in_pair, round.open, round.kind) {
-                (true, false, RoundKind::Genuineness | RoundKind::Causes) if !access.repair.pair_consent || round.kind == RoundKind::Causes => Some(
-                    "The affected person's answers are theirs and the facilitator's; a coarse direction is shown only if they choose to share it."
-                        .into(),
-                ),
-                _ => suppressed,
-            },
-            rating: if accountable_in_pair { None } else { rating },
-            agreement: if accountable_in_pair { None } else { agreement },
-            results,
-        });
+        Shown::Suppressed { k } => Results {
+            suppressed: too_few(k),
+            ..Results::default()
+        },
     }
-    out
+}
+
+fn agreement(k: KThreshold, audience: Audience, answers: &[Answer]) -> Results {
+    let count = |v: &str| {
+        answers
+            .iter()
+            .filter(|a| a.category.as_deref() == Some(v))
+            .count()
+    };
+    let shown = kintsugi_core::anonymity::visible(answers.len(), k, audience, || Agreement {
+        answered: answers.len(),
+        agree: count("agree"),
+        disagree: count("disagree"),
+    });
+    match shown {
+        Shown::Shown(a) => Results {
+            agreement: Some(a),
+            ..Results::default()
+        },
+        Shown::Suppressed { k } => Results {
+            suppressed: too_few(k),
+            ..Results::default()
+        },
+    }
+}
+
+/// A genuineness round's mean rating, or a pulse's mean overall and per item.
+fn rating(k: KThreshold, viewer: &Viewer, kind: RoundKind, answers: &[Answer]) -> Results {
+    // The accountable person of a pair gets only a direction derived from this.
+    let shown_to = if viewer.pair {
+        Audience::PairInsider
+    } else {
+        viewer.audience
+    };
+    let mut dimensions = Vec::new();
+    let overall = if kind == RoundKind::Pulse {
+        // Each item, under the same rule as the whole: k counts people.
+        for (key, label) in PULSE_ITEMS {
+            if let Shown::Shown(m) =
+                group_mean(&pulses::item_values(answers, Some(key)), k, shown_to)
+            {
+                dimensions.push((label.to_string(), m.mean()));
+            }
+        }
+        group_mean(&pulses::item_values(answers, None), k, shown_to)
+    } else {
+        let ratings: Vec<i64> = answers.iter().filter_map(|a| a.rating).collect();
+        rating_results(&ratings, k, shown_to)
+    };
+    match overall {
+        Shown::Shown(r) => Results {
+            rating: Some(r),
+            dimensions,
+            ..Results::default()
+        },
+        Shown::Suppressed { k } => Results {
+            suppressed: too_few(k),
+            dimensions,
+            ..Results::default()
+        },
+    }
 }
 
 #[derive(Serialize, Clone, ToSchema)]

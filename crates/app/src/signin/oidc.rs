@@ -214,27 +214,7 @@ pub async fn finish(
             "the answer came from another issuer ({iss})"
         )));
     }
-    let client = oidc.client(ctx.url(CALLBACK)).await?;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|_| Error::BadGateway("the identity provider has no token endpoint".into()))?
-        .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier))
-        .request_async(&oidc.http)
-        .await
-        .map_err(|e| {
-            tracing::info!(error = %e, "OpenID token exchange refused");
-            refused("the identity provider did not accept the sign-in code")
-        })?;
-    let id_token = tokens
-        .id_token()
-        .ok_or_else(|| refused("the identity provider sent no ID token"))?;
-    let verifier: CoreIdTokenVerifier = client.id_token_verifier();
-    id_token
-        .claims(&verifier, &Nonce::new(login.nonce))
-        .map_err(|e| refused(describe(&e)))?;
-    // Verified; now read the claims the settings name, whatever their shape.
-    let claims =
-        payload(&id_token.to_string()).ok_or_else(|| refused("the ID token is unreadable"))?;
+    let claims = verified_claims(ctx, oidc, code, login).await?;
     let org_id = match oidc.settings.organisation {
         Some(id) => Some(id),
         None => only_organisation(ctx).await?,
@@ -259,6 +239,36 @@ pub async fn finish(
         ));
     }
     Ok(person)
+}
+
+/// Exchanges the code (with the PKCE verifier) and verifies the ID token: signature, issuer,
+/// audience, expiry, nonce. Its claims, whatever their shape.
+async fn verified_claims(
+    ctx: &Ctx,
+    oidc: &Oidc,
+    code: String,
+    login: OidcLogin,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let client = oidc.client(ctx.url(CALLBACK)).await?;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|_| Error::BadGateway("the identity provider has no token endpoint".into()))?
+        .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier))
+        .request_async(&oidc.http)
+        .await
+        .map_err(|e| {
+            tracing::info!(error = %e, "OpenID token exchange refused");
+            refused("the identity provider did not accept the sign-in code")
+        })?;
+    let id_token = tokens
+        .id_token()
+        .ok_or_else(|| refused("the identity provider sent no ID token"))?;
+    let verifier: CoreIdTokenVerifier = client.id_token_verifier();
+    id_token
+        .claims(&verifier, &Nonce::new(login.nonce))
+        .map_err(|e| refused(describe(&e)))?;
+    // Verified; now read the claims the settings name, whatever their shape.
+    payload(&id_token.to_string()).ok_or_else(|| refused("the ID token is unreadable"))
 }
 
 fn refused(why: impl std::fmt::Display) -> Error {

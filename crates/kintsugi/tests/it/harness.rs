@@ -286,7 +286,7 @@ pub struct Browser {
 }
 
 impl Browser {
-    async fn page(resp: reqwest::Response) -> Page {
+    pub async fn page(resp: reqwest::Response) -> Page {
         let status = resp.status();
         let headers = resp.headers().clone();
         let location = headers

@@ -10,6 +10,7 @@ mod dashboard;
 mod email;
 mod feeds;
 mod gate_writes;
+mod groups;
 mod harness;
 mod health;
 mod jobs;

@@ -203,6 +203,8 @@ pub fn routes_in(source: &str) -> Vec<(String, String)> {
         };
         let call = chunk.split(".route(").next().unwrap_or(chunk);
         let call = call.split(".layer(").next().unwrap_or(call);
+        // The router's function ends at its closing brace; what follows is other code.
+        let call = call.split("\n}").next().unwrap_or(call);
         for method in ["get", "post", "put", "patch", "delete"] {
             if call.contains(&format!("{method}(")) {
                 out.push((method.to_uppercase(), path.to_owned()));

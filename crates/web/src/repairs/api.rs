@@ -2,8 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use kintsugi_core::commitments::Status;
-use kintsugi_store::{Commitment, Repair, Update};
+use kintsugi_store::Repair;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +18,10 @@ use crate::kernel::error::Problem;
 use crate::kernel::error::extract::{Json, Path};
 use crate::kernel::session::{CurrentUser, InRepair};
 use crate::kernel::{AppState, Reply};
+
+mod out;
+
+use out::*;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,179 +147,6 @@ async fn open(
     ))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ParticipantOut {
-    person_id: Uuid,
-    name: String,
-    side: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AckOut {
-    id: Uuid,
-    author_name: String,
-    body: String,
-    score: u8,
-    created_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CauseOut {
-    category: String,
-    description: String,
-    /// The comments (from closed listening rounds) the facilitator linked as support.
-    supporting_comments: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct VersionOut {
-    version: u32,
-    body: String,
-    reason: Option<String>,
-    editor_name: Option<String>,
-    created_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct UpdateOut {
-    id: Uuid,
-    seq: u32,
-    kind: String,
-    /// None for updates Kintsugi posts itself.
-    author_name: Option<String>,
-    created_at: String,
-    /// Oldest first; the last is current.
-    versions: Vec<VersionOut>,
-}
-
-impl From<Update> for UpdateOut {
-    fn from(u: Update) -> Self {
-        Self {
-            id: u.id,
-            seq: u.seq,
-            kind: u.kind.as_str().into(),
-            author_name: u.author_name,
-            created_at: rfc3339(u.created_at),
-            versions: u
-                .versions
-                .into_iter()
-                .map(|v| VersionOut {
-                    version: v.version,
-                    body: v.body,
-                    reason: v.reason,
-                    editor_name: v.editor_name,
-                    created_at: rfc3339(v.created_at),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FollowThroughOut {
-    /// Settled occurrences (kept or missed).
-    due: u32,
-    kept: u32,
-    on_time: u32,
-    /// kept ÷ due, as a whole percent; null when nothing is due yet.
-    rate: Option<u8>,
-    on_time_rate: Option<u8>,
-    longest_run: u32,
-    current_run: u32,
-}
-
-impl From<kintsugi_core::commitments::FollowThrough> for FollowThroughOut {
-    fn from(f: kintsugi_core::commitments::FollowThrough) -> Self {
-        Self {
-            due: f.due,
-            kept: f.kept,
-            on_time: f.on_time,
-            rate: f.rate(),
-            on_time_rate: f.on_time_rate(),
-            longest_run: f.longest_run,
-            current_run: f.current_run,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OccurrenceOut {
-    /// YYYY-MM-DD
-    due: String,
-    done_on: Option<String>,
-    /// upcoming, awaiting_owner, awaiting_confirmation, kept or missed.
-    status: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CommitmentOut {
-    id: Uuid,
-    repair_id: Uuid,
-    owner_id: Uuid,
-    owner_name: String,
-    statement: String,
-    cadence: Option<String>,
-    occurrences: Vec<OccurrenceOut>,
-    follow_through: FollowThroughOut,
-}
-
-fn commitment_out(c: Commitment, today: time::Date) -> CommitmentOut {
-    let ft = commitments::follow_through(std::slice::from_ref(&c), today);
-    let status = |s: Status| {
-        serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    CommitmentOut {
-        occurrences: c
-            .occurrences
-            .iter()
-            .map(|o| OccurrenceOut {
-                due: o.due.to_string(),
-                done_on: o.done_on.map(|d| d.to_string()),
-                status: status(commitments::status_of(o, today)),
-            })
-            .collect(),
-        id: c.id,
-        repair_id: c.repair_id,
-        owner_id: c.owner_id,
-        owner_name: c.owner_name,
-        statement: c.statement,
-        cadence: c.cadence,
-        follow_through: ft.into(),
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RepairOut {
-    id: Uuid,
-    title: String,
-    summary: String,
-    breach: String,
-    scope: String,
-    stage: String,
-    facilitator_id: Uuid,
-    facilitator_name: String,
-    update_cadence_days: u32,
-    overdue: Option<String>,
-    /// What still keeps the current stage from ending.
-    missing: Vec<String>,
-    /// In rebuild: the recovery gate's conditions, each with whether it is met.
-    #[schema(value_type = Option<Object>)]
-    gate: Option<kintsugi_core::gate::GateReport>,
-    no_round_reason: Option<String>,
-    closed_reason: Option<String>,
-    /// Shown to every participant when the recovery gate was overridden.
-    override_reason: Option<String>,
-    participants: Vec<ParticipantOut>,
-    acknowledgments: Vec<AckOut>,
-    causes: Vec<CauseOut>,
-    updates: Vec<UpdateOut>,
-    commitments: Vec<CommitmentOut>,
-    follow_through: FollowThroughOut,
-}
-
 async fn repair_out(
     state: &AppState,
     org: &kintsugi_store::Organisation,
@@ -408,33 +238,6 @@ async fn show(
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
     body: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SpanOut {
-    id: String,
-    start: usize,
-    end: usize,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FlagOut {
-    rule: String,
-    start: usize,
-    end: usize,
-    message: String,
-    suggestion: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CoachOut {
-    /// Byte offsets into the draft.
-    components: Vec<SpanOut>,
-    flags: Vec<FlagOut>,
-    score: u8,
-    advice: Vec<String>,
-    /// Offers of repair found in the draft, as draft commitment statements.
-    offers_of_repair: Vec<String>,
 }
 
 /// The apology coach's review of a draft acknowledgment. Advice only; nothing is stored.
