@@ -1,80 +1,9 @@
-//! Tidy tests: the architecture's invariants (ARCHITECTURE.md), checked mechanically.
+//! Tidy tests: the architecture's invariants (ARCHITECTURE.md), checked mechanically. The
+//! crates' and modules' layering is in `layers.rs`, the route groups in `groups.rs`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-/// Package name → its dependencies' names, from Cargo.lock.
-fn lock_graph() -> HashMap<String, Vec<String>> {
-    let lock: toml::Value =
-        toml::from_str(&std::fs::read_to_string(format!("{ROOT}/Cargo.lock")).unwrap()).unwrap();
-    lock["package"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let deps = p
-                .get("dependencies")
-                .and_then(|d| d.as_array())
-                .map(|d| {
-                    d.iter()
-                        .map(|s| s.as_str().unwrap().split(' ').next().unwrap().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            (p["name"].as_str().unwrap().to_owned(), deps)
-        })
-        .collect()
-}
-
-fn transitive(graph: &HashMap<String, Vec<String>>, root: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![root.to_owned()];
-    while let Some(p) = todo.pop() {
-        for d in graph.get(&p).into_iter().flatten() {
-            if seen.insert(d.clone()) {
-                todo.push(d.clone());
-            }
-        }
-    }
-    seen
-}
-
-#[test]
-fn core_does_no_io() {
-    let deps = transitive(&lock_graph(), "kintsugi-core");
-    for banned in [
-        "tokio",
-        "sqlx",
-        "sqlx-core",
-        "axum",
-        "hyper",
-        "reqwest",
-        "mio",
-        "askama",
-        "rand",
-        "getrandom",
-    ] {
-        assert!(
-            !deps.contains(banned),
-            "kintsugi-core must not depend on {banned}: {deps:?}"
-        );
-    }
-}
-
-#[test]
-fn only_the_binary_chooses_a_backend() {
-    let graph = lock_graph();
-    for krate in ["kintsugi-web", "kintsugi-store", "kintsugi-core"] {
-        let deps = transitive(&graph, krate);
-        for backend in ["kintsugi-store-sqlite", "kintsugi-store-postgres", "sqlx"] {
-            assert!(
-                !deps.contains(backend),
-                "{krate} must not depend on {backend}"
-            );
-        }
-    }
-}
 
 fn migrations(backend: &str) -> Vec<(String, String)> {
     let mut files: Vec<_> = std::fs::read_dir(format!("{ROOT}/crates/store-{backend}/migrations"))
