@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::health::view::{HealthCharts, csv as health_csv, trend_chart};
 use crate::kernel::error::extract::{Form, Path, Query};
-use crate::kernel::page::{Chrome, Page, form_error, render};
+use crate::kernel::page::{Chrome, Page, form_error, render, whole_number};
 use crate::kernel::session::{AdminUser, CurrentUser};
 use crate::kernel::{AppState, Reply};
 
@@ -224,12 +224,9 @@ async fn save_settings(
     AdminUser(admin): AdminUser,
     Form(f): Form<SettingsForm>,
 ) -> Reply {
-    let result = match f.health_every_days.trim().parse::<i64>() {
+    let result = match whole_number("health_every_days", &f.health_every_days) {
         Ok(days) => health::set_every(&ctx, &admin, days).await,
-        Err(_) => Err(Error::invalid(
-            "health_every_days",
-            "must be a whole number",
-        )),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => Ok(Redirect::to("/admin/health").into_response()),

@@ -94,6 +94,13 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
+/// A whole number as a form field holds it, or the field's problem.
+pub fn whole_number(field: &'static str, raw: &str) -> Result<i64, Error> {
+    raw.trim()
+        .parse()
+        .map_err(|_| Error::invalid(field, "must be a whole number"))
+}
+
 /// Re-renders a form with its problems when they are the user's to fix; passes other errors on.
 pub fn form_error<T: Template>(err: Error, page: impl FnOnce(Vec<Invalid>) -> T) -> Response {
     match err {

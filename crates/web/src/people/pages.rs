@@ -17,7 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::kernel::error::extract::{Form, Path};
-use crate::kernel::page::{Chrome, Page, form_error, render};
+use crate::kernel::page::{Chrome, Page, form_error, render, whole_number};
 use crate::kernel::session::AdminUser;
 use crate::kernel::{AppState, Reply};
 use crate::repairs::view::FollowThroughView;
@@ -365,9 +365,9 @@ async fn save_settings(
     AdminUser(admin): AdminUser,
     Form(form): Form<SettingsForm>,
 ) -> Reply {
-    let result = match form.k_threshold.trim().parse::<i64>() {
+    let result = match whole_number("k_threshold", &form.k_threshold) {
         Ok(k) => organisation::set_k(&ctx, &admin, k).await,
-        Err(_) => Err(Error::invalid("k_threshold", "must be a whole number")),
+        Err(e) => Err(e),
     };
     match result {
         Ok(_) => Ok(Redirect::to("/admin/settings").into_response()),
@@ -414,8 +414,7 @@ struct GateForm {
 }
 
 fn whole(field: &'static str, raw: &str) -> Result<u32, Error> {
-    raw.trim()
-        .parse()
+    u32::try_from(whole_number(field, raw)?)
         .map_err(|_| Error::invalid(field, "must be a whole number"))
 }
 
