@@ -17,7 +17,9 @@ use crate::kernel::error::extract::{Form, Path};
 use crate::kernel::page::{Chrome, Page, render};
 use crate::kernel::session::InRepair;
 use crate::kernel::{AppState, Reply};
-use crate::repairs::page::{CommitmentDraft, Extras, after, coach_partial, repair_page};
+use crate::repairs::coach::coach_partial;
+use crate::repairs::page::{Extras, after, repair_page};
+use crate::repairs::sections::CommitmentDraft;
 
 #[derive(Deserialize)]
 pub(super) struct DraftForm {
