@@ -2,12 +2,13 @@
 //! again with what was wrong. The coach also answers htmx with its partial alone.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use kintsugi_app::Error;
 use kintsugi_app::repairs::commitments::{self, CommitmentInput};
-use kintsugi_app::repairs::{self};
+use kintsugi_app::repairs::{self, Access};
+use kintsugi_app::{Actor, Ctx, Error};
 use kintsugi_core::Invalid;
 use kintsugi_store::Update;
 use serde::Deserialize;
@@ -16,8 +17,48 @@ use uuid::Uuid;
 use crate::kernel::error::extract::{Form, Path};
 use crate::kernel::page::{Chrome, Page, render};
 use crate::kernel::session::InRepair;
-use crate::kernel::{AppState, Reply};
-use crate::repairs::page::{CommitmentDraft, Extras, after, coach_partial, repair_page};
+use crate::kernel::{AppState, HttpError, Reply};
+use crate::repairs::coach::coach_partial;
+use crate::repairs::page::{Extras, after, again, repair_page};
+use crate::repairs::sections::CommitmentDraft;
+
+/// Most forms here make one change as the person and go back to the repair at an anchor, or
+/// show the page again with what was wrong ([`after`]). Extracted in the order the other
+/// handlers take them: the person's place in the repair is checked before the body is read.
+pub(super) struct Change {
+    state: AppState,
+    page: Page,
+    repair: InRepair,
+}
+
+impl FromRequestParts<AppState> for Change {
+    type Rejection = HttpError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let page = Page::from_request_parts(parts, state).await?;
+        let repair = InRepair::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            page,
+            repair,
+        })
+    }
+}
+
+impl Change {
+    async fn apply<T>(
+        self,
+        anchor: &str,
+        run: impl AsyncFnOnce(&Ctx, &Actor, &Access) -> Result<T, Error>,
+    ) -> Reply<Response> {
+        let Self {
+            state,
+            page,
+            repair: InRepair { user, access },
+        } = self;
+        let result = run(&state.ctx, &user, &access).await.map(|_| None);
+        after(&state, &page, &user, access.repair.id, result, anchor).await
+    }
+}
 
 #[derive(Deserialize)]
 pub(super) struct DraftForm {
@@ -88,24 +129,13 @@ pub(super) struct CauseForm {
     support: Vec<Uuid>,
 }
 
-pub(super) async fn add_cause(
-    State(state): State<AppState>,
-    page: Page,
-    InRepair { user, access }: InRepair,
-    Form(form): Form<CauseForm>,
-) -> Reply<Response> {
-    let id = access.repair.id;
-    let result = repairs::add_cause(
-        &state.ctx,
-        &user,
-        &access,
-        &form.category,
-        &form.description,
-        &form.support,
-    )
-    .await
-    .map(|_| None);
-    after(&state, &page, &user, id, result, "causes-heading").await
+pub(super) async fn add_cause(change: Change, Form(form): Form<CauseForm>) -> Reply<Response> {
+    change
+        .apply("causes-heading", async |ctx, user, access| {
+            let f = &form;
+            repairs::add_cause(ctx, user, access, &f.category, &f.description, &f.support).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -114,17 +144,12 @@ pub(super) struct ReasonForm {
     reason: String,
 }
 
-pub(super) async fn no_round(
-    State(state): State<AppState>,
-    page: Page,
-    InRepair { user, access }: InRepair,
-    Form(form): Form<ReasonForm>,
-) -> Reply<Response> {
-    let id = access.repair.id;
-    let result = repairs::record_no_round_reason(&state.ctx, &user, &access, &form.reason)
+pub(super) async fn no_round(change: Change, Form(form): Form<ReasonForm>) -> Reply<Response> {
+    change
+        .apply("causes-heading", async |ctx, user, access| {
+            repairs::record_no_round_reason(ctx, user, access, &form.reason).await
+        })
         .await
-        .map(|_| None);
-    after(&state, &page, &user, id, result, "causes-heading").await
 }
 
 #[derive(Deserialize)]
@@ -137,24 +162,13 @@ pub(super) struct StageForm {
     reason: String,
 }
 
-pub(super) async fn move_stage(
-    State(state): State<AppState>,
-    page: Page,
-    InRepair { user, access }: InRepair,
-    Form(form): Form<StageForm>,
-) -> Reply<Response> {
-    let id = access.repair.id;
-    let result = repairs::move_stage(
-        &state.ctx,
-        &user,
-        &access,
-        &form.from,
-        &form.action,
-        &form.reason,
-    )
-    .await
-    .map(|_| None);
-    after(&state, &page, &user, id, result, "stage-heading").await
+pub(super) async fn move_stage(change: Change, Form(form): Form<StageForm>) -> Reply<Response> {
+    change
+        .apply("stage-heading", async |ctx, user, access| {
+            let f = &form;
+            repairs::move_stage(ctx, user, access, &f.from, &f.action, &f.reason).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -167,24 +181,13 @@ pub(super) struct UpdateForm {
     reason: String,
 }
 
-pub(super) async fn post_update(
-    State(state): State<AppState>,
-    page: Page,
-    InRepair { user, access }: InRepair,
-    Form(form): Form<UpdateForm>,
-) -> Reply<Response> {
-    let id = access.repair.id;
-    let result = repairs::post_update(
-        &state.ctx,
-        &user,
-        &access,
-        &form.kind,
-        &form.body,
-        &form.reason,
-    )
-    .await
-    .map(|_| None);
-    after(&state, &page, &user, id, result, "updates-heading").await
+pub(super) async fn post_update(change: Change, Form(form): Form<UpdateForm>) -> Reply<Response> {
+    change
+        .apply("updates-heading", async |ctx, user, access| {
+            let f = &form;
+            repairs::post_update(ctx, user, access, &f.kind, &f.body, &f.reason).await
+        })
+        .await
 }
 
 #[derive(Template)]
@@ -270,83 +273,78 @@ pub(super) struct CommitmentForm {
     first_due: Option<String>,
 }
 
+impl CommitmentForm {
+    fn count(&self) -> Result<Option<i64>, Error> {
+        match self
+            .count
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            None => Ok(None),
+            Some(c) => c
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| Error::invalid("count", "must be a whole number")),
+        }
+    }
+
+    fn input(&self, count: Option<i64>) -> CommitmentInput<'_> {
+        CommitmentInput {
+            owner: Uuid::parse_str(self.owner.trim()).ok(),
+            statement: &self.statement,
+            due: self.due.as_deref(),
+            cadence: self.cadence.as_deref(),
+            count,
+            first_due: self.first_due.as_deref(),
+        }
+    }
+
+    /// The form as sent, to show again open with its problems.
+    fn draft(&self) -> CommitmentDraft {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        CommitmentDraft {
+            statement: self.statement.clone(),
+            owner: self.owner.clone(),
+            due: text(&self.due),
+            cadence: text(&self.cadence),
+            count: text(&self.count),
+            first_due: text(&self.first_due),
+            open: true,
+        }
+    }
+}
+
+/// Like the other forms, except that a refused commitment (a conflict too) comes back with
+/// the form as it was sent.
 pub(super) async fn add_commitment(
     State(state): State<AppState>,
     page: Page,
     InRepair { user, access }: InRepair,
     Form(form): Form<CommitmentForm>,
 ) -> Reply<Response> {
-    let id = access.repair.id;
-    let count = match form
-        .count
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        None => Ok(None),
-        Some(c) => c
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| Error::invalid("count", "must be a whole number")),
-    };
-    let result = match count {
+    let result = match form.count() {
         Ok(count) => {
-            let input = CommitmentInput {
-                owner: Uuid::parse_str(form.owner.trim()).ok(),
-                statement: &form.statement,
-                due: form.due.as_deref(),
-                cadence: form.cadence.as_deref(),
-                count,
-                first_due: form.first_due.as_deref(),
-            };
-            commitments::add_commitment(&state.ctx, &user, &access, input).await
+            commitments::add_commitment(&state.ctx, &user, &access, form.input(count)).await
         }
         Err(e) => Err(e),
     };
     let errors = match result {
-        Ok((_, None)) => {
-            return Ok(Redirect::to(&format!("/repairs/{id}#commitments-heading")).into_response());
-        }
-        Ok((_, Some(advice))) => {
-            let access = state.snapshots.participant(&state.ctx, &user, id).await?;
-            return repair_page(
-                &state,
-                &page,
-                &user,
-                access,
-                Extras {
-                    notice: Some(advice),
-                    ..Extras::default()
-                },
-            )
-            .await;
+        // Advice on the commitment ("start small") comes back as a notice.
+        Ok((_, advice)) => {
+            let id = access.repair.id;
+            return after(&state, &page, &user, id, Ok(advice), "commitments-heading").await;
         }
         Err(Error::Invalid(errors)) => errors,
         Err(Error::Conflict(msg)) => vec![Invalid::new(Invalid::FORM, msg)],
         Err(e) => return Err(e.into()),
     };
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let cdraft = CommitmentDraft {
-        statement: form.statement.clone(),
-        owner: form.owner.clone(),
-        due: text(&form.due),
-        cadence: text(&form.cadence),
-        count: text(&form.count),
-        first_due: text(&form.first_due),
-        open: true,
+    let extras = Extras {
+        errors,
+        cdraft: form.draft(),
+        ..Extras::default()
     };
-    repair_page(
-        &state,
-        &page,
-        &user,
-        access,
-        Extras {
-            errors,
-            cdraft,
-            ..Extras::default()
-        },
-    )
-    .await
+    repair_page(&state, &page, &user, access, extras).await
 }
 
 #[derive(Deserialize)]
@@ -397,8 +395,7 @@ pub(super) async fn accept_offer(
         },
         Err(e) => return Err(e.into()),
     };
-    let access = state.snapshots.participant(&state.ctx, &user, id).await?;
-    repair_page(&state, &page, &user, access, extras).await
+    again(&state, &page, &user, id, extras).await
 }
 
 #[derive(Deserialize)]
@@ -410,36 +407,26 @@ pub(super) struct OccurrenceForm {
 }
 
 pub(super) async fn mark_done(
-    State(state): State<AppState>,
-    page: Page,
-    InRepair { user, access }: InRepair,
+    change: Change,
     Path((_, commitment)): Path<(Uuid, Uuid)>,
     Form(form): Form<OccurrenceForm>,
 ) -> Reply<Response> {
-    let id = access.repair.id;
-    let result = commitments::mark_done(&state.ctx, &user, &access, commitment, &form.due)
+    change
+        .apply("commitments-heading", async |ctx, user, access| {
+            commitments::mark_done(ctx, user, access, commitment, &form.due).await
+        })
         .await
-        .map(|_| None);
-    after(&state, &page, &user, id, result, "commitments-heading").await
 }
 
 pub(super) async fn confirm(
-    State(state): State<AppState>,
-    page: Page,
-    InRepair { user, access }: InRepair,
+    change: Change,
     Path((_, commitment)): Path<(Uuid, Uuid)>,
     Form(form): Form<OccurrenceForm>,
 ) -> Reply<Response> {
-    let id = access.repair.id;
-    let result = commitments::confirm(
-        &state.ctx,
-        &user,
-        &access,
-        commitment,
-        &form.due,
-        &form.happened,
-    )
-    .await
-    .map(|_| None);
-    after(&state, &page, &user, id, result, "commitments-heading").await
+    change
+        .apply("commitments-heading", async |ctx, user, access| {
+            let (due, happened) = (&form.due, &form.happened);
+            commitments::confirm(ctx, user, access, commitment, due, happened).await
+        })
+        .await
 }

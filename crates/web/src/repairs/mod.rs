@@ -2,10 +2,12 @@
 //! API, and the feeds. The actions are `kintsugi_app::repairs`.
 
 mod api;
+mod coach;
 mod feeds;
 mod forms;
 mod page;
 mod pages;
+mod sections;
 pub mod view;
 
 use axum::Router;
