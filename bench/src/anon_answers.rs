@@ -315,6 +315,7 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
         update_cadence_days: 7,
         deception: false,
         participants: vec![(a.id, Side::Accountable), (b.id, Side::Affected)],
+        notification_ids: vec![uuid::Uuid::new_v4(), uuid::Uuid::new_v4()],
         teams: vec![],
         created_at: now,
     };

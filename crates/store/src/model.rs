@@ -148,6 +148,8 @@ pub struct NewRepair {
     pub deception: bool,
     /// Each person once, with their side (teams already expanded).
     pub participants: Vec<(Uuid, Side)>,
+    /// The id of the notice each participant is sent, in the order of `participants`.
+    pub notification_ids: Vec<Uuid>,
     pub teams: Vec<(Uuid, Side)>,
     pub created_at: OffsetDateTime,
 }
