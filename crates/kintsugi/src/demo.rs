@@ -536,7 +536,9 @@ pub async fn ensure_health(ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<()>
             }
         }
         let id_of = |n: &str| teams.iter().find(|t| t.name == n).map(|t| t.id);
-        let (team, parent_id) = (id_of(name).unwrap(), id_of(parent).unwrap());
+        let (Some(team), Some(parent_id)) = (id_of(name), id_of(parent)) else {
+            anyhow::bail!("the demo teams {name} and {parent} were just made but are not listed");
+        };
         ctx.store()
             .set_team_parent(
                 org.id,

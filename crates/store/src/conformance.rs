@@ -1,5 +1,16 @@
 //! One scripted story through the storage interface. Every backend's tests call
 //! [`story`] on a fresh database; a backend that passes behaves like every other.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test story run by the adapters' tests: a failed step fails the test, loudly"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test story needs fresh ids for its rows, and the one id source is in the \
+              application layer above the store"
+)]
 
 use kintsugi_core::{Email, KThreshold, OrganisationName, PersonName, Roles, TeamName};
 use time::OffsetDateTime;

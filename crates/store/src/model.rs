@@ -265,6 +265,13 @@ pub struct Update {
 }
 
 impl Update {
+    #[allow(
+        clippy::expect_used,
+        reason = "an update is stored with its first version in the same transaction, and \
+                  the adapters refuse to read one without any (store-sql's `into_update`): \
+                  every `Update` has a version, and each page and feed that shows one would \
+                  otherwise handle an error that never happens"
+    )]
     pub fn current(&self) -> &UpdateVersion {
         self.versions
             .last()
