@@ -3,6 +3,17 @@
 //! rows in batches through the same storage code. Also the cost of one blind signature.
 //!
 //! Run: `cargo run --release -p kintsugi-bench --bin anon-answers [ANSWERS] [CONCURRENCY]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark is run by hand or by bench/run: a step that fails stops it with its message"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark builds its fixtures beside the application, not through it: fresh ids \
+              and the real time, as the server it measures sees them"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -315,6 +326,7 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
         update_cadence_days: 7,
         deception: false,
         participants: vec![(a.id, Side::Accountable), (b.id, Side::Affected)],
+        notification_ids: vec![uuid::Uuid::new_v4(), uuid::Uuid::new_v4()],
         teams: vec![],
         created_at: now,
     };

@@ -6,6 +6,17 @@
 //! Run: `target/release/health-dashboard [sqlite|postgres|both] [TEAMS=5000] [PERIODS=52]`
 //! (PostgreSQL at `KINTSUGI_BENCH_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres;
 //! the benchmark creates and drops its own database there).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark is run by hand or by bench/run: a step that fails stops it with its message"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark builds its fixtures beside the application, not through it: fresh ids \
+              and the real time, as the server it measures sees them"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,17 @@
 //!
 //! A benchmark's result rows are the lines of its output that start with `| `, in the
 //! columns of [`HEADER`]; anything else it prints is context for a person.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark is run by hand or by bench/run: a step that fails stops it with its message"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark builds its fixtures beside the application, not through it: fresh ids \
+              and the real time, as the server it measures sees them"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -6,6 +6,17 @@
 //! static response (`/healthz`, and the 90 KB stylesheet) from the same server, in the same run.
 //!
 //! Run: `target/release/repair-page [sqlite|postgres] [SECONDS=10] [CONNECTIONS=8]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark is run by hand or by bench/run: a step that fails stops it with its message"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark builds its fixtures beside the application, not through it: fresh ids \
+              and the real time, as the server it measures sees them"
+)]
 
 use std::time::Duration;
 

@@ -1,5 +1,10 @@
 //! Builds the front-end assets (htmx, Pico CSS, our own CSS and JS) with npm and esbuild,
 //! so `cargo build` alone yields a binary with its assets embedded.
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    reason = "a build script reports failure by panicking: cargo stops the build and shows the message"
+)]
 
 use std::path::Path;
 use std::process::Command;

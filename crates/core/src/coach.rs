@@ -157,6 +157,12 @@ pub struct Coach {
 
 impl Coach {
     /// The shipped rules, parsed once. A test proves the shipped file parses.
+    #[allow(
+        clippy::panic,
+        reason = "the rules are compiled in and the test `the_shipped_rules_parse` parses them: \
+                  this cannot fail in a build whose tests pass, and every caller would \
+                  otherwise carry an error that never happens"
+    )]
     pub fn default_rules() -> &'static Coach {
         static RULES: OnceLock<Coach> = OnceLock::new();
         RULES.get_or_init(|| match Coach::from_toml(DEFAULT_RULES) {
@@ -826,18 +832,19 @@ mod parse {
             return Err(err("no patterns".into()));
         }
 
-        let expand = |what: &str, n: usize, pattern: &str| -> Result<String, RuleError> {
+        // A pattern with its vars substituted, and compiled.
+        let expand = |what: &str, n: usize, pattern: &str| -> Result<(String, Regex), RuleError> {
             let expanded = substitute(pattern, vars)
                 .map_err(|name| err(format!("{what} {n} uses unknown var `{{{{{name}}}}}`")))?;
-            build(&expanded)
+            let compiled = build(&expanded)
                 .map_err(|e| err(format!("{what} {n} is not a valid regular expression: {e}")))?;
-            Ok(expanded)
+            Ok((expanded, compiled))
         };
 
         let mut alternatives = Vec::new();
         for (i, pattern) in raw.patterns.iter().enumerate() {
-            let expanded = expand("pattern", i + 1, pattern)?;
-            if build(&expanded).is_ok_and(|r| r.is_match("")) {
+            let (expanded, compiled) = expand("pattern", i + 1, pattern)?;
+            if compiled.is_match("") {
                 return Err(err(format!("pattern {} matches empty text", i + 1)));
             }
             // Group names must be unique in the alternation: `action` becomes `action_<n>`.
@@ -867,14 +874,14 @@ mod parse {
 
         let mut unless = Vec::new();
         for (i, pattern) in raw.unless.iter().enumerate() {
-            unless.push(build(&expand("unless", i + 1, pattern)?).expect("checked above"));
+            unless.push(expand("unless", i + 1, pattern)?.1);
         }
         let mut action_unless = Vec::new();
         for (i, pattern) in raw.action_unless.iter().enumerate() {
-            action_unless.push(build(&expand("action_unless", i + 1, pattern)?).expect("checked"));
+            action_unless.push(expand("action_unless", i + 1, pattern)?.1);
         }
         let action_end = match &raw.action_end {
-            Some(p) => Some(build(&expand("action_end", 1, p)?).expect("checked above")),
+            Some(p) => Some(expand("action_end", 1, p)?.1),
             None => None,
         };
 

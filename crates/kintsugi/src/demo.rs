@@ -237,6 +237,7 @@ async fn open_repair(
         .collect();
     participants.extend(plan.affected.iter().map(|i| (people[*i].0, Side::Affected)));
     let opened = now - days(plan.age);
+    let notification_ids = participants.iter().map(|_| new_id()).collect();
     let repair = NewRepair {
         id: new_id(),
         org_id: org,
@@ -248,6 +249,7 @@ async fn open_repair(
         update_cadence_days: 7,
         deception: false,
         participants,
+        notification_ids,
         teams: vec![],
         created_at: opened,
     };
@@ -435,13 +437,15 @@ async fn weekly_commitment(
             .await?;
         if confirmers.len() >= KThreshold::DEFAULT.get() as usize {
             // A group this size confirms anonymously: only the tally is kept.
+            let confirmations: Vec<(Uuid, bool)> =
+                confirmers.iter().map(|_| (new_id(), true)).collect();
             ctx.store()
-                .record_confirmations(c.id, *due, confirmers.len() as u32, 0, *due + days(1))
+                .record_confirmations(c.id, *due, &confirmations, *due + days(1))
                 .await?;
         } else {
             for p in confirmers {
                 ctx.store()
-                    .confirm(c.id, *due, *p, true, *due + days(1))
+                    .confirm(new_id(), c.id, *due, *p, true, *due + days(1))
                     .await?;
             }
         }
@@ -532,7 +536,9 @@ pub async fn ensure_health(ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<()>
             }
         }
         let id_of = |n: &str| teams.iter().find(|t| t.name == n).map(|t| t.id);
-        let (team, parent_id) = (id_of(name).unwrap(), id_of(parent).unwrap());
+        let (Some(team), Some(parent_id)) = (id_of(name), id_of(parent)) else {
+            anyhow::bail!("the demo teams {name} and {parent} were just made but are not listed");
+        };
         ctx.store()
             .set_team_parent(
                 org.id,

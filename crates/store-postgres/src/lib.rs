@@ -55,6 +55,11 @@ impl PostgresStore {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "each test's database gets a fresh random name; the one id source is in the \
+              application layer above the store"
+)]
 mod tests {
     use super::*;
 

@@ -122,8 +122,10 @@ macro_rules! impl_job_store {
                 now: time::OffsetDateTime,
                 locked_until: time::OffsetDateTime,
                 limit: u32,
+                lease: uuid::Uuid,
             ) -> kintsugi_store::Result<Vec<kintsugi_store::Job>> {
                 let now = $crate::ts(now);
+                let lease = lease.to_string();
                 // Idle workers poll often: look before taking the write lock.
                 let due: Option<(String,)> = $crate::sqlx::query_as(
                     "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) \
@@ -165,7 +167,7 @@ macro_rules! impl_job_store {
                          WHERE id = $3 RETURNING {}",
                         $crate::JOB_COLUMNS
                     )))
-                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(&lease)
                     .bind($crate::ts(locked_until))
                     .bind(&id)
                     .fetch_one(&mut *tx)

@@ -118,6 +118,13 @@ macro_rules! repair_impl {
         #[$crate::async_trait]
         impl kintsugi_store::RepairStore for $store {
             async fn create_repair(&self, r: &kintsugi_store::NewRepair, notice: &str, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
+                if r.notification_ids.len() != r.participants.len() {
+                    return Err(kintsugi_store::StoreError::Internal(format!(
+                        "a new repair needs one notification id per participant: {} for {}",
+                        r.notification_ids.len(),
+                        r.participants.len()
+                    )));
+                }
                 let mut tx = self.write_tx().await?;
                 $crate::sqlx::query(
                     "INSERT INTO repairs (id, org_id, title, summary, breach, scope, stage, facilitator_id, update_cadence_days, \
@@ -137,7 +144,7 @@ macro_rules! repair_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
-                for (person, side) in &r.participants {
+                for ((person, side), notification_id) in r.participants.iter().zip(&r.notification_ids) {
                     $crate::sqlx::query("INSERT INTO repair_participants (repair_id, person_id, side) VALUES ($1, $2, $3)")
                         .bind(r.id.to_string())
                         .bind(person.to_string())
@@ -148,7 +155,7 @@ macro_rules! repair_impl {
                     $crate::sqlx::query(
                         "INSERT INTO notifications (id, person_id, repair_id, body, created_at, seen) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
-                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(notification_id.to_string())
                     .bind(person.to_string())
                     .bind(r.id.to_string())
                     .bind(notice)
@@ -531,7 +538,7 @@ macro_rules! repair_impl {
                 tx.commit().await.map_err($crate::db)
             }
 
-            async fn confirm(&self, commitment_id: uuid::Uuid, due: time::Date, person_id: uuid::Uuid, happened: bool, on: time::Date) -> kintsugi_store::Result<()> {
+            async fn confirm(&self, id: uuid::Uuid, commitment_id: uuid::Uuid, due: time::Date, person_id: uuid::Uuid, happened: bool, on: time::Date) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 $crate::sqlx::query("INSERT INTO confirmation_receipts (commitment_id, due, person_id) VALUES ($1, $2, $3)")
                     .bind(commitment_id.to_string())
@@ -541,7 +548,7 @@ macro_rules! repair_impl {
                     .await
                     .map_err($crate::map_err("you have already confirmed this occurrence"))?;
                 $crate::sqlx::query("INSERT INTO confirmations (id, commitment_id, due, happened, confirmed_on) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(id.to_string())
                     .bind(commitment_id.to_string())
                     .bind($crate::date_text(due))
                     .bind(happened)

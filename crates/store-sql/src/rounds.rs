@@ -172,11 +172,11 @@ macro_rules! round_impl {
                 Ok(answers)
             }
 
-            async fn record_confirmations(&self, commitment_id: uuid::Uuid, due: time::Date, yes: u32, no: u32, on: time::Date) -> kintsugi_store::Result<()> {
+            async fn record_confirmations(&self, commitment_id: uuid::Uuid, due: time::Date, confirmations: &[(uuid::Uuid, bool)], on: time::Date) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
-                for happened in std::iter::repeat_n(true, yes as usize).chain(std::iter::repeat_n(false, no as usize)) {
+                for &(id, happened) in confirmations {
                     $crate::sqlx::query("INSERT INTO confirmations (id, commitment_id, due, happened, confirmed_on) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(uuid::Uuid::new_v4().to_string())
+                        .bind(id.to_string())
                         .bind(commitment_id.to_string())
                         .bind($crate::date_text(due))
                         .bind(happened)
@@ -204,7 +204,7 @@ macro_rules! round_impl {
                 Ok(Some(($crate::uuid(&round)?, answer.try_into()?)))
             }
 
-            async fn add_reply(&self, answer_id: uuid::Uuid, from_author: bool, body: &str) -> kintsugi_store::Result<()> {
+            async fn add_reply(&self, id: uuid::Uuid, answer_id: uuid::Uuid, from_author: bool, body: &str) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let (seq,): (i64,) = $crate::sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM answer_replies WHERE answer_id = $1")
                     .bind(answer_id.to_string())
@@ -212,7 +212,7 @@ macro_rules! round_impl {
                     .await
                     .map_err($crate::db)?;
                 $crate::sqlx::query("INSERT INTO answer_replies (id, answer_id, from_author, body, seq) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(id.to_string())
                     .bind(answer_id.to_string())
                     .bind(from_author)
                     .bind(body)

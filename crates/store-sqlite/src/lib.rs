@@ -146,6 +146,10 @@ pub async fn restore(backup: &Path, live: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the backup test stamps its setup tokens with the real time, as the application would"
+)]
 mod tests {
     use super::*;
     use kintsugi_store::OrganisationStore;

@@ -1,5 +1,16 @@
 //! One scripted story through the storage interface. Every backend's tests call
 //! [`story`] on a fresh database; a backend that passes behaves like every other.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test story run by the adapters' tests: a failed step fails the test, loudly"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test story needs fresh ids for its rows, and the one id source is in the \
+              application layer above the store"
+)]
 
 use kintsugi_core::{Email, KThreshold, OrganisationName, PersonName, Roles, TeamName};
 use time::OffsetDateTime;
@@ -440,9 +451,27 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         update_cadence_days: 7,
         deception: false,
         participants: vec![(lead.id, Side::Accountable), (ana.id, Side::Affected)],
+        notification_ids: vec![Uuid::new_v4(), Uuid::new_v4()],
         teams: vec![],
         created_at: at(100),
     };
+    assert!(
+        matches!(
+            store
+                .create_repair(
+                    &NewRepair {
+                        notification_ids: vec![Uuid::new_v4()],
+                        ..repair.clone()
+                    },
+                    "You were added to a repair",
+                    &audit(org_id, "repair.open"),
+                )
+                .await,
+            Err(StoreError::Internal(_))
+        ),
+        "one notification id per participant"
+    );
+    assert!(store.repair(org_id, repair.id).await.unwrap().is_none());
     store
         .create_repair(
             &repair,
@@ -485,6 +514,10 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
     );
     let notes = store.notifications(ana.id, 10).await.unwrap();
     assert_eq!((notes.len(), notes[0].seen), (1, false));
+    assert_eq!(
+        notes[0].id, repair.notification_ids[1],
+        "under the id given"
+    );
     store.mark_notifications_seen(ana.id).await.unwrap();
     assert!(store.notifications(ana.id, 10).await.unwrap()[0].seen);
 
@@ -638,13 +671,13 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
         Err(StoreError::NotFound(_))
     ));
     store
-        .confirm(weekly.id, day(0), ana.id, true, day(1))
+        .confirm(Uuid::new_v4(), weekly.id, day(0), ana.id, true, day(1))
         .await
         .unwrap();
     assert!(
         matches!(
             store
-                .confirm(weekly.id, day(0), ana.id, false, day(1))
+                .confirm(Uuid::new_v4(), weekly.id, day(0), ana.id, false, day(1))
                 .await,
             Err(StoreError::Conflict(_))
         ),

@@ -148,6 +148,8 @@ pub struct NewRepair {
     pub deception: bool,
     /// Each person once, with their side (teams already expanded).
     pub participants: Vec<(Uuid, Side)>,
+    /// The id of the notice each participant is sent, in the order of `participants`.
+    pub notification_ids: Vec<Uuid>,
     pub teams: Vec<(Uuid, Side)>,
     pub created_at: OffsetDateTime,
 }
@@ -263,6 +265,13 @@ pub struct Update {
 }
 
 impl Update {
+    #[allow(
+        clippy::expect_used,
+        reason = "an update is stored with its first version in the same transaction, and \
+                  the adapters refuse to read one without any (store-sql's `into_update`): \
+                  every `Update` has a version, and each page and feed that shows one would \
+                  otherwise handle an error that never happens"
+    )]
     pub fn current(&self) -> &UpdateVersion {
         self.versions
             .last()

@@ -14,7 +14,8 @@ use crate::{
 /// the change happens (see [`crate::EventStore`]).
 #[async_trait]
 pub trait RepairStore: Send + Sync {
-    /// Creates the repair, its sides and a notification for each participant.
+    /// Creates the repair, its sides and a notification for each participant (under the ids
+    /// in `notification_ids`; `Internal` when there is not one per participant).
     async fn create_repair(&self, repair: &NewRepair, notice: &str, audit: &Audit) -> Result<()>;
     async fn repair(&self, org_id: Uuid, id: Uuid) -> Result<Option<Repair>>;
     /// The repair's `version` alone: one indexed row, so a reader that kept what it read
@@ -75,9 +76,11 @@ pub trait RepairStore: Send + Sync {
         on: Date,
         audit: &Audit,
     ) -> Result<()>;
-    /// One person's word on whether an occurrence happened; stored apart from who said it.
+    /// One person's word on whether an occurrence happened; stored apart from who said it,
+    /// under the id `id`.
     async fn confirm(
         &self,
+        id: Uuid,
         commitment_id: Uuid,
         due: Date,
         person_id: Uuid,

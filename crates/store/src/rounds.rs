@@ -27,19 +27,25 @@ pub trait RoundStore: Send + Sync {
     async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
     /// The answers of a round, in random id order.
     async fn answers(&self, round_id: Uuid) -> Result<Vec<Answer>>;
-    /// Records the outcome of an anonymous confirmation round as unattributed confirmations.
+    /// Records the outcome of an anonymous confirmation round as unattributed confirmations:
+    /// each its id and whether the occurrence happened.
     async fn record_confirmations(
         &self,
         commitment_id: Uuid,
         due: Date,
-        yes: u32,
-        no: u32,
+        confirmations: &[(Uuid, bool)],
         on: Date,
     ) -> Result<()>;
     /// The answer whose reply check is `check`, with its round: how an author's capability finds their answer.
     async fn answer_by_reply_check(&self, check: &str) -> Result<Option<(Uuid, Answer)>>;
-    /// Adds a message to an answer's thread.
-    async fn add_reply(&self, answer_id: Uuid, from_author: bool, body: &str) -> Result<()>;
+    /// Adds a message, with its id, to an answer's thread.
+    async fn add_reply(
+        &self,
+        id: Uuid,
+        answer_id: Uuid,
+        from_author: bool,
+        body: &str,
+    ) -> Result<()>;
     /// The threads of a round's answers, in order.
     async fn replies(&self, round_id: Uuid) -> Result<Vec<Reply>>;
 }

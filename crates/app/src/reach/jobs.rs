@@ -170,7 +170,12 @@ pub fn start(ctx: Ctx, registry: Registry) -> Worker {
             periodic(&ctx, &registry, &mut last_slots).await;
             let claimed = match ctx
                 .store()
-                .claim_jobs(ctx.now(), ctx.now() + settings.lease, settings.batch)
+                .claim_jobs(
+                    ctx.now(),
+                    ctx.now() + settings.lease,
+                    settings.batch,
+                    ctx.new_id(),
+                )
                 .await
             {
                 Ok(jobs) => jobs,

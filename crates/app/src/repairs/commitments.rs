@@ -197,7 +197,14 @@ pub async fn confirm(
     }
     // No audit entry: who confirmed what is confidential input.
     ctx.store()
-        .confirm(commitment_id, due, user.person.id, happened, ctx.today())
+        .confirm(
+            ctx.new_id(),
+            commitment_id,
+            due,
+            user.person.id,
+            happened,
+            ctx.today(),
+        )
         .await?;
     Ok(())
 }

@@ -133,6 +133,7 @@ pub async fn open(ctx: &Ctx, user: &Actor, input: OpenInput<'_>) -> Result<Uuid,
         .collect();
     team_sides.extend(input.affected_teams.iter().map(|t| (*t, Side::Affected)));
     team_sides.dedup();
+    let notification_ids = participants.iter().map(|_| ctx.new_id()).collect();
     let new = NewRepair {
         id,
         org_id: user.org.id,
@@ -144,6 +145,7 @@ pub async fn open(ctx: &Ctx, user: &Actor, input: OpenInput<'_>) -> Result<Uuid,
         update_cadence_days: cadence,
         deception: input.deception,
         participants,
+        notification_ids,
         teams: team_sides,
         created_at: ctx.now(),
     };

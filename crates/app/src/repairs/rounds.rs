@@ -230,7 +230,9 @@ pub async fn reply(
     }
     let body = kintsugi_core::repair::reason_text(body)
         .map_err(|e| kintsugi_core::Invalid::new("body", e.message))?;
-    ctx.store().add_reply(answer_id, false, &body).await?;
+    ctx.store()
+        .add_reply(ctx.new_id(), answer_id, false, &body)
+        .await?;
     Ok(())
 }
 
@@ -386,8 +388,12 @@ async fn settle_confirmation(
             .count() as u32;
         (yes, answers.len() as u32 - yes)
     }) {
+        let confirmations: Vec<(Uuid, bool)> = std::iter::repeat_n(true, yes as usize)
+            .chain(std::iter::repeat_n(false, no as usize))
+            .map(|happened| (ctx.new_id(), happened))
+            .collect();
         ctx.store()
-            .record_confirmations(commitment, due, yes, no, ctx.now().date())
+            .record_confirmations(commitment, due, &confirmations, ctx.now().date())
             .await?;
     }
     Ok(())

@@ -76,6 +76,8 @@ pub async fn author_reply(ctx: &Ctx, body: &ThreadRequest) -> Result<(), Error> 
     }
     let text = kintsugi_core::repair::reason_text(body.body.as_deref().unwrap_or_default())
         .map_err(|e| Error::invalid("body", e.message))?;
-    ctx.store().add_reply(answer.id, true, &text).await?;
+    ctx.store()
+        .add_reply(ctx.new_id(), answer.id, true, &text)
+        .await?;
     Ok(())
 }

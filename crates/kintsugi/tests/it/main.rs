@@ -1,5 +1,15 @@
 //! The one integration test binary (one link step): each module is a feature, driven the way a
 //! user drives it, through HTTP on a real bound port or the CLI, against a real `kintsugi` process.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support (harnesses, helpers) outside `#[test]` functions: a failed step fails the test"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stand outside the server they drive: they need the real time and fresh ids of their own"
+)]
 
 mod admin;
 mod adversary;
