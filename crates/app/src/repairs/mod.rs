@@ -23,7 +23,7 @@ use kintsugi_core::repair::{
 };
 use kintsugi_core::webhooks::Event;
 use kintsugi_store::{
-    Acknowledgment, Cause, NewEvent, NewRepair, NewUpdate, RepairSummary, Update,
+    Acknowledgment, Cause, NewEvent, NewRepair, NewUpdate, Person, RepairSummary, Team, Update,
 };
 use uuid::Uuid;
 
@@ -71,68 +71,8 @@ pub async fn open(ctx: &Ctx, user: &Actor, input: OpenInput<'_>) -> Result<Uuid,
         return Err(Error::Invalid(bad));
     };
 
-    // Expand teams into their active members; everyone must be an active person of this organisation.
-    let people = ctx.store().list_people(user.org.id).await?;
-    let teams = ctx.store().list_teams(user.org.id).await?;
-    let expand =
-        |ids: &[Uuid], team_ids: &[Uuid], field: &'static str| -> Result<Vec<Uuid>, Error> {
-            let mut out = Vec::new();
-            for id in ids {
-                match people.iter().find(|p| p.id == *id && p.active) {
-                    Some(p) => out.push(p.id),
-                    None => {
-                        return Err(Error::invalid(
-                            field,
-                            "names someone who is not an active person here",
-                        ));
-                    }
-                }
-            }
-            for t in team_ids {
-                if !teams.iter().any(|team| team.id == *t) {
-                    return Err(Error::invalid(
-                        field,
-                        "names a team that does not exist here",
-                    ));
-                }
-                out.extend(
-                    people
-                        .iter()
-                        .filter(|p| p.active && p.team_ids.contains(t))
-                        .map(|p| p.id),
-                );
-            }
-            out.sort();
-            out.dedup();
-            Ok(out)
-        };
-    let accountable = expand(
-        &input.accountable_people,
-        &input.accountable_teams,
-        "accountable",
-    )?;
-    let affected = expand(&input.affected_people, &input.affected_teams, "affected")?;
-    repair::check_sides(
-        scope,
-        &accountable,
-        input.accountable_teams.len(),
-        &affected,
-        input.affected_teams.len(),
-    )?;
-
+    let (participants, team_sides) = sides(ctx, user, &input, scope).await?;
     let id = ctx.new_id();
-    let mut participants: Vec<(Uuid, Side)> = accountable
-        .iter()
-        .map(|p| (*p, Side::Accountable))
-        .collect();
-    participants.extend(affected.iter().map(|p| (*p, Side::Affected)));
-    let mut team_sides: Vec<(Uuid, Side)> = input
-        .accountable_teams
-        .iter()
-        .map(|t| (*t, Side::Accountable))
-        .collect();
-    team_sides.extend(input.affected_teams.iter().map(|t| (*t, Side::Affected)));
-    team_sides.dedup();
     let notification_ids = participants.iter().map(|_| ctx.new_id()).collect();
     let new = NewRepair {
         id,
@@ -159,6 +99,92 @@ pub async fn open(ctx: &Ctx, user: &Actor, input: OpenInput<'_>) -> Result<Uuid,
     );
     ctx.store().create_repair(&new, &notice, &entry).await?;
     Ok(id)
+}
+
+/// The repair's people, each with their side, and its teams: teams expand into their active
+/// members, everyone must be an active person of this organisation, and the sides must suit
+/// the scope.
+async fn sides(
+    ctx: &Ctx,
+    user: &Actor,
+    input: &OpenInput<'_>,
+    scope: Scope,
+) -> Result<(Vec<(Uuid, Side)>, Vec<(Uuid, Side)>), Error> {
+    let people = ctx.store().list_people(user.org.id).await?;
+    let teams = ctx.store().list_teams(user.org.id).await?;
+    let accountable = members(
+        &people,
+        &teams,
+        &input.accountable_people,
+        &input.accountable_teams,
+        "accountable",
+    )?;
+    let affected = members(
+        &people,
+        &teams,
+        &input.affected_people,
+        &input.affected_teams,
+        "affected",
+    )?;
+    repair::check_sides(
+        scope,
+        &accountable,
+        input.accountable_teams.len(),
+        &affected,
+        input.affected_teams.len(),
+    )?;
+    let participants = accountable
+        .iter()
+        .map(|p| (*p, Side::Accountable))
+        .chain(affected.iter().map(|p| (*p, Side::Affected)))
+        .collect();
+    let mut team_sides: Vec<(Uuid, Side)> = input
+        .accountable_teams
+        .iter()
+        .map(|t| (*t, Side::Accountable))
+        .chain(input.affected_teams.iter().map(|t| (*t, Side::Affected)))
+        .collect();
+    team_sides.dedup();
+    Ok((participants, team_sides))
+}
+
+/// One side's people: those named, and the active members of the teams named.
+fn members(
+    people: &[Person],
+    teams: &[Team],
+    ids: &[Uuid],
+    team_ids: &[Uuid],
+    field: &'static str,
+) -> Result<Vec<Uuid>, Error> {
+    let mut out = Vec::new();
+    for id in ids {
+        match people.iter().find(|p| p.id == *id && p.active) {
+            Some(p) => out.push(p.id),
+            None => {
+                return Err(Error::invalid(
+                    field,
+                    "names someone who is not an active person here",
+                ));
+            }
+        }
+    }
+    for t in team_ids {
+        if !teams.iter().any(|team| team.id == *t) {
+            return Err(Error::invalid(
+                field,
+                "names a team that does not exist here",
+            ));
+        }
+        out.extend(
+            people
+                .iter()
+                .filter(|p| p.active && p.team_ids.contains(t))
+                .map(|p| p.id),
+        );
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 pub fn coach_review(access: &Access, draft: &str) -> kintsugi_core::coach::Review {

@@ -1,6 +1,6 @@
 //! Tidy tests for the layering in ARCHITECTURE.md: which crate may depend on which (read from
 //! `cargo metadata`, so dev-dependencies do not count), which module may import which, no
-//! import cycle among the modules of any crate.
+//! import cycle among the modules of any crate, and files and functions small enough to read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -414,4 +414,62 @@ fn the_application_layer_imports_downwards() {
         "imports against the layers:\n{}",
         problems.join("\n")
     );
+}
+/// Small enough to read: no non-test file in the edge or the application layer over about 700
+/// lines, and no function over about 80 lines unless a comment just above it says why.
+#[test]
+fn files_and_functions_stay_readable() {
+    const FILE_LINES: usize = 700;
+    const FN_LINES: usize = 80;
+    let mut problems = Vec::new();
+    for krate in ["web", "app"] {
+        for (file, text) in sources(krate) {
+            let lines: Vec<&str> = match text.find("#[cfg(test)]") {
+                Some(i) => text[..i].lines().collect(),
+                None => text.lines().collect(),
+            };
+            if lines.len() > FILE_LINES {
+                problems.push(format!(
+                    "crates/{krate}/src/{}: {} lines",
+                    file.display(),
+                    lines.len()
+                ));
+            }
+            for (start, line) in lines.iter().enumerate() {
+                let t = line.trim_start();
+                let is_fn = (t.starts_with("fn ")
+                    || t.starts_with("pub fn ")
+                    || t.starts_with("async fn ")
+                    || t.starts_with("pub async fn ")
+                    || t.starts_with("pub(crate) ")
+                    || t.starts_with("pub(super) "))
+                    && t.contains("fn ");
+                if !is_fn {
+                    continue;
+                }
+                let indent = line.len() - t.len();
+                let close = format!("{}}}", " ".repeat(indent));
+                let end = lines[start + 1..]
+                    .iter()
+                    .position(|l| *l == close)
+                    .map_or(lines.len(), |e| start + 1 + e);
+                let length = end - start + 1;
+                let explained = lines[..start]
+                    .iter()
+                    .rev()
+                    .take_while(|l| {
+                        l.trim_start().starts_with("//") || l.trim_start().starts_with("#[")
+                    })
+                    .any(|l| l.contains("Long:"));
+                if length > FN_LINES && !explained {
+                    problems.push(format!(
+                        "crates/{krate}/src/{}:{}: a function of {length} lines",
+                        file.display(),
+                        start + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
