@@ -45,6 +45,7 @@ pub fn uuid(text: &str) -> Result<Uuid, StoreError> {
 
 /// A record that belongs to an organisation, checked inside a write before it is referred to.
 pub enum InOrg {
+    Person,
     Team,
     Repair,
     Story,
@@ -53,6 +54,7 @@ pub enum InOrg {
 impl InOrg {
     pub fn sql(&self) -> &'static str {
         match self {
+            InOrg::Person => "SELECT id FROM people WHERE id = $1 AND org_id = $2",
             InOrg::Team => "SELECT id FROM teams WHERE id = $1 AND org_id = $2",
             InOrg::Repair => "SELECT id FROM repairs WHERE id = $1 AND org_id = $2",
             InOrg::Story => "SELECT id FROM stories WHERE id = $1 AND org_id = $2",
@@ -61,6 +63,7 @@ impl InOrg {
 
     pub fn what(&self) -> &'static str {
         match self {
+            InOrg::Person => "person",
             InOrg::Team => "team",
             InOrg::Repair => "repair",
             InOrg::Story => "story",

@@ -96,30 +96,14 @@ macro_rules! people_impl {
 
             async fn set_teams(&self, org_id: uuid::Uuid, id: uuid::Uuid, team_ids: &[uuid::Uuid], audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
-                let found: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM people WHERE id = $1 AND org_id = $2")
-                    .bind(id.to_string())
-                    .bind(org_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err($crate::db)?;
-                if found.is_none() {
-                    return Err(kintsugi_store::StoreError::NotFound("person"));
-                }
+                Self::in_org(&mut tx, $crate::InOrg::Person, id, org_id).await?;
                 $crate::sqlx::query("DELETE FROM team_members WHERE person_id = $1")
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::db)?;
                 for team in team_ids {
-                    let ok: Option<(String,)> = $crate::sqlx::query_as("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
-                        .bind(team.to_string())
-                        .bind(org_id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err($crate::db)?;
-                    if ok.is_none() {
-                        return Err(kintsugi_store::StoreError::NotFound("team"));
-                    }
+                    Self::in_org(&mut tx, $crate::InOrg::Team, *team, org_id).await?;
                     $crate::sqlx::query("INSERT INTO team_members (team_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(team.to_string())
                         .bind(id.to_string())
