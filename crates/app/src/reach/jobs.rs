@@ -81,12 +81,6 @@ impl Registry {
         self.periodic.push((kind, period));
         self.on(kind, handler)
     }
-
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds: Vec<_> = self.handlers.keys().copied().collect();
-        kinds.sort_unstable();
-        kinds
-    }
 }
 
 /// Stores a job to run at `run_at`, once per `idempotency_key`; false when a job with that
