@@ -34,6 +34,46 @@ const ACTION_GROUP: &str = "action";
 
 /// The kinds of breach: the repair's own, whose advice differs by kind.
 pub use crate::repair::Breach;
+/// Between whom trust broke: the examples the coach shows fit it.
+pub use crate::repair::Scope;
+
+pub mod corpus;
+pub mod eval;
+
+/// The kind of trust a breach calls into question (Kim et al. 2004): a lapse of competence,
+/// which an apology repairs best, or of integrity, which needs action as well as words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreachKind {
+    Competence,
+    Integrity,
+}
+
+impl BreachKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreachKind::Competence => "competence",
+            BreachKind::Integrity => "integrity",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<BreachKind> {
+        match raw.trim() {
+            "competence" => Some(BreachKind::Competence),
+            "integrity" => Some(BreachKind::Integrity),
+            _ => None,
+        }
+    }
+
+    /// The kind a repair's breach is read as: a missed deadline questions competence; a
+    /// broken promise or a lack of respect questions integrity; "other" says neither.
+    pub fn of(breach: Breach) -> Option<BreachKind> {
+        match breach {
+            Breach::MissedDeadline => Some(BreachKind::Competence),
+            Breach::BrokenPromise | Breach::LackOfRespect => Some(BreachKind::Integrity),
+            Breach::Other => None,
+        }
+    }
+}
 
 /// A part of an apology found in the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,6 +170,8 @@ struct Rule {
     action_unless: Vec<Regex>,
     /// Any of these in the same sentence vetoes the match.
     unless: Vec<Regex>,
+    /// Any of these matching the matched words themselves vetoes the match.
+    match_unless: Vec<Regex>,
     message: String,
     suggestion: String,
     examples_pass: Vec<String>,
@@ -449,7 +491,10 @@ fn scan(rule: &Rule, text: &str, regions: &[Range<usize>]) -> Vec<Hit> {
                 vetoed = Some((si, v));
                 v
             }
-        };
+        } || rule
+            .match_unless
+            .iter()
+            .any(|u| u.is_match(&text[start..end]));
         let action = rule
             .action_groups
             .iter()
@@ -573,6 +618,8 @@ mod parse {
         patterns: Vec<String>,
         #[serde(default)]
         unless: Vec<String>,
+        #[serde(default)]
+        match_unless: Vec<String>,
         action_end: Option<String>,
         #[serde(default)]
         action_unless: Vec<String>,
@@ -876,6 +923,10 @@ mod parse {
         for (i, pattern) in raw.unless.iter().enumerate() {
             unless.push(expand("unless", i + 1, pattern)?.1);
         }
+        let mut match_unless = Vec::new();
+        for (i, pattern) in raw.match_unless.iter().enumerate() {
+            match_unless.push(expand("match_unless", i + 1, pattern)?.1);
+        }
         let mut action_unless = Vec::new();
         for (i, pattern) in raw.action_unless.iter().enumerate() {
             action_unless.push(expand("action_unless", i + 1, pattern)?.1);
@@ -895,6 +946,7 @@ mod parse {
             action_end,
             action_unless,
             unless,
+            match_unless,
             message,
             suggestion,
             examples_pass: raw.examples_pass,
