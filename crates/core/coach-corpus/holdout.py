@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Writes holdout.toml: texts written one by one, after the rules were tuned on corpus.toml,
+and never used to tune them. Each text is whole and hand-written for this set (no template);
+components are given by their quoted words, and this script finds their byte offsets.
+
+    python3 crates/core/coach-corpus/holdout.py > crates/core/coach-corpus/holdout.toml
+"""
+
+import json
+
+PROV = "written for the corpus, by hand, as a hold-out set after the rules were tuned"
+
+# (id, family or "none", breach, scope, voice, text, [(component, quoted words), ...])
+TEXTS = [
+    ("h-g01", "none", "competence", "person_person", "i",
+     "Jo, I forgot to book the meeting room for your workshop, and you ended up running it in the corridor. I've spoken to facilities and the room is now reserved for the next three sessions. Sorry.",
+     [("responsibility", "I forgot to book the meeting room for your workshop"),
+      ("impact", "you ended up running it in the corridor"),
+      ("repair", "I've spoken to facilities and the room is now reserved"),
+      ("regret", "Sorry.")]),
+    ("h-g02", "none", "integrity", "person_person", "i",
+     "I read your private messages on the shared laptop. That was a violation of your privacy and there is no excuse for it. I can see it has made you guarded around me. I will hand the laptop back to IT tomorrow and use my own from now on.",
+     [("responsibility", "I read your private messages on the shared laptop"),
+      ("impact", "it has made you guarded around me"),
+      ("repair", "I will hand the laptop back to IT tomorrow")]),
+    ("h-g03", "none", "competence", "leader_team", "leader",
+     "Team, the outage on Saturday happened on my watch. I signed off the release without the load test we always run. Many of you gave up your weekend to get the site back. I am sorry. I have asked for the load test to be a required step, and I will review each release checklist myself until the end of the quarter.",
+     [("responsibility", "I signed off the release without the load test we always run"),
+      ("impact", "Many of you gave up your weekend to get the site back"),
+      ("regret", "I am sorry"),
+      ("repair", "I have asked for the load test to be a required step")]),
+    ("h-g04", "none", "integrity", "leader_team", "leader",
+     "Everyone, when I said in June that bonuses were guaranteed, I knew the board had not agreed them. I misled you. Some of you made plans, even signed leases, on the strength of my word. I'm deeply sorry. I will share the board's decision with you the day I receive it, and I'll hold a Q&A this Friday.",
+     [("responsibility", "I misled you"),
+      ("impact", "Some of you made plans, even signed leases, on the strength of my word"),
+      ("regret", "I'm deeply sorry"),
+      ("repair", "I will share the board's decision with you the day I receive it")]),
+    ("h-g05", "none", "competence", "team_team", "we",
+     "To finance: our team sent you the wrong cost-centre codes for October. Your month-end close slipped by three days because of it. We apologise. We have corrected the codes in the source system and added a check to our export.",
+     [("responsibility", "our team sent you the wrong cost-centre codes for October"),
+      ("impact", "Your month-end close slipped by three days because of it"),
+      ("regret", "We apologise"),
+      ("repair", "We have corrected the codes in the source system")]),
+    ("h-g06", "none", "integrity", "team_team", "we",
+     "Platform team, we promised to keep the staging cluster free for your migration rehearsal and then booked it for our own demo. You lost the only window you had before the freeze. We're sorry, and we've handed you our slot next Tuesday.",
+     [("responsibility", "we promised to keep the staging cluster free for your migration rehearsal and then booked it for our own demo"),
+      ("impact", "You lost the only window you had before the freeze"),
+      ("regret", "We're sorry"),
+      ("repair", "we've handed you our slot next Tuesday")]),
+    ("h-g07", "none", "integrity", "person_person", "i",
+     "Mei, I made a joke about your accent in front of the new starters. It was cruel. You had to sit through the rest of the induction with people laughing. I apologise without reservation, and I will tell the new starters myself that it was wrong.",
+     [("responsibility", "I made a joke about your accent in front of the new starters"),
+      ("impact", "You had to sit through the rest of the induction with people laughing"),
+      ("regret", "I apologise without reservation"),
+      ("repair", "I will tell the new starters myself that it was wrong")]),
+    ("h-g08", "none", "competence", "person_person", "i",
+     "I owe you an apology for Monday. I gave the customer the old price list, and you spent the morning on the phone sorting out the invoices. It won't happen again: I've deleted the old lists from my drive.",
+     [("regret", "I owe you an apology"),
+      ("responsibility", "I gave the customer the old price list"),
+      ("impact", "you spent the morning on the phone sorting out the invoices"),
+      ("repentance", "It won't happen again"),
+      ("repair", "I've deleted the old lists from my drive")]),
+    ("h-g09", "none", "competence", "leader_team", "leader",
+     "Hi all. I set the sprint goals far too high and then pushed you to hit them. Three of you worked past midnight more than once. I'm sorry for that. Next sprint we will plan together, and I'll cap the commitments at what we delivered last time.",
+     [("responsibility", "I set the sprint goals far too high and then pushed you to hit them"),
+      ("impact", "Three of you worked past midnight more than once"),
+      ("regret", "I'm sorry for that"),
+      ("repair", "I'll cap the commitments at what we delivered last time")]),
+    ("h-g10", "none", "integrity", "leader_team", "leader",
+     "I shared the engagement survey comments with the department heads, names attached, after promising you they were anonymous. I broke that promise. People who trusted the survey have been called into meetings about what they wrote. I am ashamed of it. I have asked the heads to delete the file and I've stopped any further meetings about the comments.",
+     [("responsibility", "I broke that promise"),
+      ("impact", "People who trusted the survey have been called into meetings about what they wrote"),
+      ("regret", "I am ashamed of it"),
+      ("repair", "I have asked the heads to delete the file")]),
+    ("h-g11", "none", "competence", "team_team", "we",
+     "Support colleagues, our release notes left out the change to password resets. Your queue doubled overnight with customers who could not log in. We are sorry. We'll send you a draft of the notes two days before every release from now on.",
+     [("responsibility", "our release notes left out the change to password resets"),
+      ("impact", "Your queue doubled overnight with customers who could not log in"),
+      ("regret", "We are sorry"),
+      ("repair", "We'll send you a draft of the notes two days before every release")]),
+    ("h-g12", "none", "competence", "person_person", "i",
+     "Sorry, Ben. I double-charged your department for the licences. Your budget looked overspent at the review, and you had to explain something that was my error. I've issued the credit note this morning.",
+     [("regret", "Sorry, Ben."),
+      ("responsibility", "I double-charged your department for the licences"),
+      ("impact", "you had to explain something that was my error"),
+      ("repair", "I've issued the credit note this morning")]),
+    ("h-g13", "none", "integrity", "person_person", "i",
+     "I told the recruiter you weren't interested in the role without asking you. That decision wasn't mine to make. You missed an opportunity you might have wanted. I'm sorry. I have called the recruiter back and she is expecting your call.",
+     [("responsibility", "I told the recruiter you weren't interested in the role without asking you"),
+      ("impact", "You missed an opportunity you might have wanted"),
+      ("regret", "I'm sorry"),
+      ("repair", "I have called the recruiter back")]),
+    ("h-g14", "none", "competence", "leader_team", "leader",
+     "Team, I approved the new ticketing tool without trying it with you. It has cost every one of you hours each week in workarounds. That is on me. We will go back to the old tool on the first of the month, and I'll run any future choice past a group of you first.",
+     [("responsibility", "I approved the new ticketing tool without trying it with you"),
+      ("impact", "It has cost every one of you hours each week in workarounds"),
+      ("repair", "We will go back to the old tool on the first of the month")]),
+    ("h-g15", "none", "integrity", "team_team", "we",
+     "Legal team, we signed the supplier contract without sending it to you for review, even though we agreed we would. It exposed your team to a risk you had no chance to assess. We apologise. We have paused the contract and sent it to you in full.",
+     [("responsibility", "we signed the supplier contract without sending it to you for review"),
+      ("impact", "It exposed your team to a risk you had no chance to assess"),
+      ("regret", "We apologise"),
+      ("repair", "We have paused the contract and sent it to you in full")]),
+    ("h-g16", "none", "competence", "person_person", "i",
+     "I lost the signed forms you gave me. You had to chase eleven people for signatures a second time. I'm so sorry. From now on I'll scan anything you hand me the same day.",
+     [("responsibility", "I lost the signed forms you gave me"),
+      ("impact", "You had to chase eleven people for signatures a second time"),
+      ("regret", "I'm so sorry"),
+      ("repair", "From now on I'll scan anything you hand me the same day")]),
+    ("h-g17", "none", "integrity", "leader_team", "leader",
+     "Last week I blamed the team in front of the client for a delay that came from my own late sign-off. You were made to look careless by the person who should have defended you. I'm sorry. I have written to the client to set the record straight and copied you all.",
+     [("responsibility", "I blamed the team in front of the client for a delay that came from my own late sign-off"),
+      ("impact", "You were made to look careless by the person who should have defended you"),
+      ("regret", "I'm sorry"),
+      ("repair", "I have written to the client to set the record straight")]),
+    ("h-g18", "none", "competence", "team_team", "we",
+     "We overwrote your dashboard configuration during our clean-up on Thursday. Your analysts lost a week of saved views. We're sorry about that. We restored what the backup held on Friday, and we'll rebuild the rest with you on Monday.",
+     [("responsibility", "We overwrote your dashboard configuration during our clean-up on Thursday"),
+      ("impact", "Your analysts lost a week of saved views"),
+      ("regret", "We're sorry about that"),
+      ("repair", "we'll rebuild the rest with you on Monday")]),
+    ("h-g19", "none", "integrity", "person_person", "i",
+     "Carla, I promised to back your proposal at the steering group and then stayed silent when it was challenged. You were left defending it alone. I regret it deeply. I will speak for it at the next meeting, and I have told the chair I support it.",
+     [("responsibility", "I promised to back your proposal at the steering group and then stayed silent when it was challenged"),
+      ("impact", "You were left defending it alone"),
+      ("regret", "I regret it deeply"),
+      ("repair", "I will speak for it at the next meeting")]),
+    ("h-g20", "none", "competence", "leader_team", "leader",
+     "I forgot to submit the team's training requests before the deadline. Several of you now have to wait until spring for courses you need. I apologise. I've asked the academy for late places and will tell you by Wednesday what they say.",
+     [("responsibility", "I forgot to submit the team's training requests before the deadline"),
+      ("impact", "Several of you now have to wait until spring for courses you need"),
+      ("regret", "I apologise"),
+      ("repair", "I've asked the academy for late places")]),
+    # Non-apologies, one or two of each family, in forms the templates do not use.
+    ("h-n01", "conditional", "competence", "person_person", "i",
+     "Apologies, Jo, if the room situation was awkward for you.", []),
+    ("h-n02", "conditional", "integrity", "leader_team", "leader",
+     "If anybody felt misled by what I said in June, I regret that.", []),
+    ("h-n03", "conditional", "competence", "team_team", "we",
+     "Where our codes may have caused difficulties, we are sorry.", []),
+    ("h-n04", "feelings-not-actions", "integrity", "person_person", "i",
+     "Mei, I'm sorry the joke landed badly with you.", []),
+    ("h-n05", "feelings-not-actions", "integrity", "leader_team", "leader",
+     "I am sorry that some of you are unhappy about the survey.", []),
+    ("h-n06", "agentless-passive", "competence", "leader_team", "leader",
+     "The release was signed off before all the checks had been completed.", []),
+    ("h-n07", "agentless-passive", "integrity", "team_team", "we",
+     "The contract went out without the usual review, which is regrettable.", []),
+    ("h-n08", "minimising", "competence", "person_person", "i",
+     "It was only a few invoices, Ben, and they're sorted now.", []),
+    ("h-n09", "minimising", "integrity", "person_person", "i",
+     "Come on, it was a bit of fun about your accent, nothing more.", []),
+    ("h-n10", "blame-shifting", "competence", "team_team", "we",
+     "Sorry, but your team never told us the dashboards were in use.", []),
+    ("h-n11", "blame-shifting", "integrity", "person_person", "i",
+     "I'm sorry, though you could have spoken up for your own proposal.", []),
+    ("h-n12", "hedged-audience", "competence", "leader_team", "leader",
+     "My apologies go out to everyone impacted in any way by the outage.", []),
+    ("h-n13", "hedged-audience", "integrity", "team_team", "we",
+     "We apologise to any parties who may have been affected by the contract.", []),
+    ("h-n14", "sorry-but", "competence", "leader_team", "leader",
+     "I'm sorry about the sprint goals, but leadership wanted the higher numbers.", []),
+    ("h-n15", "sorry-but", "integrity", "person_person", "i",
+     "I apologise for the recruiter thing, although honestly I was protecting you.", []),
+    ("h-n16", "demands-forgiveness", "integrity", "leader_team", "leader",
+     "I have owned the survey mistake, and it is time for everyone to move forward.", []),
+    ("h-n17", "demands-forgiveness", "competence", "person_person", "i",
+     "I said I was sorry about the forms, so please stop bringing it up.", []),
+    ("h-n18", "intent-over-impact", "integrity", "person_person", "i",
+     "I never intended any offence with the joke.", []),
+    ("h-n19", "vague", "competence", "team_team", "we",
+     "We're sorry for any issues on your side.", []),
+    ("h-n20", "conditional", "integrity", "person_person", "i",
+     "Carla, sorry if I seemed quiet at the steering group.", []),
+]
+
+
+def main():
+    print("# The apology coach's hold-out texts (issue 18): written by hand after the rules were")
+    print("# tuned on corpus.toml, and never used to tune them. Generated by holdout.py from its")
+    print("# hand-written list, which only adds the byte offsets of the quoted words. Only")
+    print("# responsibility, repair, regret, impact and repentance are labelled here: the figures")
+    print("# for explanation and forgiveness on this set mean nothing.")
+    for rid, family, breach, scope, voice, text, comps in TEXTS:
+        print()
+        print("[[text]]")
+        for k, v in (("id", rid), ("text", text), ("non_apology", family), ("breach", breach),
+                     ("scope", scope), ("voice", voice), ("provenance", PROV)):
+            print(f"{k} = {json.dumps(v, ensure_ascii=False)}")
+        print("components = [")
+        for cid, quote in comps:
+            at = text.index(quote)
+            start = len(text[:at].encode("utf-8"))
+            end = start + len(quote.encode("utf-8"))
+            print(f"  {{ id = {json.dumps(cid)}, start = {start}, end = {end}, quote = {json.dumps(quote, ensure_ascii=False)} }},")
+        print("]")
+
+
+if __name__ == "__main__":
+    main()
