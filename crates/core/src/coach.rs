@@ -182,9 +182,30 @@ struct Rule {
 struct Advice {
     /// `None` means deception.
     breach: Option<Breach>,
+    /// Shown only in repairs of this scope (a text with examples for that scope).
+    scope: Option<Scope>,
     /// Shown only if this component was not found.
     when_missing: Option<String>,
     text: String,
+}
+
+/// A rule's suggestion for one scope (and, optionally, one kind of breach), whose example
+/// fits that repair: a leader↔team repair never sees a person↔person example.
+#[derive(Debug)]
+struct Hint {
+    rule: String,
+    scope: Scope,
+    kind: Option<BreachKind>,
+    text: String,
+}
+
+/// The repair a draft is written for: what the coach's advice and examples fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fit {
+    pub breach: Option<Breach>,
+    /// `None` reads as person↔person, the scope of the rules' own suggestions.
+    pub scope: Option<Scope>,
+    pub deception: bool,
 }
 
 /// The parsed rule set.
@@ -192,6 +213,7 @@ struct Advice {
 pub struct Coach {
     rules: Vec<Rule>,
     advice: Vec<Advice>,
+    hints: Vec<Hint>,
     penalty_warning: u8,
     penalty_suggestion: u8,
     penalty_info: u8,
@@ -218,8 +240,87 @@ impl Coach {
         parse::coach(text)
     }
 
-    /// Reviews a draft. Never fails: an empty draft scores 0 and finds nothing.
+    /// Reviews a draft for a person↔person repair (see [`Coach::review_for`]).
     pub fn review(&self, text: &str, breach: Option<Breach>, deception: bool) -> Review {
+        self.review_for(
+            text,
+            Fit {
+                breach,
+                scope: None,
+                deception,
+            },
+        )
+    }
+
+    /// The suggestion a rule gives in this repair: the hint for its scope and kind of breach,
+    /// else for its scope, else (person↔person only) the rule's own suggestion.
+    fn suggestion<'a>(&'a self, rule: &'a Rule, fit: Fit) -> &'a str {
+        let scope = fit.scope.unwrap_or(Scope::PersonPerson);
+        let kind = fit.breach.and_then(BreachKind::of);
+        let for_scope = |h: &&Hint| h.rule == rule.id && h.scope == scope;
+        self.hints
+            .iter()
+            .filter(for_scope)
+            .find(|h| h.kind.is_some() && h.kind == kind)
+            .or_else(|| {
+                self.hints
+                    .iter()
+                    .filter(for_scope)
+                    .find(|h| h.kind.is_none())
+            })
+            .map(|h| h.text.as_str())
+            .unwrap_or(if scope == Scope::PersonPerson {
+                rule.suggestion.as_str()
+            } else {
+                ""
+            })
+    }
+
+    /// The examples (the words between “ and ”, four words or more: “if” is a word quoted,
+    /// not an example) in every suggestion, hint and piece of advice written for one scope;
+    /// the rules' own suggestions are person↔person.
+    pub fn examples(&self, scope: Scope) -> Vec<String> {
+        let mut texts: Vec<&str> = self
+            .hints
+            .iter()
+            .filter(|h| h.scope == scope)
+            .map(|h| h.text.as_str())
+            .collect();
+        texts.extend(
+            self.advice
+                .iter()
+                .filter(|a| a.scope == Some(scope))
+                .map(|a| a.text.as_str()),
+        );
+        if scope == Scope::PersonPerson {
+            texts.extend(self.rules.iter().map(|r| r.suggestion.as_str()));
+        }
+        let mut out = Vec::new();
+        for text in texts {
+            let mut rest = text;
+            while let Some(open) = rest.find('“') {
+                let after = &rest[open + '“'.len_utf8()..];
+                let Some(close) = after.find('”') else {
+                    break;
+                };
+                let quoted = &after[..close];
+                if quoted.split_whitespace().count() >= 4 {
+                    out.push(quoted.to_owned());
+                }
+                rest = &after[close..];
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Reviews a draft written for a repair of this breach and scope. Never fails: an empty
+    /// draft scores 0 and finds nothing.
+    pub fn review_for(&self, text: &str, fit: Fit) -> Review {
+        let Fit {
+            breach, deception, ..
+        } = fit;
         let regions = sentence_regions(text);
         let mut components = Vec::new();
         let mut flags = Vec::new();
@@ -249,7 +350,7 @@ impl Coach {
                             start: hit.span.start,
                             end: hit.span.end,
                             message: rule.message.clone(),
-                            suggestion: rule.suggestion.clone(),
+                            suggestion: self.suggestion(rule, fit).to_owned(),
                         });
                     }
                 }
@@ -274,6 +375,10 @@ impl Coach {
                 None => deception,
             })
             .filter(|a| {
+                a.scope
+                    .is_none_or(|s| s == fit.scope.unwrap_or(Scope::PersonPerson))
+            })
+            .filter(|a| {
                 a.when_missing
                     .as_deref()
                     .is_none_or(|id| !found.contains(id))
@@ -288,7 +393,11 @@ impl Coach {
             .filter(|r| !found.contains(r.id.as_str()) && !r.suggestion.is_empty())
             .collect();
         missing.sort_by_key(|r| std::cmp::Reverse(r.weight));
-        let hints = missing.into_iter().map(|r| r.suggestion.clone()).collect();
+        let hints = missing
+            .into_iter()
+            .map(|r| self.suggestion(r, fit).to_owned())
+            .filter(|h| !h.is_empty())
+            .collect();
 
         Review {
             components,
@@ -587,6 +696,17 @@ mod parse {
         rule: Vec<Spanned<RawRule>>,
         #[serde(default)]
         advice: Vec<Spanned<RawAdvice>>,
+        #[serde(default)]
+        hint: Vec<Spanned<RawHint>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawHint {
+        rule: String,
+        scope: String,
+        kind: Option<String>,
+        text: String,
     }
 
     #[derive(Deserialize)]
@@ -635,6 +755,7 @@ mod parse {
     #[serde(deny_unknown_fields)]
     struct RawAdvice {
         breach: String,
+        scope: Option<String>,
         when_missing: Option<String>,
         text: String,
     }
@@ -702,9 +823,47 @@ mod parse {
             if raw.text.trim().is_empty() {
                 return Err(err("the advice text is empty".into()));
             }
+            let scope = match &raw.scope {
+                Some(s) => Some(Scope::parse(s).map_err(|e| err(format!("scope {}", e.message)))?),
+                None => None,
+            };
             advice.push(Advice {
                 breach,
+                scope,
                 when_missing: raw.when_missing,
+                text: raw.text.trim().to_owned(),
+            });
+        }
+
+        let mut hints = Vec::new();
+        for spanned in raw.hint {
+            let line = line_of(text, spanned.span().start);
+            let raw = spanned.into_inner();
+            let err = |problem: String| RuleError {
+                rule: Some(format!("hint for {}", raw.rule)),
+                line: Some(line),
+                problem,
+            };
+            if !rules.iter().any(|r| r.id == raw.rule) {
+                return Err(err(format!("`{}` is not a rule", raw.rule)));
+            }
+            let scope =
+                Scope::parse(&raw.scope).map_err(|e| err(format!("scope {}", e.message)))?;
+            let kind = match &raw.kind {
+                Some(k) => Some(BreachKind::parse(k).ok_or_else(|| {
+                    err(format!(
+                        "kind `{k}`: expected \"competence\" or \"integrity\""
+                    ))
+                })?),
+                None => None,
+            };
+            if raw.text.trim().is_empty() {
+                return Err(err("the hint text is empty".into()));
+            }
+            hints.push(Hint {
+                rule: raw.rule,
+                scope,
+                kind,
                 text: raw.text.trim().to_owned(),
             });
         }
@@ -712,6 +871,7 @@ mod parse {
         Ok(Coach {
             rules,
             advice,
+            hints,
             penalty_warning: raw.score.warning,
             penalty_suggestion: raw.score.suggestion,
             penalty_info: raw.score.info,

@@ -755,3 +755,206 @@ fn the_holdout_set_loads_and_is_scored() {
     println!("{report:#}");
     assert_eq!(report.texts, corpus.texts.len());
 }
+
+/// Issue 18: the five families the old rules missed, several surface forms each, with the
+/// rule that must answer each.
+#[test]
+fn the_five_families_of_issue_18_are_flagged_in_several_surface_forms() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "hedged-audience",
+            &[
+                "Apologies to all concerned.",
+                "I apologise to anyone who may have been affected by the move.",
+                "Sorry to whoever was caught up in the outage.",
+                "We regret any impact the change had on those involved.",
+            ],
+        ),
+        (
+            "minimising",
+            &[
+                "It was only a minor slip, I'm not sure why people are upset.",
+                "Let's not make a mountain out of a molehill.",
+                "The delay is hardly the end of the world.",
+                "No real harm was done, so I'm surprised by the reaction.",
+            ],
+        ),
+        (
+            "agentless-passive",
+            &[
+                "The timing of the announcement was not ideal.",
+                "The rollout could have been handled better.",
+                "Things fell through the cracks last week.",
+                "Communication broke down around the launch.",
+            ],
+        ),
+        (
+            "blame-shifting",
+            &[
+                "Sorry this wasn't clear to you.",
+                "I'm sorry you misunderstood the plan.",
+                "Sorry that the brief wasn't clear enough for your team.",
+                "Had your team flagged it earlier, we could have fixed it.",
+            ],
+        ),
+        (
+            "conditional",
+            &[
+                "If the deadline caused stress, sorry.",
+                "If anyone was upset by the rota, I apologise.",
+                "If the change caused you a problem, then I'm sorry.",
+                "In so far as the delay caused trouble, we apologise.",
+            ],
+        ),
+    ];
+    for (rule, texts) in cases {
+        for text in *texts {
+            let review = coach().review(text, None, false);
+            assert!(
+                flag_ids(&review).contains(rule),
+                "{rule} should flag {text:?}, got {:?}",
+                flag_ids(&review)
+            );
+            let flag = review.flags.iter().find(|f| f.rule == *rule).unwrap();
+            assert!(!text[flag.start..flag.end].trim().is_empty());
+        }
+    }
+}
+
+/// Issue 18: impact told as what happened to people, and a repair already done.
+#[test]
+fn impact_as_what_happened_and_repairs_already_done_are_found() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "impact",
+            "It left you feeling that your work and your views did not count.",
+        ),
+        ("impact", "Several of you worked three weekends in a row."),
+        ("impact", "Your app crashed at checkout for six hours."),
+        ("impact", "You went quiet for the rest of the week."),
+        (
+            "repair",
+            "I have already asked finance to re-run the export.",
+        ),
+        (
+            "repair",
+            "We've named an owner for the handover on every shift.",
+        ),
+        (
+            "repair",
+            "From January, two of you will check the rota with me.",
+        ),
+    ];
+    for (component, text) in cases {
+        let review = coach().review(text, None, false);
+        assert!(
+            ids(&review).contains(component),
+            "{component} in {text:?}: {:?}",
+            ids(&review)
+        );
+    }
+}
+
+/// Every rule that suggests something has a suggestion in every scope, so a flag never
+/// reaches a person without its rewrite.
+#[test]
+fn every_rule_has_a_suggestion_in_every_scope_and_kind() {
+    let coach = coach();
+    for rule in coach.rules.iter().filter(|r| !r.suggestion.is_empty()) {
+        for scope in Scope::ALL {
+            for breach in [None]
+                .into_iter()
+                .chain(Breach::ALL.iter().copied().map(Some))
+            {
+                let fit = Fit {
+                    breach,
+                    scope: Some(*scope),
+                    deception: false,
+                };
+                assert!(
+                    !coach.suggestion(rule, fit).is_empty(),
+                    "{} has no suggestion for {scope:?} {breach:?}",
+                    rule.id
+                );
+            }
+        }
+    }
+}
+
+/// A draft that trips every flag and lacks most components shows, in each scope, only that
+/// scope's examples: never another scope's (checked for every kind of breach).
+#[test]
+fn the_examples_fit_the_repairs_scope() {
+    let coach = coach();
+    let draft = "I'm sorry if anyone was offended, but the deadline was unrealistic. \
+                 Mistakes were made. Apologies to all concerned. It was just a small slip. \
+                 I didn't mean to upset anyone. Sorry for whatever I did. \
+                 I've apologised already, so can we move on? I'm sorry you feel that way.";
+    for scope in Scope::ALL {
+        let others: Vec<String> = Scope::ALL
+            .iter()
+            .filter(|s| *s != scope)
+            .flat_map(|s| coach.examples(*s))
+            .collect();
+        assert!(!others.is_empty() && !coach.examples(*scope).is_empty());
+        for breach in Breach::ALL {
+            let review = coach.review_for(
+                draft,
+                Fit {
+                    breach: Some(*breach),
+                    scope: Some(*scope),
+                    deception: true,
+                },
+            );
+            assert!(review.flags.len() >= 8, "{:?}", flag_ids(&review));
+            let shown: Vec<&str> = review
+                .flags
+                .iter()
+                .map(|f| f.suggestion.as_str())
+                .chain(review.hints.iter().map(String::as_str))
+                .chain(review.advice.iter().map(String::as_str))
+                .collect();
+            for text in &shown {
+                for example in &others {
+                    assert!(
+                        !text.contains(example.as_str()),
+                        "{scope:?} {breach:?} shows another scope's example {example:?} in {text:?}"
+                    );
+                }
+            }
+            assert!(
+                shown.iter().any(|t| coach
+                    .examples(*scope)
+                    .iter()
+                    .any(|e| t.contains(e.as_str()))),
+                "{scope:?} shows its own examples"
+            );
+        }
+    }
+}
+
+/// Kim et al. (2004): the hint for taking responsibility differs by kind of breach.
+#[test]
+fn the_hints_differ_by_kind_of_breach() {
+    let coach = coach();
+    for scope in Scope::ALL {
+        let hint = |breach| {
+            coach
+                .review_for(
+                    "Hello.",
+                    Fit {
+                        breach: Some(breach),
+                        scope: Some(*scope),
+                        deception: false,
+                    },
+                )
+                .hints[0]
+                .clone()
+        };
+        assert_ne!(
+            hint(Breach::MissedDeadline),
+            hint(Breach::BrokenPromise),
+            "{scope:?}"
+        );
+    }
+}
