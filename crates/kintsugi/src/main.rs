@@ -1,5 +1,6 @@
 //! The `kintsugi` binary: the only place that chooses a storage backend.
 
+mod coach_cli;
 mod config;
 mod demo;
 mod respond;
@@ -80,20 +81,9 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Review a draft apology with the apology coach (advice only), from FILE or `-` for stdin.
-    Coach {
-        /// The draft, or `-` to read standard input.
-        file: PathBuf,
-        /// Print exactly {"components": [...], "flags": [...], "score": N} as JSON.
-        #[arg(long)]
-        json: bool,
-        /// The kind of breach: missed_deadline, broken_promise, lack_of_respect or other.
-        #[arg(long, value_name = "KIND")]
-        breach: Option<String>,
-        /// Deception was involved: words alone will not restore trust.
-        #[arg(long)]
-        deception: bool,
-    },
+    /// Review a draft apology with the apology coach (advice only), from FILE or `-` for
+    /// stdin; `coach eval CORPUS` measures the coach on a labelled corpus.
+    Coach(coach_cli::CoachArgs),
     /// Answer a repair's open round anonymously, blinding locally: no served JavaScript involved.
     Respond {
         /// The server's address, e.g. https://trust.example.org
@@ -420,61 +410,10 @@ async fn transfer(from: &str, to: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The coach needs no database and no settings: it reads text and prints advice.
-fn coach(file: &Path, json: bool, breach: Option<&str>, deception: bool) -> anyhow::Result<()> {
-    use std::io::Read;
-    let breach = breach
-        .map(kintsugi_core::repair::Breach::parse)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--breach {e}"))?;
-    let mut text = String::new();
-    if file.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input as UTF-8 text")?;
-    } else {
-        text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
-    }
-    let review = kintsugi_core::coach::Coach::default_rules().review(&text, breach, deception);
-    if json {
-        println!("{}", serde_json::to_string(&review)?);
-        return Ok(());
-    }
-    println!("Score: {} of 100", review.score);
-    for c in &review.components {
-        println!("  found {}: \"{}\"", c.id, &text[c.start..c.end]);
-    }
-    for f in &review.flags {
-        println!(
-            "  flag {} at \"{}\": {}\n    try: {}",
-            f.rule,
-            &text[f.start..f.end],
-            f.message,
-            f.suggestion
-        );
-    }
-    for h in &review.hints {
-        println!("  consider: {h}");
-    }
-    for a in &review.advice {
-        println!("  advice: {a}");
-    }
-    for o in &review.offers_of_repair {
-        println!("  offer of repair, to track as a commitment: {o}");
-    }
-    Ok(())
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // These two need no settings and no database.
     match &cli.command {
-        Command::Coach {
-            file,
-            json,
-            breach,
-            deception,
-        } => return coach(file, *json, breach.as_deref(), *deception),
+        Command::Coach(args) => return coach_cli::run(args),
         Command::Respond {
             server,
             repair,

@@ -187,8 +187,17 @@ fn members(
     Ok(out)
 }
 
+/// The coach's review of a draft, with advice and examples for this repair's kind of breach
+/// and scope (a leader↔team repair sees leader↔team examples).
 pub fn coach_review(access: &Access, draft: &str) -> kintsugi_core::coach::Review {
-    Coach::default_rules().review(draft, Some(access.repair.breach), access.repair.deception)
+    Coach::default_rules().review_for(
+        draft,
+        kintsugi_core::coach::Fit {
+            breach: Some(access.repair.breach),
+            scope: Some(access.repair.scope),
+            deception: access.repair.deception,
+        },
+    )
 }
 
 pub async fn acknowledge(

@@ -16,6 +16,7 @@ mod adversary;
 mod api;
 mod auth;
 mod cli;
+mod coach;
 mod dashboard;
 mod email;
 mod feeds;
