@@ -340,6 +340,7 @@ async fn seed_round(store: &kintsugi_store_sqlite::SqliteStore, round_id: uuid::
         closes_at: None,
         opened_at: now,
         subject: None,
+        k: kintsugi_core::KThreshold::DEFAULT,
     };
     let fan_out = NewJob {
         id: uuid::Uuid::new_v4(),

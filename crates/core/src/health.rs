@@ -3,7 +3,9 @@
 //! The heat map rule: a team with fewer than k answers is hidden, and so is the next-smallest
 //! team under the same parent (more, until the hidden group holds at least k answers). If only
 //! the small team were hidden, anyone with the parent's total (or the organisation's) could
-//! subtract the shown siblings and read the small team off what is left.
+//! subtract the shown siblings and read the small team off what is left. [`release`] adds
+//! what the organisation's total needs on top (a lone child, a whole parent below k), and is
+//! what a period publishes.
 
 use crate::Invalid;
 use crate::anonymity::KThreshold;
@@ -96,6 +98,53 @@ pub fn suppressed<T: Ord, P: Eq>(teams: &[TeamCount<T, P>], k: KThreshold) -> Ve
         }
     }
     hidden
+}
+
+/// What one released period shows: each team's cell (in the order given), and the
+/// organisation's total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub hidden: Vec<bool>,
+    pub total_shown: bool,
+}
+
+/// The release rule for one period, complementary across everything a period publishes:
+/// each team's cell and the organisation's total (no aggregate spans periods, and parents'
+/// totals are not published). The organisation's total minus the shown cells is the hidden
+/// cells' sum, so what is hidden must be at least two cells holding at least k answers
+/// between them; a lone hidden group (a small team that is its parent's only child, or a
+/// whole parent below k) would otherwise be read off by subtraction.
+///
+/// First [`suppressed`] within each parent; then, while the hidden cells are one alone or
+/// hold fewer than k answers, the smallest shown cell of the organisation (ties by team)
+/// joins them. When nothing is left to add, the organisation's total is hidden too.
+pub fn release<T: Ord, P: Eq>(teams: &[TeamCount<T, P>], k: KThreshold) -> Release {
+    let mut hidden = suppressed(teams, k);
+    let safe = |hidden: &[bool]| {
+        let cells = hidden.iter().filter(|h| **h).count();
+        let answers: u32 = teams
+            .iter()
+            .zip(hidden)
+            .filter(|(_, h)| **h)
+            .map(|(t, _)| t.answered)
+            .sum();
+        cells == 0 || (cells >= 2 && answers >= k.get())
+    };
+    while !safe(&hidden) {
+        let next = (0..teams.len()).filter(|&i| !hidden[i]).min_by(|&a, &b| {
+            (teams[a].answered, &teams[a].team).cmp(&(teams[b].answered, &teams[b].team))
+        });
+        match next {
+            Some(i) => hidden[i] = true,
+            None => break,
+        }
+    }
+    let total: u32 = teams.iter().map(|t| t.answered).sum();
+    let total_shown = total >= k.get() && safe(&hidden);
+    Release {
+        hidden,
+        total_shown,
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +309,79 @@ mod tests {
                     "{teams:?}"
                 );
             }
+        }
+    }
+
+    /// (teams as (name, parent, answered), k, the names hidden, whether the total shows)
+    #[test]
+    fn a_release_leaves_no_lone_hidden_group() {
+        type Case = (
+            &'static [(&'static str, Option<&'static str>, u32)],
+            i64,
+            &'static [&'static str],
+            bool,
+        );
+        let cases: &[Case] = &[
+            (&[("a", Some("p"), 5), ("b", Some("p"), 9)], 5, &[], true),
+            // A lone child below k takes the organisation's smallest shown team with it.
+            (
+                &[("a", Some("p"), 2), ("b", None, 9), ("c", None, 8)],
+                5,
+                &["a", "c"],
+                true,
+            ),
+            // A whole parent below k: the same.
+            (
+                &[
+                    ("a", Some("p"), 1),
+                    ("b", Some("p"), 1),
+                    ("c", Some("q"), 9),
+                    ("d", Some("q"), 7),
+                ],
+                5,
+                &["a", "b", "d"],
+                true,
+            ),
+            // What the parents' rule hides already holds k in two cells: nothing more.
+            (
+                &[("a", Some("p"), 2), ("b", Some("p"), 6), ("c", None, 9)],
+                5,
+                &["a", "b"],
+                true,
+            ),
+            // One team alone below k: the organisation is that team, hidden too.
+            (&[("a", None, 3)], 5, &["a"], false),
+            // Everyone small, and fewer than k in all.
+            (
+                &[("a", None, 1), ("b", Some("p"), 2)],
+                5,
+                &["a", "b"],
+                false,
+            ),
+            // Everyone small, k between them: the total shows, no team does.
+            (&[("a", None, 2), ("b", Some("p"), 4)], 5, &["a", "b"], true),
+        ];
+        for (teams, k_value, expected, total) in cases {
+            let input: Vec<TeamCount<&str, &str>> = teams
+                .iter()
+                .map(|(team, parent, answered)| TeamCount {
+                    team: *team,
+                    parent: *parent,
+                    answered: *answered,
+                })
+                .collect();
+            let r = release(&input, k(*k_value));
+            let got: Vec<&str> = input
+                .iter()
+                .zip(&r.hidden)
+                .filter(|(_, h)| **h)
+                .map(|(t, _)| t.team)
+                .collect();
+            assert_eq!(
+                (got.as_slice(), r.total_shown),
+                (*expected, *total),
+                "{teams:?}"
+            );
         }
     }
 }

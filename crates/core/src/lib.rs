@@ -5,6 +5,8 @@
 
 pub mod access;
 pub mod anonymity;
+#[cfg(any(test, feature = "audit"))]
+pub mod audit;
 pub mod coach;
 pub mod commitments;
 pub mod gate;

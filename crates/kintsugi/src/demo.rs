@@ -588,6 +588,7 @@ pub async fn ensure_health(ctx: &Ctx, now: OffsetDateTime) -> anyhow::Result<()>
                 closes_at: Some(closes),
                 opened_at: opened,
                 subject: Some(team.id.to_string()),
+                k: org.k_threshold,
             };
             let health = HealthRound {
                 round_id: round.id,
@@ -676,6 +677,7 @@ async fn pulse(
         closes_at: Some(opened + days(7)),
         opened_at: opened,
         subject: None,
+        k: KThreshold::DEFAULT,
     };
     let event = events::new(ctx, r.org_id, r.id, Event::RoundOpened, Some(round.id));
     ctx.store()

@@ -4,6 +4,8 @@
 #[macro_export]
 macro_rules! health_impl {
     ($store:ty) => {
+        $crate::release_helpers!($store);
+
         #[$crate::async_trait]
         impl kintsugi_store::HealthStore for $store {
             async fn health_settings(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<kintsugi_store::HealthSettings> {
@@ -181,8 +183,8 @@ macro_rules! health_impl {
                     return Err(kintsugi_store::StoreError::Conflict("this team's health check is already open".into()));
                 }
                 $crate::sqlx::query(
-                    "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject) \
-                     VALUES ($1, NULL, $2, $3, $4, 'open', $5, $6, NULL, $7)",
+                    "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject, k) \
+                     VALUES ($1, NULL, $2, $3, $4, 'open', $5, $6, NULL, $7, $8)",
                 )
                 .bind(r.id.to_string())
                 .bind(r.kind.as_str())
@@ -191,6 +193,7 @@ macro_rules! health_impl {
                 .bind(r.closes_at.map($crate::ts))
                 .bind($crate::ts(r.opened_at))
                 .bind(h.team_id.to_string())
+                .bind(i64::from(r.k))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;
@@ -269,6 +272,9 @@ macro_rules! health_impl {
                 .await
                 .map_err($crate::db)?;
                 let h = $crate::health_round_row(row.ok_or(kintsugi_store::StoreError::NotFound("health round"))?)?;
+                // Closes in one organisation queue up (SQLite's single writer does this anyway):
+                // the period's last close must see every other close, to release it once.
+                Self::lock_organisation(&mut tx, &h.org_id.to_string()).await?;
                 let done = $crate::sqlx::query("UPDATE rounds SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'")
                     .bind($crate::ts(at))
                     .bind(round_id.to_string())
@@ -332,6 +338,7 @@ macro_rules! health_impl {
                     .await
                     .map_err($crate::db)?;
                 }
+                Self::release_period(&mut tx, &h.org_id.to_string(), h.period, $crate::ts(at)).await?;
                 Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
             }
@@ -381,6 +388,180 @@ macro_rules! health_impl {
                 .await
                 .map_err($crate::db)?;
                 rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn release_health_periods(&self, org_id: uuid::Uuid, at: time::OffsetDateTime) -> kintsugi_store::Result<u32> {
+                let org = org_id.to_string();
+                // Read first, so that a page view writes nothing when every closed period is
+                // released already (the usual case).
+                let unreleased: Vec<(i64,)> = $crate::sqlx::query_as(
+                    "SELECT DISTINCT period FROM health_rounds h WHERE org_id = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM health_releases l WHERE l.org_id = h.org_id AND l.period = h.period)",
+                )
+                .bind(&org)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let open: Vec<(i64,)> = $crate::sqlx::query_as(
+                    "SELECT DISTINCT h.period FROM rounds r JOIN health_rounds h ON h.round_id = r.id \
+                     WHERE r.status = 'open' AND r.kind = 'team_health' AND h.org_id = $1",
+                )
+                .bind(&org)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                let due: Vec<i64> = unreleased.into_iter().map(|(p,)| p).filter(|p| !open.iter().any(|(o,)| o == p)).collect();
+                if due.is_empty() {
+                    return Ok(0);
+                }
+                let mut tx = self.write_tx().await?;
+                Self::lock_organisation(&mut tx, &org).await?;
+                let mut released = 0;
+                for period in due {
+                    if Self::release_period(&mut tx, &org, period, $crate::ts(at)).await? {
+                        released += 1;
+                    }
+                }
+                tx.commit().await.map_err($crate::db)?;
+                Ok(released)
+            }
+
+            async fn released_periods(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::ReleasedPeriod>> {
+                let rows: Vec<(i64, i64)> = $crate::sqlx::query_as("SELECT period, k FROM health_releases WHERE org_id = $1 ORDER BY period")
+                    .bind(org_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                rows.into_iter()
+                    .map(|(period, k)| {
+                        let k = kintsugi_core::KThreshold::new(k).map_err(|e| kintsugi_store::StoreError::Internal(format!("period k: {e}")))?;
+                        Ok(kintsugi_store::ReleasedPeriod { period, k })
+                    })
+                    .collect()
+            }
+
+            async fn released_period(&self, org_id: uuid::Uuid, period: i64) -> kintsugi_store::Result<Vec<kintsugi_store::ReleasedCell>> {
+                let rows: Vec<$crate::ReleasedRow> = $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!(
+                    "{} WHERE org_id = $1 AND period = $2 ORDER BY cell, dimension",
+                    $crate::RELEASED_SQL
+                )))
+                .bind(org_id.to_string())
+                .bind(period)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn released_cells(&self, org_id: uuid::Uuid, team: Option<uuid::Uuid>) -> kintsugi_store::Result<Vec<kintsugi_store::ReleasedCell>> {
+                let cell = team.map_or_else(|| $crate::ORGANISATION_CELL.to_owned(), |t| t.to_string());
+                let rows: Vec<$crate::ReleasedRow> = $crate::sqlx::query_as($crate::sqlx::AssertSqlSafe(format!(
+                    "{} WHERE org_id = $1 AND cell = $2 ORDER BY period, dimension",
+                    $crate::RELEASED_SQL
+                )))
+                .bind(org_id.to_string())
+                .bind(cell)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::db)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+        }
+    };
+}
+
+/// The inherent helpers of releases: the organisation's lock, and releasing one period.
+#[macro_export]
+macro_rules! release_helpers {
+    ($store:ty) => {
+        impl $store {
+            /// Takes the organisation's row lock (a no-op write).
+            async fn lock_organisation(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                org_id: &str,
+            ) -> kintsugi_store::Result<()> {
+                let done = $crate::sqlx::query("UPDATE organisations SET health_every_days = health_every_days WHERE id = $1")
+                    .bind(org_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::db)?;
+                $crate::one_row(done.rows_affected(), "organisation")
+            }
+
+            /// Releases one period when every check of it has closed and it is not released
+            /// yet: the release rule, with the checks' k, over the team tree as it is in this
+            /// transaction, stored once. Whether it released.
+            async fn release_period(
+                tx: &mut $crate::sqlx::Transaction<'_, <$store as $crate::Backend>::Db>,
+                org_id: &str,
+                period: i64,
+                at: i64,
+            ) -> kintsugi_store::Result<bool> {
+                let (open, k): (i64, Option<i64>) = $crate::sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN r.status = 'open' THEN 1 ELSE 0 END), 0) AS BIGINT), MAX(r.k) \
+                     FROM rounds r JOIN health_rounds h ON h.round_id = r.id WHERE h.org_id = $1 AND h.period = $2",
+                )
+                .bind(org_id)
+                .bind(period)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err($crate::db)?;
+                let released: Option<(i64,)> = $crate::sqlx::query_as("SELECT period FROM health_releases WHERE org_id = $1 AND period = $2")
+                    .bind(org_id)
+                    .bind(period)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($crate::db)?;
+                let Some(k) = k else { return Ok(false) };
+                if open > 0 || released.is_some() {
+                    return Ok(false);
+                }
+                let k = kintsugi_core::KThreshold::new(k).map_err(|e| kintsugi_store::StoreError::Internal(format!("round k: {e}")))?;
+                let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
+                    "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
+                     FROM health_rollups WHERE org_id = $1 AND period = $2 ORDER BY team_id, dimension",
+                )
+                .bind(org_id)
+                .bind(period)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($crate::db)?;
+                let tree: Vec<(String, Option<String>)> = $crate::sqlx::query_as("SELECT id, parent_id FROM teams WHERE org_id = $1")
+                    .bind(org_id)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err($crate::db)?;
+                let release = $crate::release_of(&rows, &tree, k);
+                $crate::sqlx::query("INSERT INTO health_releases (org_id, period, k, released_at) VALUES ($1, $2, $3, $4)")
+                    .bind(org_id)
+                    .bind(period)
+                    .bind(i64::from(k))
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::db)?;
+                for c in release {
+                    $crate::sqlx::query(
+                        "INSERT INTO health_released (org_id, period, cell, parent_id, hidden, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(org_id)
+                    .bind(period)
+                    .bind(&c.cell)
+                    .bind(c.parent.as_deref())
+                    .bind(c.hidden)
+                    .bind(&c.dimension)
+                    .bind(&c.dimension_name)
+                    .bind((!c.hidden).then_some(c.total))
+                    .bind((!c.hidden).then_some(c.value_count))
+                    .bind((!c.hidden).then_some(c.respondents))
+                    .bind(c.scale_min)
+                    .bind(c.scale_max)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::db)?;
+                }
+                Ok(true)
             }
         }
     };

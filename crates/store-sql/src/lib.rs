@@ -12,6 +12,7 @@ mod health;
 mod jobs;
 mod lessons;
 mod organisations;
+mod releases;
 mod people;
 mod repairs;
 mod rounds;
@@ -22,6 +23,7 @@ pub use jobs::{JOB_COLUMNS, JobRow};
 
 pub use async_trait::async_trait;
 pub use lessons::*;
+pub use releases::*;
 pub use rows::*;
 pub use sqlx;
 

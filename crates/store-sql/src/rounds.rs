@@ -27,8 +27,8 @@ macro_rules! round_impl {
                     return Err(kintsugi_store::StoreError::Conflict("a round of this kind is already open in this repair; close it first".into()));
                 }
                 $crate::sqlx::query(
-                    "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject) \
-                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL, $8)",
+                    "INSERT INTO rounds (id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject, k) \
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, NULL, $8, $9)",
                 )
                 .bind(r.id.to_string())
                 .bind(repair_id.to_string())
@@ -38,6 +38,7 @@ macro_rules! round_impl {
                 .bind(r.closes_at.map($crate::ts))
                 .bind($crate::ts(r.opened_at))
                 .bind(r.subject.as_deref())
+                .bind(i64::from(r.k))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::db)?;

@@ -563,11 +563,12 @@ pub struct RoundRow {
     pub opened_at: i64,
     pub closed_at: Option<i64>,
     pub subject: Option<String>,
+    pub k: i64,
 }
 
 use kintsugi_core::rounds::RoundKind;
 
-pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject FROM rounds";
+pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject, k FROM rounds";
 
 impl TryFrom<RoundRow> for kintsugi_store::Round {
     type Error = StoreError;
@@ -583,6 +584,8 @@ impl TryFrom<RoundRow> for kintsugi_store::Round {
             closes_at: r.closes_at.map(from_ts).transpose()?,
             opened_at: from_ts(r.opened_at)?,
             closed_at: r.closed_at.map(from_ts).transpose()?,
+            k: kintsugi_core::KThreshold::new(r.k)
+                .map_err(|e| StoreError::Internal(format!("round k: {e}")))?,
         })
     }
 }

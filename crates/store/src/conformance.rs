@@ -1103,6 +1103,7 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
         closes_at: None,
         opened_at: at(400),
         subject: None,
+        k: KThreshold::new(4).unwrap(),
     };
     let events = event_jobs(store, org_id).await;
     let opened = event(org_id, repair_id, "round.opened", Some(round.id));
@@ -1138,6 +1139,7 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     let got = store.round(round.id).await.unwrap().unwrap();
     assert!(got.open);
     assert_eq!(got.kind, RoundKind::Listening);
+    assert_eq!(got.k.get(), 4, "a round keeps the k it opened with");
     // Another kind may open beside it; each kind comes back as it went in.
     let genuineness = NewRound {
         id: Uuid::new_v4(),

@@ -55,6 +55,24 @@ pub struct HealthRollup {
     pub scale_max: i64,
 }
 
+/// One cell of a released period in one dimension: a team's sums (or, with `team_id` `None`,
+/// the organisation's), in the layout the period was released in. A hidden cell carries no
+/// numbers: its `total`, `value_count` and `respondents` are 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedCell {
+    /// The team's parent when the period was released.
+    pub parent_id: Option<Uuid>,
+    pub hidden: bool,
+    pub rollup: HealthRollup,
+}
+
+/// A released period: when its checks opened (days since the epoch) and the k they kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleasedPeriod {
+    pub period: i64,
+    pub k: kintsugi_core::KThreshold,
+}
+
 #[async_trait]
 pub trait HealthStore: Send + Sync {
     async fn health_settings(&self, org_id: Uuid) -> Result<HealthSettings>;
@@ -101,7 +119,10 @@ pub trait HealthStore: Send + Sync {
     /// The organisation's open health rounds.
     async fn open_health_rounds(&self, org_id: Uuid) -> Result<Vec<(Round, HealthRound)>>;
     /// Closes a health round and writes its rollups (scored with `instrument`) and adds to the
-    /// organisation's, in one transaction; `Conflict` when it was already closed.
+    /// organisation's, in one transaction; `Conflict` when it was already closed. When it was
+    /// the period's last open check, the same transaction releases the period: the release
+    /// rule (`kintsugi_core::health::release`, with the checks' k) over the team tree as it is
+    /// then, stored once as what the period shows.
     async fn close_health_round(
         &self,
         round_id: Uuid,
@@ -115,4 +136,13 @@ pub trait HealthStore: Send + Sync {
     async fn health_of_teams(&self, org_id: Uuid, teams: &[Uuid]) -> Result<Vec<HealthRollup>>;
     /// The organisation's rollups, every period.
     async fn health_of_organisation(&self, org_id: Uuid) -> Result<Vec<HealthRollup>>;
+    /// Releases every period of the organisation whose checks have all closed and that is not
+    /// released yet (periods that closed before releases were stored); the number released.
+    async fn release_health_periods(&self, org_id: Uuid, at: OffsetDateTime) -> Result<u32>;
+    /// The organisation's released periods, oldest first.
+    async fn released_periods(&self, org_id: Uuid) -> Result<Vec<ReleasedPeriod>>;
+    /// Every cell of one released period (the organisation's among them).
+    async fn released_period(&self, org_id: Uuid, period: i64) -> Result<Vec<ReleasedCell>>;
+    /// One team's cells (`None`: the organisation's) in every released period, oldest first.
+    async fn released_cells(&self, org_id: Uuid, team: Option<Uuid>) -> Result<Vec<ReleasedCell>>;
 }

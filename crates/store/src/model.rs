@@ -363,6 +363,9 @@ pub struct NewRound {
     pub opened_at: OffsetDateTime,
     /// What the round asks about, when it is about one thing (a commitment occurrence).
     pub subject: Option<String>,
+    /// The organisation's k when the round opened: its results use this k, whatever the
+    /// organisation's k becomes later.
+    pub k: kintsugi_core::KThreshold,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -381,6 +384,8 @@ pub struct Round {
     pub opened_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// k, fixed when the round opened.
+    pub k: kintsugi_core::KThreshold,
 }
 
 /// One anonymous answer: what was said, with nothing about who or when.

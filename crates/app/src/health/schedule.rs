@@ -34,6 +34,10 @@ pub async fn sweep(ctx: &Ctx) -> Result<(), Error> {
 /// the next sweep.
 pub async fn catch_up(ctx: &Ctx, org_id: Uuid) -> Result<(), Error> {
     close_due_in(ctx, org_id).await?;
+    // Periods whose checks closed before releases were stored are released now, once.
+    ctx.store()
+        .release_health_periods(org_id, ctx.now())
+        .await?;
     open_due_in(ctx, org_id).await
 }
 
@@ -45,6 +49,13 @@ async fn open_due_in(ctx: &Ctx, org_id: Uuid) -> Result<(), Error> {
         return Ok(());
     }
     let closes_at = ctx.now() + time::Duration::days(i64::from(settings.every.open_for_days()));
+    // Every check of the period keeps the organisation's k as it is now.
+    let k = ctx
+        .store()
+        .organisation(org_id)
+        .await?
+        .ok_or(Error::not_found("organisation"))?
+        .k_threshold;
     for team in ctx.store().list_teams(org_id).await? {
         if team.member_count == 0 {
             continue;
@@ -54,6 +65,7 @@ async fn open_due_in(ctx: &Ctx, org_id: Uuid) -> Result<(), Error> {
             RoundKind::TeamHealth,
             Some(team.id.to_string()),
             Some(closes_at),
+            k,
         )
         .await?;
         let health = HealthRound {

@@ -1,14 +1,13 @@
 //! What may be shown of team health: the organisation's trend, the heat map of the latest
-//! checks and one team's trend, from rollups only (never answers), each through the heat map
-//! rule, so a small team is hidden with the next-smallest beside it.
+//! checks and one team's trend. Each period is read as it was released when its last check
+//! closed (`kintsugi_core::health::release`, stored by the store in that transaction): never
+//! answers, never rollups, and never worked out again in today's layout.
 
 use std::collections::{BTreeMap, HashMap};
 
-use kintsugi_core::Shown;
 use kintsugi_core::anonymity::KThreshold;
-use kintsugi_core::health::TeamCount;
 use kintsugi_core::instrument::percent_of_scale;
-use kintsugi_store::HealthRollup;
+use kintsugi_store::{HealthRollup, ReleasedCell, ReleasedPeriod};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -93,46 +92,20 @@ fn percent(r: &HealthRollup) -> Option<u32> {
     percent_of_scale(r.total, r.value_count, r.scale_min, r.scale_max)
 }
 
-fn hidden_text(k: KThreshold, small: bool) -> String {
-    if small {
-        format!("fewer than {} answered", k.get())
+/// Why a cell shows nothing. The same words for every hidden cell of a period, whether it
+/// is small itself or hidden with one: saying which would tell who holds fewer than k.
+fn hidden_text(k: KThreshold, team: bool) -> String {
+    if team {
+        format!(
+            "fewer than {} answered here or in a team hidden with it",
+            k.get()
+        )
     } else {
-        "hidden with a smaller team beside it".into()
+        format!("fewer than {} answered", k.get())
     }
 }
 
-/// The heat map rule applied to one period's rollups: which teams are hidden, and why.
-fn hide(
-    rows: &[HealthRollup],
-    parents: &HashMap<Uuid, Uuid>,
-    k: KThreshold,
-) -> HashMap<Uuid, Option<String>> {
-    let mut answered: BTreeMap<Uuid, u32> = BTreeMap::new();
-    for r in rows {
-        if let Some(t) = r.team_id {
-            answered.insert(t, r.respondents.max(0) as u32);
-        }
-    }
-    let counts: Vec<TeamCount<Uuid, Uuid>> = answered
-        .iter()
-        .map(|(team, n)| TeamCount {
-            team: *team,
-            parent: parents.get(team).copied(),
-            answered: *n,
-        })
-        .collect();
-    let hidden = kintsugi_core::health::suppressed(&counts, k);
-    counts
-        .iter()
-        .zip(hidden)
-        .map(|(c, h)| {
-            let why = h.then(|| hidden_text(k, c.answered < k.get()));
-            (c.team, why)
-        })
-        .collect()
-}
-
-fn dimensions_of(rows: &[HealthRollup]) -> Vec<(String, String)> {
+fn dimensions_of<'a>(rows: impl IntoIterator<Item = &'a HealthRollup>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for r in rows {
         if !out.iter().any(|(d, _)| *d == r.dimension) {
@@ -152,108 +125,112 @@ fn values_for(rows: &[&HealthRollup], dims: &[(String, String)]) -> Vec<Option<u
         .collect()
 }
 
-/// The organisation's health: the latest heat map and the organisation's trend.
+/// The organisation's health: the latest released heat map and the organisation's trend,
+/// each period as it was released (with its own k, in its own layout). `k` is the
+/// organisation's, said while nothing is released yet.
 pub async fn view(ctx: &Ctx, org_id: Uuid, k: KThreshold) -> Result<HealthView, Error> {
-    let org_rows = ctx.store().health_of_organisation(org_id).await?;
-    let mut dimensions = dimensions_of(&org_rows);
+    let periods = ctx.store().released_periods(org_id).await?;
+    let org_cells = ctx.store().released_cells(org_id, None).await?;
+    let mut dimensions = dimensions_of(org_cells.iter().map(|c| &c.rollup));
     // Columns in the order the instrument in use asks them.
     let settings = ctx.store().health_settings(org_id).await?;
     let order = instrument_by_id(ctx, settings.instrument.map(|i| i.id))
         .await?
         .dimensions;
     dimensions.sort_by_key(|(d, _)| order.iter().position(|(o, _)| o == d).unwrap_or(usize::MAX));
-    let mut periods: Vec<i64> = org_rows.iter().map(|r| r.period).collect();
-    periods.dedup();
     let organisation = periods
         .iter()
-        .map(|p| organisation_point(&org_rows, *p, &dimensions, k))
+        .map(|p| organisation_point(&org_cells, p, &dimensions))
         .collect();
     let latest = periods.last().copied();
     let heat = match latest {
-        Some(p) => heat_map(ctx, org_id, p, &mut dimensions, k).await?,
+        Some(p) => heat_map(ctx, org_id, p, &mut dimensions).await?,
         None => vec![],
     };
     Ok(HealthView {
         dimensions,
-        period: latest.map(day_date),
+        period: latest.map(|p| day_date(p.period)),
         heat,
         organisation,
-        k: k.get(),
+        k: latest.map_or(k, |p| p.k).get(),
         groups: vec![],
         group: None,
     })
 }
 
-/// The organisation's result in one period, or a gap when fewer than k answered.
-fn organisation_point(
-    org_rows: &[HealthRollup],
-    period: i64,
-    dimensions: &[(String, String)],
-    k: KThreshold,
+/// A released cell's point in a trend: its values, or a gap that says why.
+fn point(
+    cells: &[&ReleasedCell],
+    p: &ReleasedPeriod,
+    dims: &[(String, String)],
+    team: bool,
 ) -> TrendPoint {
-    let rows: Vec<&HealthRollup> = org_rows.iter().filter(|r| r.period == period).collect();
-    let answered = rows.first().map_or(0, |r| r.respondents.max(0) as usize);
-    // The organisation's rollup adds every team's respondents once per dimension.
-    let shown = kintsugi_core::anonymity::at_least_k(answered, k, || values_for(&rows, dimensions));
-    match shown {
-        Shown::Shown(values) => TrendPoint {
-            period: day_date(period),
-            values,
-            hidden_because: None,
+    let hidden = cells.first().is_none_or(|c| c.hidden);
+    let rows: Vec<&HealthRollup> = cells.iter().map(|c| &c.rollup).collect();
+    TrendPoint {
+        period: day_date(p.period),
+        values: if hidden {
+            vec![None; dims.len()]
+        } else {
+            values_for(&rows, dims)
         },
-        Shown::Suppressed { .. } => TrendPoint {
-            period: day_date(period),
-            values: vec![None; dimensions.len()],
-            hidden_because: Some(hidden_text(k, true)),
-        },
+        hidden_because: hidden.then(|| hidden_text(p.k, team)),
     }
 }
 
-/// One period's heat map, every team through the heat map rule; adds the period's dimensions
-/// the organisation's rollups did not name.
+/// The organisation's result in one released period, or a gap when the release hid it.
+fn organisation_point(
+    org_cells: &[ReleasedCell],
+    p: &ReleasedPeriod,
+    dimensions: &[(String, String)],
+) -> TrendPoint {
+    let cells: Vec<&ReleasedCell> = org_cells
+        .iter()
+        .filter(|c| c.rollup.period == p.period)
+        .collect();
+    point(&cells, p, dimensions, false)
+}
+
+/// One released period's heat map, in the layout it was released in; adds the period's
+/// dimensions the organisation's rows did not name.
 async fn heat_map(
     ctx: &Ctx,
     org_id: Uuid,
-    period: i64,
+    p: ReleasedPeriod,
     dimensions: &mut Vec<(String, String)>,
-    k: KThreshold,
 ) -> Result<Vec<HeatCell>, Error> {
-    let rows = ctx.store().health_period(org_id, period).await?;
-    for d in dimensions_of(&rows) {
+    let cells = ctx.store().released_period(org_id, p.period).await?;
+    for d in dimensions_of(cells.iter().map(|c| &c.rollup)) {
         if !dimensions.iter().any(|(id, _)| *id == d.0) {
             dimensions.push(d);
         }
     }
-    // Names and parents only: counting every team's members would cost more than the map.
+    // Names only (a team renamed since shows its new name; its place is the released one).
     let tree = ctx.store().team_tree(org_id).await?;
     let teams: HashMap<Uuid, String> = tree.iter().map(|(id, n, _)| (*id, n.clone())).collect();
-    let parents: HashMap<Uuid, Uuid> = tree
-        .iter()
-        .filter_map(|(id, _, p)| Some((*id, (*p)?)))
-        .collect();
-    let hidden = hide(&rows, &parents, k);
-    let mut by_team: BTreeMap<Uuid, Vec<&HealthRollup>> = BTreeMap::new();
-    for r in &rows {
-        if let Some(t) = r.team_id {
-            by_team.entry(t).or_default().push(r);
+    let mut by_team: BTreeMap<Uuid, Vec<&ReleasedCell>> = BTreeMap::new();
+    for c in &cells {
+        if let Some(t) = c.rollup.team_id {
+            by_team.entry(t).or_default().push(c);
         }
     }
     let name = |id: &Uuid| teams.get(id).cloned().unwrap_or_default();
     let mut heat: Vec<HeatCell> = by_team
         .into_iter()
-        .map(|(team, rows)| {
-            let why = hidden.get(&team).cloned().flatten();
+        .map(|(team, cells)| {
+            let parent = cells.first().and_then(|c| c.parent_id);
+            let shown = point(&cells, &p, dimensions, true);
             HeatCell {
                 team,
                 team_name: name(&team),
-                parent: parents.get(&team).copied(),
-                parent_name: parents.get(&team).map(name),
-                values: if why.is_some() {
+                parent,
+                parent_name: parent.as_ref().map(name),
+                values: if shown.hidden_because.is_some() {
                     vec![]
                 } else {
-                    values_for(&rows, dimensions)
+                    shown.values
                 },
-                hidden_because: why,
+                hidden_because: shown.hidden_because,
             }
         })
         .collect();
@@ -261,50 +238,29 @@ async fn heat_map(
     Ok(heat)
 }
 
-/// One team's trend: each period's values, or a gap where the heat map rule hides the team
-/// (applied with its siblings of that period, so a trend never shows what the map hides).
+/// One team's trend: each released period's values, or a gap where that period's release
+/// hid the team. A period is never worked out again: a later move of the team changes none.
 pub async fn team_trend(
     ctx: &Ctx,
     org_id: Uuid,
     team: Uuid,
-    k: KThreshold,
+    _k: KThreshold,
 ) -> Result<(Vec<(String, String)>, Vec<TrendPoint>), Error> {
-    // The heat map rule works within one parent: the team's siblings are all it needs.
-    let Some((parent, siblings)) = ctx.store().sibling_teams(org_id, team).await? else {
+    if ctx.store().team(org_id, team).await?.is_none() {
         return Err(Error::not_found("team"));
-    };
-    let parents: HashMap<Uuid, Uuid> = match parent {
-        Some(p) => siblings.iter().map(|t| (*t, p)).collect(),
-        None => HashMap::new(),
-    };
-    let rows = ctx.store().health_of_teams(org_id, &siblings).await?;
-    let dims = dimensions_of(&rows);
-    let mut periods: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.team_id == Some(team))
-        .map(|r| r.period)
-        .collect();
-    periods.sort_unstable();
-    periods.dedup();
+    }
+    let periods = ctx.store().released_periods(org_id).await?;
+    let cells = ctx.store().released_cells(org_id, Some(team)).await?;
+    let dims = dimensions_of(cells.iter().map(|c| &c.rollup));
     let mut points = Vec::new();
-    for p in periods {
-        let period_rows: Vec<HealthRollup> =
-            rows.iter().filter(|r| r.period == p).cloned().collect();
-        let hidden = hide(&period_rows, &parents, k);
-        let why = hidden.get(&team).cloned().flatten();
-        let mine: Vec<&HealthRollup> = period_rows
+    for p in &periods {
+        let mine: Vec<&ReleasedCell> = cells
             .iter()
-            .filter(|r| r.team_id == Some(team))
+            .filter(|c| c.rollup.period == p.period)
             .collect();
-        points.push(TrendPoint {
-            period: day_date(p),
-            values: if why.is_some() {
-                vec![None; dims.len()]
-            } else {
-                values_for(&mine, &dims)
-            },
-            hidden_because: why,
-        });
+        if !mine.is_empty() {
+            points.push(point(&mine, p, &dims, true));
+        }
     }
     Ok((dims, points))
 }

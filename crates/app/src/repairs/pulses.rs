@@ -104,7 +104,7 @@ pub fn gate_report(
         .list
         .iter()
         .filter(|round| round.kind == RoundKind::Pulse && !round.open)
-        .map(|round| pulse_mean(rounds.answers(round.id), org.k_threshold, pair))
+        .map(|round| pulse_mean(rounds.answers(round.id), round.k, pair))
         .collect();
     let input = kintsugi_core::gate::GateInput {
         pulses,
@@ -140,11 +140,7 @@ pub struct PulsePoint {
 /// Every closed pulse, oldest first (the first is the baseline), under the same rules as the
 /// results: k counts people, a pair's insiders see their own. `None` for the accountable person
 /// of a pair, who sees only a coarse direction.
-pub fn pulse_trend(
-    org: &kintsugi_store::Organisation,
-    access: &Access,
-    rounds: &RoundsRead,
-) -> Option<Vec<PulsePoint>> {
+pub fn pulse_trend(access: &Access, rounds: &RoundsRead) -> Option<Vec<PulsePoint>> {
     let pair = access.repair.scope == kintsugi_core::repair::Scope::PersonPerson;
     if pair && access.side() == Some(kintsugi_core::repair::Side::Accountable) {
         return None;
@@ -168,9 +164,7 @@ pub fn pulse_trend(
             closed_on: round.closed_at.map(|t| t.date()),
             items: PULSE_ITEMS
                 .iter()
-                .map(|(key, _)| {
-                    group_mean(&item_values(answers, Some(key)), org.k_threshold, audience)
-                })
+                .map(|(key, _)| group_mean(&item_values(answers, Some(key)), round.k, audience))
                 .collect(),
         });
     }

@@ -73,7 +73,15 @@ pub(crate) async fn create(
     closes_at: Option<time::OffsetDateTime>,
     entry: &kintsugi_store::Audit,
 ) -> Result<Round, Error> {
-    let round = crate::rounds::new_keyed_round(ctx, kind, subject, closes_at).await?;
+    // The round keeps the organisation's k as it is now (issue 14): a later change of k
+    // applies to rounds opened after it.
+    let k = ctx
+        .store()
+        .organisation(entry.org_id)
+        .await?
+        .ok_or(Error::Internal)?
+        .k_threshold;
+    let round = crate::rounds::new_keyed_round(ctx, kind, subject, closes_at, k).await?;
     let round = NewRound {
         repair_id: Some(repair_id),
         ..round
@@ -119,12 +127,8 @@ pub async fn close(
     };
     ctx.store().close_round(round.id, ctx.now(), &entry).await?;
     if round.kind.settles_occurrence() {
-        let org = ctx
-            .store()
-            .organisation(org_id)
-            .await?
-            .ok_or(Error::Internal)?;
-        settle_confirmation(ctx, round, org.k_threshold).await?;
+        // The round's own k, fixed when it opened.
+        settle_confirmation(ctx, round, round.k).await?;
     }
     crate::rounds::destroy_key(ctx, round.id)
 }
@@ -214,12 +218,7 @@ pub async fn reply(
         ));
     }
     let answers = ctx.store().answers(round.id).await?;
-    let org = ctx
-        .store()
-        .organisation(access.repair.org_id)
-        .await?
-        .ok_or(Error::Internal)?;
-    if answers.len() < org.k_threshold.get() as usize {
+    if answers.len() < round.k.get() as usize {
         return Err(Error::not_found("comment"));
     }
     if !answers
@@ -239,18 +238,13 @@ pub async fn reply(
 /// Comments that anyone in the repair can already see: those of closed listening rounds
 /// that reached k. Only these may be linked to a cause.
 pub async fn visible_comment_ids(ctx: &Ctx, access: &Access) -> Result<Vec<Uuid>, Error> {
-    let org = ctx
-        .store()
-        .organisation(access.repair.org_id)
-        .await?
-        .ok_or(Error::Internal)?;
     let mut ids = Vec::new();
     for round in ctx.store().rounds_of(access.repair.id).await? {
         if round.open || round.kind != RoundKind::Listening {
             continue;
         }
         let answers = ctx.store().answers(round.id).await?;
-        if answers.len() >= org.k_threshold.get() as usize {
+        if answers.len() >= round.k.get() as usize {
             ids.extend(answers.iter().filter(|a| a.comment.is_some()).map(|a| a.id));
         }
     }

@@ -8,7 +8,7 @@ use kintsugi_core::anonymity::{
 };
 use kintsugi_core::repair::{CauseCategory, Scope, Side};
 use kintsugi_core::rounds::Shows;
-use kintsugi_store::{Answer, Commitment, Organisation, Round};
+use kintsugi_store::{Answer, Commitment, Round};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -51,6 +51,9 @@ pub struct RoundView {
     pub dimensions: Vec<(String, String)>,
     /// After close with fewer than k answers: "fewer than k answered; nothing is shown".
     pub suppressed: Option<String>,
+    /// k, fixed when the round opened: results are shown when at least this many answer.
+    /// A later change of the organisation's k does not move it.
+    pub k: u32,
 }
 
 /// What the accountable person of a pair sees of a round the affected person answered.
@@ -95,12 +98,7 @@ struct Results {
     suppressed: Option<String>,
 }
 
-pub fn views(
-    org: &Organisation,
-    access: &Access,
-    rounds: &RoundsRead,
-    commitments: &[Commitment],
-) -> Vec<RoundView> {
+pub fn views(access: &Access, rounds: &RoundsRead, commitments: &[Commitment]) -> Vec<RoundView> {
     let viewer = Viewer::of(access);
     rounds
         .list
@@ -111,12 +109,7 @@ pub fn views(
             let shown = if round.open {
                 Results::default()
             } else {
-                results(
-                    org.k_threshold,
-                    &viewer,
-                    round.kind,
-                    rounds.answers(round.id),
-                )
+                results(round.k, &viewer, round.kind, rounds.answers(round.id))
             };
             view(&viewer, round, shown, rounds, commitments)
         })
@@ -165,6 +158,7 @@ fn view(
         rating: if hidden { None } else { shown.rating },
         agreement: if hidden { None } else { shown.agreement },
         results: shown.listening,
+        k: round.k.get(),
     }
 }
 

@@ -21,12 +21,14 @@ use crate::error::Error;
 pub use kintsugi_core::rounds::{PULSE_ITEMS, RoundKind};
 
 /// A round with a fresh key pair, its secret half already in the key store; the caller
-/// stores the round, and destroys the key if it cannot.
+/// stores the round, and destroys the key if it cannot. `k` is the organisation's k now: the
+/// round keeps it for good.
 pub async fn new_keyed_round(
     ctx: &Ctx,
     kind: RoundKind,
     subject: Option<String>,
     closes_at: Option<time::OffsetDateTime>,
+    k: kintsugi_core::KThreshold,
 ) -> Result<NewRound, Error> {
     let key = tokio::task::spawn_blocking(RoundKey::generate)
         .await
@@ -51,6 +53,7 @@ pub async fn new_keyed_round(
         closes_at,
         opened_at: ctx.now(),
         subject,
+        k,
     })
 }
 

@@ -125,7 +125,7 @@ pub(super) async fn repair_page(
         overdue,
         gate,
     } = detail::detail(&state.ctx, &state.snapshots, &user.org, r).await?;
-    let round_views = views::views(&user.org, &access, &reads.rounds, &reads.commitments);
+    let round_views = views::views(&access, &reads.rounds, &reads.commitments);
     let viewer = Viewer::new(&user.org, user.person.id, &access);
     let k = user.org.k_threshold.get();
     let (has_causes, has_acks) = (!reads.causes.is_empty(), !reads.acks.is_empty());

@@ -83,11 +83,10 @@ pub async fn api_close(
     responses((status = 200, body = [views::RoundView]), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn api_list(
     State(state): State<AppState>,
-    InRepair { user, access }: InRepair,
+    InRepair { access, .. }: InRepair,
 ) -> Reply<axum::Json<Vec<views::RoundView>>> {
     let reads = state.snapshots.reads(&state.ctx, &access.repair).await?;
     Ok(axum::Json(views::views(
-        &user.org,
         &access,
         &reads.rounds,
         &reads.commitments,

@@ -107,10 +107,10 @@ pub async fn page_pair_consent(
 /// `/repairs/{id}/pulses.csv`: each closed pulse's mean per dimension, "suppressed" below k.
 pub async fn pulses_csv(
     State(state): State<AppState>,
-    InRepair { user, access }: InRepair,
+    InRepair { access, .. }: InRepair,
 ) -> Reply<Response> {
     let reads = state.snapshots.reads(&state.ctx, &access.repair).await?;
-    let points = pulses::pulse_trend(&user.org, &access, &reads.rounds).ok_or_else(|| {
+    let points = pulses::pulse_trend(&access, &reads.rounds).ok_or_else(|| {
         Error::Forbidden(
             "the affected person's pulse answers are theirs and the facilitator's".into(),
         )

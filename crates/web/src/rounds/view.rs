@@ -86,7 +86,7 @@ pub fn pulse_trend_section(
     access: &Access,
     rounds: &RoundsRead,
 ) -> Result<Option<String>, Error> {
-    let Some(points) = pulses::pulse_trend(&user.org, access, rounds) else {
+    let Some(points) = pulses::pulse_trend(access, rounds) else {
         return Ok(None);
     };
     if points.is_empty() {
