@@ -306,7 +306,7 @@ on_both!(
         assert!(
             overview
                 .body
-                .contains("hidden with a smaller team beside it")
+                .contains("fewer than 3 answered here or in a team hidden with it")
         );
         // What Alpha (6 everywhere: safety 61%, lead 67%) and Beta (2: 39%, 33%) would show
         // appears on no page and in no export; Gamma's (53%, 54%) and the organisation's do.
@@ -348,7 +348,7 @@ on_both!(
                 .get(&format!("/health/teams/{beta}"))
                 .await
                 .body
-                .contains("suppressed (fewer than 3 answered)")
+                .contains("suppressed (fewer than 3 answered here or in a team hidden with it)")
         );
         let api = admin
             .json(Method::GET, "/api/v1/health/overview", None)

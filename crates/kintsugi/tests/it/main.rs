@@ -30,6 +30,7 @@ mod lessons;
 mod oidc;
 mod ops;
 mod outbox;
+mod release;
 mod repairs;
 mod roles;
 mod rounds;
