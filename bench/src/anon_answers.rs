@@ -41,12 +41,34 @@ fn csrf_of(html: &str) -> String {
         .to_owned()
 }
 
+/// The round's secret key, as the server sealed it in its SQLite database.
+async fn round_key(dir: &std::path::Path, round_id: uuid::Uuid) -> Vec<u8> {
+    let kek = std::fs::read_to_string(dir.join("key-encryption-key")).unwrap();
+    let kek = kintsugi_app::keys::Kek::from_base64(&kek).unwrap();
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(dir.join("kintsugi.db"))
+                .read_only(true),
+        )
+        .await
+        .unwrap();
+    let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM round_keys WHERE round_id = $1")
+        .bind(round_id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    kek.open(round_id, &sealed).unwrap()
+}
+
 #[tokio::main]
 async fn main() {
     let answers = arg(1, 20_000);
     let concurrency = arg(2, 64);
     let bin = kintsugi_bench::binary();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = kintsugi_bench::data_dir();
 
     // A real server on SQLite, synced to disk before acknowledging.
     let mut child = Command::new(&bin)
@@ -126,14 +148,10 @@ async fn main() {
         .decode(round["public_key"].as_str().unwrap())
         .unwrap();
 
-    // Mint the tokens with the round's key from the key store: issuance is one per member
-    // and is measured on its own below; this benchmark is about answers.
-    let secret = std::fs::read(
-        dir.path()
-            .join("keys")
-            .join(format!("round-{round_id}.der")),
-    )
-    .unwrap();
+    // Mint the tokens with the round's key, opened from the database with the server's
+    // key-encryption key: issuance is one per member and is measured on its own below; this
+    // benchmark is about answers.
+    let secret = round_key(dir.path(), round_id).await;
     let key = Arc::new(RoundKey::from_secret_der(&secret).unwrap());
     let started = Instant::now();
     let tokens: Vec<Token> = {

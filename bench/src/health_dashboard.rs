@@ -359,7 +359,7 @@ async fn login(http: &reqwest::Client, server: &Server) {
 
 async fn run(backend: &str, teams: i64, periods: i64) -> Vec<String> {
     let bin = std::env::var("KINTSUGI_BIN").unwrap_or_else(|_| "target/release/kintsugi".into());
-    let dir = tempfile::tempdir().unwrap();
+    let dir = kintsugi_bench::data_dir();
     let postgres = backend == "postgres";
     let admin_url = std::env::var("KINTSUGI_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

@@ -76,6 +76,17 @@ pub struct Server {
     pub ready_after: Duration,
 }
 
+/// A data directory for a server: private (0700), as the server insists.
+pub fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    dir
+}
+
 impl Server {
     /// Starts the server on a free loopback port and waits for `/readyz`, polling it every
     /// millisecond with a bare HTTP/1.1 request (no client start-up cost in the figure).

@@ -35,7 +35,7 @@ async fn main() {
     let backend = arg(1).unwrap_or_else(|| "sqlite".into());
     let seconds: u32 = arg(2).and_then(|a| a.parse().ok()).unwrap_or(10);
     let connections: u32 = arg(3).and_then(|a| a.parse().ok()).unwrap_or(8);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = kintsugi_bench::data_dir();
     let (database_url, drop_db) = match backend.as_str() {
         "sqlite" => (None, None),
         "postgres" => {

@@ -63,8 +63,9 @@ impl Ctx {
         crate::clock::new_id()
     }
 
-    pub fn keys(&self) -> KeyStore {
-        KeyStore::new(&self.0.settings.key_dir)
+    /// The round keys, sealed in the database.
+    pub fn keys(&self) -> KeyStore<'_> {
+        KeyStore::new(self.store(), &self.0.settings.key_encryption_key)
     }
 
     /// An absolute link to `path` at the public address.

@@ -25,6 +25,9 @@ pub enum Error {
     TooManyRequests,
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
+    /// The server cannot do this until its operator fixes something; the text says what.
+    #[error("{0}")]
+    Unready(String),
     #[error("something went wrong on our side")]
     Internal,
     /// A server Kintsugi depends on (an identity provider) failed or cannot be reached.

@@ -17,8 +17,14 @@ pub struct Settings {
     pub login_attempts_per_minute: u32,
     /// Whether local password login is offered.
     pub local_login: bool,
-    /// Where round keys live: the data directory's key store, never the database.
+    /// Where round keys lived before they moved into the database, sealed: files found there
+    /// are imported at start-up and removed ([`crate::keys::import_key_files`]).
     pub key_dir: PathBuf,
+    /// Seals the round keys in the database ([`crate::keys`]); servers sharing a database
+    /// share it.
+    pub key_encryption_key: Kek,
+    /// The bearer token `/metrics` asks for; none: `/metrics` is off.
+    pub metrics_token: Option<String>,
     /// Single sign-on through an OpenID provider, when set up.
     pub oidc: Option<OidcSettings>,
     /// Outgoing email; none when no SMTP server is configured (nothing is emailed then).
@@ -39,6 +45,8 @@ impl Settings {
             key_dir: PathBuf::from("./kintsugi-data/keys"),
             oidc: None,
             mail: None,
+            key_encryption_key: Kek::random(),
+            metrics_token: None,
             jobs: JobSettings::default(),
             dev_clock: None,
         }
@@ -48,6 +56,48 @@ impl Settings {
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// The key-encryption key that seals the round keys in the database (see [`crate::keys`]):
+/// 32 random bytes. Servers that share a database must share it. Never printed.
+#[derive(Clone)]
+pub struct Kek([u8; 32]);
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(…)")
+    }
+}
+
+impl Kek {
+    /// A fresh random key.
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+
+    /// Reads the key as [`Kek::to_base64`] writes it (and `openssl rand -base64 32` prints it).
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| "must be 32 bytes in base64 (e.g. from `openssl rand -base64 32`)")?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            format!(
+                "must be 32 bytes in base64 (e.g. from `openssl rand -base64 32`); this is {} bytes",
+                b.len()
+            )
+        })?;
+        Ok(Self(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 pub enum MailTls {
     /// Plain SMTP: only for a relay on the same host or network.
     None,

@@ -14,16 +14,25 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Where the SQLite database, the key store and the lock file live.
+    /// Where the SQLite database, the lock file and (unless `key_encryption_key` is set) the
+    /// key-encryption key live. Created 0700; the server refuses a directory others can read.
     pub data_dir: PathBuf,
+    /// Seals the round keys in the database: 32 bytes in base64 (`openssl rand -base64 32`).
+    /// Unset: a random key in `DATA_DIR/key-encryption-key`, made at first start. Servers that
+    /// share a database must all have the same one. Prefer `KINTSUGI_KEY_ENCRYPTION_KEY`.
+    pub key_encryption_key: Option<String>,
     /// `sqlite://PATH` or `postgres://…`; by default SQLite in the data directory.
     pub database_url: Option<String>,
     /// The address people use, for links in invitations; by default `http://LISTEN`.
     pub public_url: Option<String>,
     /// `text` or `json`.
     pub log_format: LogFormat,
-    /// A tracing filter such as `info` or `kintsugi=debug`.
+    /// A tracing filter such as `info` or `kintsugi=debug`. Whatever it says, the HTTP and
+    /// database libraries never log below warnings, and SQL statements are never logged.
     pub log_level: String,
+    /// The bearer token Prometheus sends to `/metrics` (at least 16 characters); unset,
+    /// `/metrics` is off (404). Prefer `KINTSUGI_METRICS_TOKEN` to the TOML file.
+    pub metrics_token: Option<String>,
     /// Login attempts allowed per minute for one email address (and three times that per client address).
     pub login_attempts_per_minute: u32,
     /// Offer the demo organisation.
@@ -98,10 +107,12 @@ impl Default for Settings {
             log_level: "info".into(),
             login_attempts_per_minute: 10,
             demo: false,
+            key_encryption_key: None,
             local_login: true,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
+            metrics_token: None,
             oidc_scopes: "openid email profile".into(),
             oidc_name: "single sign-on".into(),
             oidc_email_claim: "email".into(),
@@ -137,10 +148,12 @@ const KEYS: &[&str] = &[
     "demo",
     "local_login",
     "oidc_issuer",
+    "key_encryption_key",
     "oidc_client_id",
     "oidc_client_secret",
     "oidc_scopes",
     "oidc_name",
+    "metrics_token",
     "oidc_email_claim",
     "oidc_name_claim",
     "oidc_groups_claim",
@@ -214,6 +227,7 @@ impl Settings {
                 .and_then(|()| kintsugi_app::clock::DevClock::check(file))
                 .map_err(|why| {
                     anyhow::anyhow!("dev_clock = {:?} (from {source}): {why}", file.display())
+        settings.check_secrets(&figment)?;
                 })?;
         }
         Ok(settings)
@@ -229,6 +243,58 @@ impl Settings {
         };
         let Some(issuer) = &self.oidc_issuer else {
             if !self.local_login {
+    /// The key-encryption key and the metrics token, refused by name (never echoed).
+    fn check_secrets(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        if let Some(kek) = &self.key_encryption_key
+            && let Err(why) = kintsugi_app::keys::Kek::from_base64(kek)
+        {
+            bail!(
+                "key_encryption_key (from {}): {why}",
+                source("key_encryption_key")
+            );
+        }
+        if let Some(token) = &self.metrics_token
+            && token.trim().chars().count() < 16
+        {
+            bail!(
+                "metrics_token (from {}): must be at least 16 characters (e.g. from `openssl rand -hex 32`)",
+                source("metrics_token")
+            );
+        }
+        Ok(())
+    }
+
+    /// The key-encryption key: the setting, or the data directory's file, made (0600) at the
+    /// first start without the setting.
+    pub fn key_encryption_key(&self) -> anyhow::Result<kintsugi_app::keys::Kek> {
+        use kintsugi_app::keys::Kek;
+        if let Some(kek) = &self.key_encryption_key {
+            return Kek::from_base64(kek)
+                .map_err(|why| anyhow::anyhow!("key_encryption_key: {why}"));
+        }
+        let path = self.data_dir.join(KEK_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                return Kek::from_base64(&text)
+                    .map_err(|why| anyhow::anyhow!("{}: {why}", path.display()));
+            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot read {}", path.display()));
+            }
+            Err(_) => {}
+        }
+        ensure_dir(&self.data_dir)?;
+        let kek = Kek::random();
+        write_private(&path, kek.to_base64().as_bytes())?;
+        Ok(kek)
+    }
+
                 bail!(
                     "local_login = false (from {}): set oidc_issuer too, or nobody can log in",
                     source("local_login")
@@ -398,6 +464,7 @@ impl Settings {
                 .or_else(|| url.strip_prefix("sqlite:"))
             {
                 Some(path) if !path.is_empty() => Ok(Database::Sqlite(PathBuf::from(path))),
+            metrics_token: self.metrics_token.clone().map(|t| t.trim().to_owned()),
                 _ => Err("must be sqlite://PATH or postgres://…".into()),
             },
         }
@@ -515,7 +582,12 @@ pub fn reference() -> String {
 }
 
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
@@ -537,11 +609,84 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kintsugi-dev-clock-{}", std::process::id()));
         let err = Settings::load(
             None,
+/// Where the key-encryption key is kept when the setting is not given.
+pub const KEK_FILE: &str = "key-encryption-key";
+
+/// Creates the data directory (and its parents) readable by this user only.
             flags(vec![(
                 "dev_clock",
                 Some(serde_json::json!(dir.join("nope"))),
             )]),
         )
+/// Refuses a data directory that its group or others may read or write: the database, its
+/// journal and the key-encryption key are in it.
+pub fn check_private_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("cannot read data directory {}", dir.display()))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            let what = if mode & 0o044 != 0 {
+                "readable"
+            } else {
+                "writable"
+            };
+            bail!(
+                "data directory {} is {what} by others (mode {mode:04o}); run chmod 700 {}",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Makes a file only this user may read or write (0600): narrows it if it exists, creates it
+/// empty when `create` says so.
+pub fn make_private(path: &Path, create: bool) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} private", path.display()))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(false);
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options
+                    .open(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new secret file, 0600 from its creation.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("dev_clock = "), "{err}");

@@ -211,24 +211,61 @@ fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.log_level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match settings.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match settings.log_format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    // Two filters, both of which must let a line through: `RUST_LOG` (or `log_level`) cannot
+    // lift the caps, however specific its directives.
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(log_caps())
+        .with(fmt)
+        .init();
+    tracing::trace!(caps = ?LOG_CAPS, "the libraries' logs are capped at these levels");
 }
 
+/// The dependencies whose lines can carry a client address, a path with its parameters, a
+/// header or a statement: capped at warnings (statements at nothing), whatever the log level.
+/// Their warnings and errors name no address (`axum::serve` logs a connection's address only at
+/// trace level). See "Logs, metrics and files" in docs/privacy.md.
+const LOG_CAPS: &[(&str, tracing::Level)] = &[
+    ("axum", tracing::Level::WARN),
+    ("hyper", tracing::Level::WARN),
+    ("hyper_util", tracing::Level::WARN),
+    ("h2", tracing::Level::WARN),
+    ("tower", tracing::Level::WARN),
+    ("tower_http", tracing::Level::WARN),
+    ("rustls", tracing::Level::WARN),
+    ("reqwest", tracing::Level::WARN),
+    ("lettre", tracing::Level::WARN),
+    ("mio", tracing::Level::WARN),
+];
+
+fn log_caps() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::LevelFilter;
+    LOG_CAPS.iter().fold(
+        tracing_subscriber::filter::Targets::new()
+            .with_default(LevelFilter::TRACE)
+            .with_target("sqlx::query", LevelFilter::OFF),
+        |caps, (target, level)| caps.with_target(*target, *level),
+    )
+}
+
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
 /// Holds the data directory's lock while the process lives: one server per SQLite
 /// database, and no restore under a running server.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     config::ensure_dir(dir)?;
     let path = dir.join("kintsugi.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     match file.try_lock() {
@@ -243,6 +280,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match settings.database().map_err(anyhow::Error::msg)? {
         Database::Sqlite(path) => {
+    config::make_private(&path, false)?;
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 config::ensure_dir(parent)?;
             }
@@ -253,19 +291,35 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// The application's context over a store, with the settings the CLI and the server share.
-fn context(store: Arc<dyn Store>, settings: &Settings, public_url: &str) -> Ctx {
-    Ctx::new(store, settings.app(public_url))
+fn context(store: Arc<dyn Store>, settings: &Settings, public_url: &str) -> anyhow::Result<Ctx> {
+    let mut app = settings.app(public_url);
+    app.key_encryption_key = settings.key_encryption_key()?;
+    Ok(Ctx::new(store, app))
 }
 
 /// How long running jobs get to finish when the server stops, before they are released.
+            // 0600 before SQLite opens it; SQLite gives its -wal and -shm the same mode. Files
+            // an earlier release made are narrowed too.
+            config::make_private(&path, true)?;
+            for suffix in ["-wal", "-shm"] {
+                let mut journal = path.clone().into_os_string();
+                journal.push(suffix);
+                config::make_private(Path::new(&journal), false)?;
+            }
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let _lock = match settings.database().map_err(anyhow::Error::msg)? {
+    settings.check_smtp_host().await?;
+    let database = settings.database().map_err(anyhow::Error::msg)?;
+    // The data directory holds the SQLite database and, by default, the key-encryption key.
+    if matches!(database, Database::Sqlite(_)) || settings.key_encryption_key.is_none() {
+        config::ensure_dir(&settings.data_dir)?;
+        config::check_private_dir(&settings.data_dir)?;
+    }
+    let _lock = match database {
         Database::Sqlite(_) => Some(lock_data_dir(&settings.data_dir)?),
         Database::Postgres(_) => None,
     };
-    settings.check_smtp_host().await?;
     let store = open_store(&settings).await?;
     // Parse the coach's rules now, off the runtime, so no request waits for it.
     tokio::task::spawn_blocking(kintsugi_core::coach::Coach::default_rules);
@@ -277,7 +331,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let ctx = context(store, &settings, &public_url);
+    let ctx = context(store, &settings, &public_url)?;
+    match kintsugi_app::keys::import_key_files(&ctx.keys(), &ctx.settings().key_dir).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(keys = n, "round key files moved into the database, sealed"),
+        Err(why) => bail!("{why}"),
+    }
+    if let Err(why) = ctx.keys().check().await {
+        tracing::error!("{why}");
+    }
     if settings.demo {
         demo::ensure(&ctx, Clock::system()).await?;
         demo::ensure_health(&ctx, Clock::system()).await?;
@@ -404,8 +466,9 @@ async fn transfer(from: &str, to: &str) -> anyhow::Result<()> {
         counted.len()
     );
     println!(
-        "Round keys are not in the database: keep the data directory's keys/ folder \
-         (copy it to every server's --data-dir), or open rounds cannot issue tokens."
+        "Round keys were copied sealed: start every server with the same key-encryption key \
+         (the setting key_encryption_key, or the data directory's key-encryption-key file), \
+         or open rounds cannot issue tokens."
     );
     Ok(())
 }
@@ -481,10 +544,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { command, .. } => {
             let store = open_store(&settings).await?;
             let public_url = format!("http://{}", settings.listen);
-            admin(context(store, &settings, &public_url), command).await
+            admin(context(store, &settings, &public_url)?, command).await
         }
     }
 }
+            // A backup holds what the database holds: the server's user's alone.
+            config::make_private(&file, false)?;
 
 /// `kintsugi admin …`: the same services the pages and the API call.
 async fn admin(ctx: Ctx, command: AdminCommand) -> anyhow::Result<()> {

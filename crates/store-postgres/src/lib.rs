@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use kintsugi_store::{Result, StoreError};
 use kintsugi_store_sql::{Backend, db, impl_store};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 pub struct PostgresStore {
@@ -27,8 +28,14 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+        // Statements are never logged, at any level: a statement log next to the request log
+        // is one way to tie the anonymous path's writes to a moment.
+        let options = url
+            .parse::<PgConnectOptions>()
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?
+            .disable_statement_logging();
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
         let store = Self { pool };

@@ -15,6 +15,7 @@ mod organisations;
 mod releases;
 mod people;
 mod repairs;
+mod round_keys;
 mod rounds;
 mod rows;
 mod webhooks;
@@ -279,6 +280,7 @@ macro_rules! impl_store {
         $crate::people_impl!($store);
         $crate::repair_impl!($store);
         $crate::round_impl!($store);
+        $crate::round_key_impl!($store);
         $crate::lesson_impl!($store);
         $crate::webhook_impl!($store);
         $crate::event_impl!($store);

@@ -13,7 +13,7 @@ use kintsugi_store_sql::{Backend, db, impl_store};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Sqlite, Transaction};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -38,6 +38,8 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .foreign_keys(true)
         // Rows come back from SQLite's worker thread through a bounded channel; at the default
         // (50) a page's 1,000-row reads stall the worker every 50 rows and cost a thread wake-up
+        // Statements are never logged, at any level (see docs/privacy.md).
+        .disable_statement_logging()
         // each time. Our reads are bounded (`fetch_all` of one repair or one organisation), so
         // a larger buffer costs no more memory than the result itself.
         .row_buffer_size(1024)

@@ -11,6 +11,7 @@ mod model;
 mod organisations;
 mod people;
 mod repairs;
+mod round_keys;
 mod rounds;
 mod webhooks;
 
@@ -22,6 +23,7 @@ pub use model::*;
 pub use organisations::*;
 pub use people::*;
 pub use repairs::*;
+pub use round_keys::*;
 pub use rounds::*;
 pub use webhooks::*;
 
@@ -55,6 +57,7 @@ pub trait Store:
     + PeopleStore
     + RepairStore
     + RoundStore
+    + RoundKeyStore
     + LessonStore
     + WebhookStore
     + EventStore
@@ -71,6 +74,7 @@ impl<
         + PeopleStore
         + RepairStore
         + RoundStore
+        + RoundKeyStore
         + LessonStore
         + WebhookStore
         + EventStore

@@ -78,7 +78,7 @@ async fn open_due_in(ctx: &Ctx, org_id: Uuid) -> Result<(), Error> {
         let entry =
             crate::actor::system_audit(ctx, org_id, "round.open", &team.name, "team health check");
         if let Err(e) = ctx.store().open_health_round(&round, &health, &entry).await {
-            let _ = ctx.keys().destroy(round.id);
+            let _ = ctx.keys().destroy(round.id).await;
             match e {
                 // The team's previous check is still open; it gets the next cycle.
                 kintsugi_store::StoreError::Conflict(_) => {}
@@ -130,5 +130,5 @@ pub async fn close(
         Ok(()) | Err(kintsugi_store::StoreError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    crate::rounds::destroy_key(ctx, round.id)
+    crate::rounds::destroy_key(ctx, round.id).await
 }

@@ -94,7 +94,7 @@ pub(crate) async fn create(
         Some(round.id),
     );
     if let Err(e) = ctx.store().open_round(&round, entry, &event).await {
-        let _ = ctx.keys().destroy(round.id);
+        let _ = ctx.keys().destroy(round.id).await;
         return Err(e.into());
     }
     ctx.store().round(round.id).await?.ok_or(Error::Internal)
@@ -130,7 +130,7 @@ pub async fn close(
         // The round's own k, fixed when it opened.
         settle_confirmation(ctx, round, round.k).await?;
     }
-    crate::rounds::destroy_key(ctx, round.id)
+    crate::rounds::destroy_key(ctx, round.id).await
 }
 
 /// The facilitator closes one of the repair's rounds now.

@@ -20,7 +20,7 @@ use crate::error::Error;
 
 pub use kintsugi_core::rounds::{PULSE_ITEMS, RoundKind};
 
-/// A round with a fresh key pair, its secret half already in the key store; the caller
+/// A round with a fresh key pair, its secret half already sealed in the database; the caller
 /// stores the round, and destroys the key if it cannot. `k` is the organisation's k now: the
 /// round keeps it for good.
 pub async fn new_keyed_round(
@@ -40,10 +40,7 @@ pub async fn new_keyed_round(
     let public = key.public_der().map_err(|_| Error::Internal)?;
     let id = ctx.new_id();
     let secret = key.secret_der().map_err(|_| Error::Internal)?;
-    ctx.keys().put(id, &secret).map_err(|e| {
-        tracing::error!(error = %e, "cannot write the round key");
-        Error::Unavailable
-    })?;
+    ctx.keys().put(id, &secret).await?;
     Ok(NewRound {
         id,
         repair_id: None,
@@ -87,11 +84,8 @@ pub async fn sign_for(
     if blinded.len() != kintsugi_anon::MODULUS_BYTES {
         return Err(Error::invalid("blinded_message", "must be 256 bytes"));
     }
-    let secret = ctx
-        .keys()
-        .get(round.id)
-        .map_err(|_| Error::Unavailable)?
-        .ok_or_else(|| Error::Conflict("this round's key is gone; the round is closed".into()))?;
+    // Read for a round open in the database now; never "closed" while it is open.
+    let secret = ctx.keys().get(round.id).await?;
     let key = RoundKey::from_secret_der(&secret).map_err(|_| Error::Internal)?;
     let signature = tokio::task::spawn_blocking(move || key.sign_blinded(&blinded))
         .await
@@ -104,10 +98,8 @@ pub async fn sign_for(
     })
 }
 
-/// Destroys a closed round's key: no token can be signed for it again.
-pub fn destroy_key(ctx: &Ctx, round: Uuid) -> Result<(), Error> {
-    ctx.keys().destroy(round).map_err(|e| {
-        tracing::error!(error = %e, "cannot destroy the round key");
-        Error::Unavailable
-    })
+/// Destroys a closed round's key: no token can be signed for it again. The close deleted it
+/// already, in its own transaction (migration 0024); this makes sure.
+pub async fn destroy_key(ctx: &Ctx, round: Uuid) -> Result<(), Error> {
+    ctx.keys().destroy(round).await
 }

@@ -262,6 +262,11 @@ async fn admin_commands() {
 #[tokio::test]
 async fn json_logs_on_request() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let mut child = Command::new(BIN)
         .args([
             "--log-format",

@@ -103,6 +103,12 @@ impl App {
         if let Some(url) = &database_url {
             cmd.args(["--database-url", url]);
         }
+        // The server refuses a data directory others can read (tempfile makes them 0755).
+        std::fs::set_permissions(
+            data_dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         cmd.args(args)
             .env_remove("KINTSUGI_DATABASE_URL")
             .env("RUST_LOG", "info")

@@ -382,7 +382,8 @@ fn the_edge_is_a_kernel_and_features() {
 fn the_application_layer_imports_downwards() {
     // Lower index = lower layer.
     const LAYERS: &[&[&str]] = &[
-        &["settings", "clock", "error", "text", "tokens", "keys"],
+        &["settings", "clock", "error", "text", "tokens"],
+        &["keys"],
         &["context"],
         &["actor"],
         &["reach"],

@@ -5,8 +5,21 @@ use reqwest::{Method, StatusCode};
 use crate::harness::*;
 use crate::on_both;
 
+/// The bearer token `/metrics` asks for in these tests.
+const METRICS_TOKEN: &str = "metrics-token-for-the-tests";
+
+/// `/metrics` with a bearer token, or none.
+async fn scrape(app: &App, token: Option<&str>) -> (StatusCode, String) {
+    let mut request = reqwest::Client::new().get(format!("{}/metrics", app.url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
 on_both!(health_readiness_and_metrics, |backend| async move {
-    let app = App::start(backend).await;
+    let app = App::start_with(backend, &[], &[("KINTSUGI_METRICS_TOKEN", METRICS_TOKEN)]).await;
     let b = app.browser();
     assert_eq!(b.get("/healthz").await.status, StatusCode::OK);
     let ready = b.get("/readyz").await;
@@ -16,24 +29,120 @@ on_both!(health_readiness_and_metrics, |backend| async move {
     );
     let link = app.setup_link.clone().unwrap();
     b.get_abs(&link).await;
-    let metrics = b.get("/metrics").await;
-    assert_eq!(metrics.status, StatusCode::OK);
-    assert!(
-        metrics.body.contains("http_requests_total"),
-        "{}",
-        metrics.body
+    // Requests on the anonymous path, refused or not, are neither counted nor timed.
+    let anon = reqwest::Client::new()
+        .get(format!(
+            "{}/anon/rounds/{}/marks",
+            app.url,
+            uuid::Uuid::nil()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(anon.status().as_u16() < 500);
+    assert_eq!(scrape(&app, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        scrape(&app, Some("metrics-token-for-the-test")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a wrong token is refused"
     );
+    let (status, metrics) = scrape(&app, Some(METRICS_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(
-        metrics.body.contains("route=\"/setup\""),
+        metrics.contains("route=\"/setup\""),
         "counted by route template"
     );
-    assert!(metrics.body.contains("http_request_duration_seconds"));
-    let token = link.split("token=").nth(1).unwrap();
+    assert!(metrics.contains("http_request_duration_seconds"));
     assert!(
-        !metrics.body.contains(token),
-        "no secret reaches a metric label"
+        !metrics.contains("anon"),
+        "no count of the anonymous path: {metrics}"
     );
+    let token = link.split("token=").nth(1).unwrap();
+    assert!(!metrics.contains(token), "no secret reaches a metric label");
 });
+
+/// Without a `metrics_token`, there is no `/metrics` at all.
+#[tokio::test]
+async fn metrics_are_off_without_a_token() {
+    let app = App::start(Backend::Sqlite).await;
+    let (status, body) = scrape(&app, Some(METRICS_TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("metrics_token"), "{body}");
+}
+
+/// A too-short token is refused at start-up, by name, without echoing it.
+#[test]
+fn a_short_metrics_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("KINTSUGI_METRICS_TOKEN", "short-secret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("metrics_token") && err.contains("at least 16"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("short-secret"),
+        "the token is not echoed: {err}"
+    );
+}
+
+// At the most verbose level a person can ask for, no line carries a client address, a
+// statement, or what a request to the anonymous path sent.
+on_both!(
+    trace_logs_carry_no_address_and_no_statement,
+    |backend| async move {
+        let app = App::start_with(
+            backend,
+            &[],
+            &[(
+                "RUST_LOG",
+                "trace,hyper_util=trace,axum::serve=trace,sqlx::query=trace",
+            )],
+        )
+        .await;
+        let b = app.setup().await;
+        b.get("/").await;
+        let client = reqwest::Client::new();
+        let mark = "a-mark-that-must-not-be-logged";
+        let sent = client
+            .get(format!(
+                "{}/anon/rounds/{}/marks?mark={mark}",
+                app.url,
+                uuid::Uuid::nil()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(sent.status().as_u16() < 500);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let log = app.log.lock().unwrap().join("\n");
+        assert!(
+        log.contains("the libraries' logs are capped"),
+        "the log is at trace level"
+    );
+        assert!(log.contains("route"), "requests are logged");
+        let port = app.url.rsplit(':').next().unwrap().to_owned();
+        for line in log.lines() {
+            // The server's own address may appear; another one on this host is a client's.
+            let addresses = line.match_indices("127.0.0.1:").filter(|(at, _)| {
+                let rest = &line[at + "127.0.0.1:".len()..];
+                !rest.starts_with(&port) && !rest.starts_with("5432")
+            });
+            assert_eq!(addresses.count(), 0, "a client address in the log: {line}");
+        }
+        assert!(!log.contains(mark), "an /anon parameter in the log");
+        assert!(!log.contains("/anon"), "the anonymous path is not logged");
+        assert!(!log.contains("SELECT"), "no statement is logged");
+        assert!(!log.contains("sqlx::query"), "no statement is logged");
+    }
+);
 
 #[tokio::test]
 async fn readyz_fails_when_the_database_is_gone() {

@@ -160,11 +160,10 @@ pub async fn redeem(app: &App, round: &str, token: &Token, category: &str, comme
 on_both!(a_listening_round, |backend| async move {
     let g = group(backend, 5).await;
     let (round, public) = open_round(&g).await;
-    let keys = g.app.data_dir.path().join("keys");
     assert_eq!(
-        std::fs::read_dir(&keys).unwrap().count(),
+        crate::instances::round_keys(&g.app).await,
         1,
-        "the secret key is in the key store"
+        "the secret key is in the key store, sealed"
     );
     let page = g.members[1].get(&format!("/repairs/{}", g.repair)).await;
     assert!(
@@ -289,7 +288,7 @@ on_both!(a_listening_round, |backend| async move {
         .await;
     assert_eq!(closed.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        std::fs::read_dir(&keys).unwrap().count(),
+        crate::instances::round_keys(&g.app).await,
         0,
         "closing destroys the key"
     );

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 use kintsugi_app::Ctx;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// `/healthz`, `/readyz` and `/metrics`: public, for load balancers and Prometheus.
+/// `/healthz`, `/readyz` and `/metrics`: public, for load balancers and Prometheus; `/metrics`
+/// asks for the bearer token of the settings (`metrics_token`) and is off without one.
 pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -23,7 +24,7 @@ where
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(|| async { metrics_handle().render() }))
+        .route("/metrics", get(metrics))
 }
 
 /// The Prometheus recorder is process-wide, so it is installed once.
@@ -42,10 +43,54 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 /// rather than the pool's whole acquire timeout.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Ready means the database answers, promptly.
+/// The metrics, for the bearer of the configured token; without one, there is no `/metrics`.
+async fn metrics(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+    let Some(expected) = ctx.settings().metrics_token.as_deref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no metrics_token is set, so /metrics is off\n",
+        )
+            .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same_secret(given.trim(), expected) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "send the metrics_token as a bearer token\n",
+        )
+            .into_response();
+    }
+    metrics_handle().render().into_response()
+}
+
+/// Compares two secrets in constant time: their SHA-256 digests, so not even the length of
+/// the expected one shows in the time taken.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::Digest;
+    use subtle::ConstantTimeEq;
+    let (a, b) = (sha2::Sha256::digest(given), sha2::Sha256::digest(expected));
+    a[..].ct_eq(&b[..]).into()
+}
+
+/// Ready means the database answers, promptly, and this server can open the round keys in it.
 async fn readyz(State(ctx): State<Ctx>) -> Response {
     match tokio::time::timeout(READY_WITHIN, ctx.store().ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Ok(())) => match ctx.keys().check().await {
+            Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+            Err(why) => {
+                tracing::warn!("not ready: {why}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: {why}\n"),
+                )
+                    .into_response()
+            }
+        },
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
@@ -58,8 +103,12 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
 }
 
 /// Counts and times requests by route template, never by raw path: paths can carry
-/// invitation tokens, and labels must not.
+/// invitation tokens, and labels must not. The anonymous path (`/anon`) is neither counted
+/// nor timed nor logged: a counter that moves when an answer arrives dates it.
 pub async fn record_metrics(req: Request, next: Next) -> Response {
+    if is_anonymous(req.uri().path()) {
+        return next.run(req).await;
+    }
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -70,8 +119,7 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16().to_string();
-    // The anonymous path leaves no line in the log: not even a time.
-    if !route.starts_with("/anon/") {
+    if !is_anonymous(&route) {
         tracing::info!(%method, %route, %status, ms = elapsed.as_secs_f64() * 1000.0, "request");
     }
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
@@ -79,6 +127,11 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(elapsed.as_secs_f64());
     response
+}
+
+/// Whether a path (or route template) is on the anonymous path.
+fn is_anonymous(path: &str) -> bool {
+    path == "/anon" || path.starts_with("/anon/")
 }
 
 /// Refuses a body that announces itself as too large, after reading (a bounded amount of)
