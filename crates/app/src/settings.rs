@@ -43,19 +43,16 @@ impl Settings {
             login_attempts_per_minute: 10,
             local_login: true,
             key_dir: PathBuf::from("./kintsugi-data/keys"),
-            oidc: None,
-            mail: None,
             key_encryption_key: Kek::random(),
             metrics_token: None,
+            oidc: None,
+            mail: None,
             jobs: JobSettings::default(),
             dev_clock: None,
         }
     }
 }
 
-/// How the connection to the SMTP server is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 /// The key-encryption key that seals the round keys in the database (see [`crate::keys`]):
 /// 32 random bytes. Servers that share a database must share it. Never printed.
 #[derive(Clone)]
@@ -98,6 +95,9 @@ impl Kek {
     }
 }
 
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MailTls {
     /// Plain SMTP: only for a relay on the same host or network.
     None,

@@ -101,18 +101,18 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./kintsugi-data"),
+            key_encryption_key: None,
             database_url: None,
             public_url: None,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            metrics_token: None,
             login_attempts_per_minute: 10,
             demo: false,
-            key_encryption_key: None,
             local_login: true,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
-            metrics_token: None,
             oidc_scopes: "openid email profile".into(),
             oidc_name: "single sign-on".into(),
             oidc_email_claim: "email".into(),
@@ -140,20 +140,20 @@ impl Default for Settings {
 const KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "key_encryption_key",
     "database_url",
     "public_url",
     "log_format",
     "log_level",
+    "metrics_token",
     "login_attempts_per_minute",
     "demo",
     "local_login",
     "oidc_issuer",
-    "key_encryption_key",
     "oidc_client_id",
     "oidc_client_secret",
     "oidc_scopes",
     "oidc_name",
-    "metrics_token",
     "oidc_email_claim",
     "oidc_name_claim",
     "oidc_groups_claim",
@@ -217,6 +217,7 @@ impl Settings {
             bail!("public_url = {url:?} (from {source}): must start with http:// or https://");
         }
         settings.check_oidc(&figment)?;
+        settings.check_secrets(&figment)?;
         settings.check_jobs_and_mail(&figment)?;
         if let Some(file) = &settings.dev_clock {
             let source = figment
@@ -227,22 +228,11 @@ impl Settings {
                 .and_then(|()| kintsugi_app::clock::DevClock::check(file))
                 .map_err(|why| {
                     anyhow::anyhow!("dev_clock = {:?} (from {source}): {why}", file.display())
-        settings.check_secrets(&figment)?;
                 })?;
         }
         Ok(settings)
     }
 
-    /// Single sign-on settings that cannot work are start-up errors naming the setting.
-    fn check_oidc(&self, figment: &Figment) -> anyhow::Result<()> {
-        let source = |key: &str| {
-            figment
-                .find_metadata(key)
-                .map(|m| m.name.to_string())
-                .unwrap_or_else(|| "defaults".into())
-        };
-        let Some(issuer) = &self.oidc_issuer else {
-            if !self.local_login {
     /// The key-encryption key and the metrics token, refused by name (never echoed).
     fn check_secrets(&self, figment: &Figment) -> anyhow::Result<()> {
         let source = |key: &str| {
@@ -295,6 +285,16 @@ impl Settings {
         Ok(kek)
     }
 
+    /// Single sign-on settings that cannot work are start-up errors naming the setting.
+    fn check_oidc(&self, figment: &Figment) -> anyhow::Result<()> {
+        let source = |key: &str| {
+            figment
+                .find_metadata(key)
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into())
+        };
+        let Some(issuer) = &self.oidc_issuer else {
+            if !self.local_login {
                 bail!(
                     "local_login = false (from {}): set oidc_issuer too, or nobody can log in",
                     source("local_login")
@@ -445,6 +445,7 @@ impl Settings {
             login_attempts_per_minute: self.login_attempts_per_minute,
             local_login: self.local_login,
             key_dir: self.data_dir.join("keys"),
+            metrics_token: self.metrics_token.clone().map(|t| t.trim().to_owned()),
             oidc: self.oidc(),
             mail: self.mail(),
             jobs: self.jobs(),
@@ -464,7 +465,6 @@ impl Settings {
                 .or_else(|| url.strip_prefix("sqlite:"))
             {
                 Some(path) if !path.is_empty() => Ok(Database::Sqlite(PathBuf::from(path))),
-            metrics_token: self.metrics_token.clone().map(|t| t.trim().to_owned()),
                 _ => Err("must be sqlite://PATH or postgres://…".into()),
             },
         }
@@ -581,6 +581,10 @@ pub fn reference() -> String {
     out
 }
 
+/// Where the key-encryption key is kept when the setting is not given.
+pub const KEK_FILE: &str = "key-encryption-key";
+
+/// Creates the data directory (and its parents) readable by this user only.
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -591,33 +595,6 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_development_builds_accept_a_dev_clock() {
-        assert_eq!(dev_clock_allowed(true), Ok(()));
-        let refused = dev_clock_allowed(false).unwrap_err();
-        assert!(refused.contains("release build"), "{refused}");
-    }
-
-    /// The refusal names the setting, its value and where it came from; the build here is a
-    /// development build, so a missing file is what gets refused.
-    #[test]
-    fn a_dev_clock_that_cannot_be_read_is_refused_by_name() {
-        let dir = std::env::temp_dir().join(format!("kintsugi-dev-clock-{}", std::process::id()));
-        let err = Settings::load(
-            None,
-/// Where the key-encryption key is kept when the setting is not given.
-pub const KEK_FILE: &str = "key-encryption-key";
-
-/// Creates the data directory (and its parents) readable by this user only.
-            flags(vec![(
-                "dev_clock",
-                Some(serde_json::json!(dir.join("nope"))),
-            )]),
-        )
 /// Refuses a data directory that its group or others may read or write: the database, its
 /// journal and the key-encryption key are in it.
 pub fn check_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -687,6 +664,29 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_development_builds_accept_a_dev_clock() {
+        assert_eq!(dev_clock_allowed(true), Ok(()));
+        let refused = dev_clock_allowed(false).unwrap_err();
+        assert!(refused.contains("release build"), "{refused}");
+    }
+
+    /// The refusal names the setting, its value and where it came from; the build here is a
+    /// development build, so a missing file is what gets refused.
+    #[test]
+    fn a_dev_clock_that_cannot_be_read_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("kintsugi-dev-clock-{}", std::process::id()));
+        let err = Settings::load(
+            None,
+            flags(vec![(
+                "dev_clock",
+                Some(serde_json::json!(dir.join("nope"))),
+            )]),
+        )
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("dev_clock = "), "{err}");

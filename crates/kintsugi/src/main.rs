@@ -208,6 +208,9 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
 }
 
 fn init_logging(settings: &Settings) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.log_level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -253,9 +256,6 @@ fn log_caps() -> tracing_subscriber::filter::Targets {
     )
 }
 
-    use tracing_subscriber::Layer;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
 /// Holds the data directory's lock while the process lives: one server per SQLite
 /// database, and no restore under a running server.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
@@ -268,6 +268,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     let file = options
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
+    config::make_private(&path, false)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(_) => bail!(
@@ -280,9 +281,16 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match settings.database().map_err(anyhow::Error::msg)? {
         Database::Sqlite(path) => {
-    config::make_private(&path, false)?;
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 config::ensure_dir(parent)?;
+            }
+            // 0600 before SQLite opens it; SQLite gives its -wal and -shm the same mode. Files
+            // an earlier release made are narrowed too.
+            config::make_private(&path, true)?;
+            for suffix in ["-wal", "-shm"] {
+                let mut journal = path.clone().into_os_string();
+                journal.push(suffix);
+                config::make_private(Path::new(&journal), false)?;
             }
             Arc::new(SqliteStore::open(&path).await?)
         }
@@ -298,14 +306,6 @@ fn context(store: Arc<dyn Store>, settings: &Settings, public_url: &str) -> anyh
 }
 
 /// How long running jobs get to finish when the server stops, before they are released.
-            // 0600 before SQLite opens it; SQLite gives its -wal and -shm the same mode. Files
-            // an earlier release made are narrowed too.
-            config::make_private(&path, true)?;
-            for suffix in ["-wal", "-shm"] {
-                let mut journal = path.clone().into_os_string();
-                journal.push(suffix);
-                config::make_private(Path::new(&journal), false)?;
-            }
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -528,6 +528,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = SqliteStore::open(&path).await?;
             store.backup(&file).await?;
             store.close().await;
+            // A backup holds what the database holds: the server's user's alone.
+            config::make_private(&file, false)?;
             println!("Backed up {} to {}", path.display(), file.display());
             Ok(())
         }
@@ -548,8 +550,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 }
-            // A backup holds what the database holds: the server's user's alone.
-            config::make_private(&file, false)?;
 
 /// `kintsugi admin …`: the same services the pages and the API call.
 async fn admin(ctx: Ctx, command: AdminCommand) -> anyhow::Result<()> {

@@ -26,14 +26,14 @@ impl_store!(PostgresStore);
 impl PostgresStore {
     /// Connects to `postgres://…` and brings the schema up to date.
     pub async fn open(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
         // Statements are never logged, at any level: a statement log next to the request log
         // is one way to tie the anonymous path's writes to a moment.
         let options = url
             .parse::<PgConnectOptions>()
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?
             .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await

@@ -36,10 +36,10 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
-        // Rows come back from SQLite's worker thread through a bounded channel; at the default
-        // (50) a page's 1,000-row reads stall the worker every 50 rows and cost a thread wake-up
         // Statements are never logged, at any level (see docs/privacy.md).
         .disable_statement_logging()
+        // Rows come back from SQLite's worker thread through a bounded channel; at the default
+        // (50) a page's 1,000-row reads stall the worker every 50 rows and cost a thread wake-up
         // each time. Our reads are bounded (`fetch_all` of one repair or one organisation), so
         // a larger buffer costs no more memory than the result itself.
         .row_buffer_size(1024)

@@ -97,18 +97,18 @@ impl App {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> App {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path());
-        if let Some(url) = &database_url {
-            cmd.args(["--database-url", url]);
-        }
         // The server refuses a data directory others can read (tempfile makes them 0755).
         std::fs::set_permissions(
             data_dir.path(),
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path());
+        if let Some(url) = &database_url {
+            cmd.args(["--database-url", url]);
+        }
         cmd.args(args)
             .env_remove("KINTSUGI_DATABASE_URL")
             .env("RUST_LOG", "info")
