@@ -25,7 +25,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("/readyz", "load balancers probe it"),
     (
         "/metrics",
-        "Prometheus scrapes it; it says nothing about any person",
+        "Prometheus scrapes it with its bearer token (off without one); it says nothing about any person",
     ),
     ("/assets/app.js", "static"),
     ("/assets/app.css", "static"),

@@ -152,3 +152,65 @@ async fn two_instances_share_round_keys_and_a_close_destroys_them() {
     assert_eq!(round_keys(&g.app).await, 0, "no key in the database");
     assert!(key_files(g.app.data_dir.path()).is_empty() && key_files(b.data_dir.path()).is_empty());
 }
+
+/// A round key in a file, as an earlier release kept it, moves into the database at the next
+/// start, and every key file is removed; the round goes on issuing tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_files_of_an_earlier_release_move_into_the_database() {
+    let g = group(Backend::Sqlite, 2).await;
+    let (round, public) = open_round(&g).await;
+    let crate::rounds::Group {
+        app,
+        members,
+        repair,
+        ..
+    } = g;
+    let (dir, _) = app.stop();
+    // Take the key out of the database into a file, as the earlier key store wrote it, with a
+    // stale file for a round that does not exist beside it.
+    let db = dir.path().join("kintsugi.db");
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&db))
+        .await
+        .unwrap();
+    let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM round_keys WHERE round_id = $1")
+        .bind(&round)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM round_keys")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let kek = std::fs::read_to_string(dir.path().join("key-encryption-key")).unwrap();
+    let der = kintsugi_app::keys::Kek::from_base64(&kek)
+        .unwrap()
+        .open(round.parse().unwrap(), &sealed)
+        .unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join(format!("round-{round}.der")), &der).unwrap();
+    std::fs::write(
+        keys.join(format!("round-{}.der", uuid::Uuid::new_v4())),
+        b"stale",
+    )
+    .unwrap();
+
+    let app = App::launch(dir, None, &[], &[]).await;
+    assert_eq!(
+        round_keys(&app).await,
+        1,
+        "the open round's key is in the database"
+    );
+    assert!(
+        key_files(app.data_dir.path()).is_empty(),
+        "no key file is left"
+    );
+    let token = fetch_token(&at(&app, &members[1]), &repair, &round, &public).await;
+    assert!(
+        token.is_ok(),
+        "the round still issues tokens: {:?}",
+        token.err()
+    );
+}
