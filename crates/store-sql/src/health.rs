@@ -103,32 +103,6 @@ macro_rules! health_impl {
                     .collect()
             }
 
-            async fn sibling_teams(&self, org_id: uuid::Uuid, team_id: uuid::Uuid) -> kintsugi_store::Result<Option<(Option<uuid::Uuid>, Vec<uuid::Uuid>)>> {
-                let org = org_id.to_string();
-                let found: Option<(Option<String>,)> =
-                    $crate::sqlx::query_as("SELECT parent_id FROM teams WHERE id = $1 AND org_id = $2")
-                        .bind(team_id.to_string())
-                        .bind(&org)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err($crate::db)?;
-                let Some((parent,)) = found else { return Ok(None) };
-                let ids: Vec<(String,)> = match &parent {
-                    Some(p) => $crate::sqlx::query_as("SELECT id FROM teams WHERE org_id = $1 AND parent_id = $2")
-                        .bind(&org)
-                        .bind(p)
-                        .fetch_all(&self.pool)
-                        .await,
-                    None => $crate::sqlx::query_as("SELECT id FROM teams WHERE org_id = $1 AND parent_id IS NULL")
-                        .bind(&org)
-                        .fetch_all(&self.pool)
-                        .await,
-                }
-                .map_err($crate::db)?;
-                let siblings = ids.iter().map(|(id,)| $crate::uuid(id)).collect::<kintsugi_store::Result<Vec<_>>>()?;
-                Ok(Some((parent.as_deref().map($crate::uuid).transpose()?, siblings)))
-            }
-
             async fn set_team_parent(&self, org_id: uuid::Uuid, team_id: uuid::Uuid, parent: Option<uuid::Uuid>, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let rows: Vec<(String, Option<String>)> =
@@ -341,53 +315,6 @@ macro_rules! health_impl {
                 Self::release_period(&mut tx, &h.org_id.to_string(), h.period, $crate::ts(at)).await?;
                 Self::write_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err($crate::db)
-            }
-
-            async fn health_period(&self, org_id: uuid::Uuid, period: i64) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
-                let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
-                    "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
-                     FROM health_rollups WHERE org_id = $1 AND period = $2",
-                )
-                .bind(org_id.to_string())
-                .bind(period)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::db)?;
-                rows.into_iter().map(TryInto::try_into).collect()
-            }
-
-            async fn health_of_teams(&self, org_id: uuid::Uuid, teams: &[uuid::Uuid]) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
-                // One query per hundred teams rather than one per team: a team's trend reads
-                // its siblings' rollups too, and a department may hold dozens of teams.
-                let mut out = Vec::new();
-                for chunk in teams.chunks(100) {
-                    let marks = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
-                    let sql = format!(
-                        "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
-                         FROM health_rollups WHERE org_id = $1 AND team_id IN ({marks}) ORDER BY team_id, period, dimension"
-                    );
-                    let mut query = $crate::sqlx::query_as::<_, $crate::RollupRow>($crate::sqlx::AssertSqlSafe(sql))
-                        .bind(org_id.to_string());
-                    for team in chunk {
-                        query = query.bind(team.to_string());
-                    }
-                    for row in query.fetch_all(&self.pool).await.map_err($crate::db)? {
-                        out.push(row.try_into()?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn health_of_organisation(&self, org_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::HealthRollup>> {
-                let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
-                    "SELECT NULL AS team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
-                     FROM health_org_rollups WHERE org_id = $1 ORDER BY period, dimension",
-                )
-                .bind(org_id.to_string())
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::db)?;
-                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn release_health_periods(&self, org_id: uuid::Uuid, at: time::OffsetDateTime) -> kintsugi_store::Result<u32> {

@@ -90,13 +90,6 @@ pub trait HealthStore: Send + Sync {
     /// Every team of the organisation as (id, name, parent): what the health views need,
     /// without counting members.
     async fn team_tree(&self, org_id: Uuid) -> Result<Vec<(Uuid, String, Option<Uuid>)>>;
-    /// A team's parent and the teams under that same parent (the team among them): the heat
-    /// map rule's group. `None` when the team is not in the organisation.
-    async fn sibling_teams(
-        &self,
-        org_id: Uuid,
-        team_id: Uuid,
-    ) -> Result<Option<(Option<Uuid>, Vec<Uuid>)>>;
     /// Sets or clears a team's parent. `Refused` when it would make a loop; `NotFound` when
     /// either team is not in the organisation.
     async fn set_team_parent(
@@ -130,12 +123,6 @@ pub trait HealthStore: Send + Sync {
         instrument: &kintsugi_core::instrument::Instrument,
         audit: &Audit,
     ) -> Result<()>;
-    /// The rollups of every team in one period.
-    async fn health_period(&self, org_id: Uuid, period: i64) -> Result<Vec<HealthRollup>>;
-    /// The rollups of the given teams (a team and its siblings), every period.
-    async fn health_of_teams(&self, org_id: Uuid, teams: &[Uuid]) -> Result<Vec<HealthRollup>>;
-    /// The organisation's rollups, every period.
-    async fn health_of_organisation(&self, org_id: Uuid) -> Result<Vec<HealthRollup>>;
     /// Releases every period of the organisation whose checks have all closed and that is not
     /// released yet (periods that closed before releases were stored); the number released.
     async fn release_health_periods(&self, org_id: Uuid, at: OffsetDateTime) -> Result<u32>;
