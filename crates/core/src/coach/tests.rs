@@ -958,3 +958,36 @@ fn the_hints_differ_by_kind_of_breach() {
         );
     }
 }
+
+/// Every flag a person sees names its reason (the rule and its message), points at words in
+/// their text, and carries a rewrite, in every scope: checked on every corpus text.
+#[test]
+fn every_flag_names_its_reason_and_points_at_the_words() {
+    let corpus = corpus::Corpus::from_toml(CORPUS).unwrap();
+    let mut flags = 0;
+    for t in &corpus.texts {
+        for scope in Scope::ALL {
+            let fit = Fit {
+                breach: Some(Breach::BrokenPromise),
+                scope: Some(*scope),
+                deception: false,
+            };
+            let review = coach().review_for(&t.text, fit);
+            check_spans(&t.text, &review);
+            for f in &review.flags {
+                assert!(
+                    coach().message(&f.rule) == Some(f.message.as_str()),
+                    "{f:?}"
+                );
+                assert!(!f.message.is_empty() && !f.suggestion.is_empty(), "{f:?}");
+                assert!(
+                    t.text[f.start..f.end].chars().any(char::is_alphabetic),
+                    "{} points at no words: {f:?}",
+                    t.id
+                );
+                flags += 1;
+            }
+        }
+    }
+    assert!(flags > 600, "{flags} flags");
+}
