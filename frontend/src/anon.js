@@ -200,12 +200,45 @@ export function spentId(token) {
   return sha256Hex(fromBase64(token.message));
 }
 
+/**
+ * Finds and opens this token's reply thread in a round's threads download (the same for
+ * everyone): its address is hex(SHA-256("kintsugi thread address:" + reply check)), its
+ * AES-256-GCM key SHA-256("kintsugi thread key:" + reply check), its associated data the
+ * round's id. Returns { comment, replies } or null when there is no thread for this token.
+ */
+export async function openThread(roundId, secret, download) {
+  const check = await replyCheck(secret);
+  const address = await sha256Hex(`kintsugi thread address:${check}`);
+  const found = (download?.threads ?? []).find((t) => t.address === address);
+  if (!found) return null;
+  const raw = new Uint8Array(await crypto.subtle.digest('SHA-256', utf8.encode(`kintsugi thread key:${check}`)));
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['decrypt']);
+  const text = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: fromBase64(found.nonce), additionalData: utf8.encode(roundId) },
+    key,
+    fromBase64(found.sealed),
+  );
+  return JSON.parse(new TextDecoder().decode(text));
+}
+
 // ---------------------------------------------------------------------------
 // The page
 
 export const TEXT = {
-  elsewhere: 'Your answer key for this round is on another device. Move it here below, or answer there.',
-  received: 'Received. Your answer is anonymous: nobody, not even the server, can tell it is yours.',
+  elsewhere:
+    'Your answer key for this round is on another device. Answer there, move the key here (below), ' +
+    'or, if that device is lost, get a replacement key.',
+  replace: 'Get a replacement key',
+  replaced: 'Replacement key saved on this device. Your answer will be sent without your name or your session.',
+  received:
+    'Received. It waits to be sealed together with other answers (at the latest when the round closes), ' +
+    'so not even its arrival time points to you. Keep this device until then: if the server restarts ' +
+    'first, this page sends it again.',
+  sealed: 'Your answer is sealed: counted once, anonymously. Nobody, not even the server, can tell it is yours.',
+  waiting:
+    'Your answer was received and waits to be sealed together with other answers, at the latest when the round closes.',
+  resent: 'The server restarted before your answer was sealed, so this page sent it again.',
+  tooLate: 'The round closed before your answer was sealed, so it was not counted.',
   already: 'You have already answered this round.',
   answered: 'You have answered this round.',
   noKey:
@@ -222,6 +255,21 @@ export const TEXT = {
 };
 
 const storageKey = (roundId) => `kintsugi-token-${roundId}`;
+/** An answer sent but not yet seen sealed: { body, held_by }. */
+const pendingKey = (roundId) => `kintsugi-pending-${roundId}`;
+
+function readPending(roundId) {
+  try {
+    return JSON.parse(localStorage.getItem(pendingKey(roundId)) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+function storePending(roundId, pending) {
+  if (pending) localStorage.setItem(pendingKey(roundId), JSON.stringify(pending));
+  else localStorage.removeItem(pendingKey(roundId));
+}
 
 function readStored(roundId) {
   const raw = localStorage.getItem(storageKey(roundId));
@@ -274,7 +322,7 @@ class Round {
     this.id = section.dataset.round;
     this.tokenUrl = section.dataset.tokenUrl;
     this.answerUrl = section.dataset.answerUrl;
-    this.spentUrl = section.dataset.spentUrl;
+    this.marksUrl = section.dataset.marksUrl;
     this.form = section.querySelector('form.anon-answer');
     this.status = section.querySelector('.anon-status');
     this.move = section.querySelector('details.anon-move');
@@ -330,7 +378,8 @@ class Round {
     // The page may render the form disabled so that nothing can be sent
     // without this script (which alone keeps the answer unlinkable).
     this.setFormEnabled(true);
-    if (this.token) await this.checkSpent();
+    // Every visit downloads the round's marks, token or not: the same request for everyone.
+    await this.checkSealed();
   }
 
   async loadStored() {
@@ -346,14 +395,14 @@ class Round {
     }
   }
 
-  async loadOrFetch() {
-    if (await this.loadStored()) {
+  async loadOrFetch(replace = false) {
+    if (!replace && (await this.loadStored())) {
       this.say(TEXT.ready, 'ok');
       return;
     }
     await withRoundLock(this.id, async () => {
       // Another tab may have fetched it while this one waited for the lock.
-      if (await this.loadStored()) {
+      if (!replace && (await this.loadStored())) {
         this.say(TEXT.ready, 'ok');
         return;
       }
@@ -365,10 +414,11 @@ class Round {
         credentials: 'same-origin',
         cache: 'no-store',
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken() },
-        body: JSON.stringify({ blinded_message: pending.blinded }),
+        body: JSON.stringify({ blinded_message: pending.blinded, replace }),
       });
-      if (res.status === 409) {
+      if (res.status === 409 && !replace) {
         this.say(TEXT.elsewhere, 'info');
+        this.offerReplacement();
         return;
       }
       if (!res.ok) {
@@ -390,28 +440,102 @@ class Round {
       }
       store(token);
       this.token = token;
-      this.say(TEXT.ready, 'ok');
+      this.say(replace ? TEXT.replaced : TEXT.ready, 'ok');
     });
   }
 
-  /** Whether this device's token has been spent; null when that cannot be told. */
-  async isSpent() {
+  /** A member whose key is on a lost device may get one replacement (the results count them). */
+  offerReplacement() {
+    if (this.section.querySelector('button.anon-replace')) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'anon-replace secondary';
+    button.textContent = TEXT.replace;
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        await this.loadOrFetch(true);
+        button.remove();
+        this.showExport();
+      } catch (e) {
+        this.say(`No replacement: ${sentence(e.message)}`, 'error');
+        button.disabled = false;
+      }
+    });
+    this.status?.after(button);
+  }
+
+  /** The round's marks download: { open, sealed, running }; null when it cannot be had. */
+  async marks() {
     try {
-      const res = await fetch(this.spentUrl + (await spentId(this.token)), { ...ANONYMOUS });
+      const res = await fetch(this.marksUrl, { ...ANONYMOUS });
       if (!res.ok) return null;
-      const body = await res.json();
-      return body?.spent === true;
+      return await res.json();
     } catch {
       return null;
     }
   }
 
-  async checkSpent() {
-    // Only a courtesy: answering twice would be refused anyway.
-    if (await this.isSpent()) {
-      this.say(TEXT.answered, 'ok');
+  /**
+   * Looks for this device's answer in the round's marks. Sealed: said, and the kept copy
+   * dropped. Waiting at a server that is still running: said. Waiting at a server that
+   * stopped: sent again (the only time a visit sends an answer). Nothing here names an
+   * answer in a request; the download is the same for everyone.
+   */
+  async checkSealed() {
+    const marks = await this.marks();
+    if (!marks || !this.token) return;
+    const mine = await spentId(this.token);
+    const pending = readPending(this.id);
+    if (marks.sealed.includes(mine)) {
+      storePending(this.id, null);
+      this.say(pending ? TEXT.sealed : TEXT.answered, 'ok');
       this.setFormEnabled(false);
+      return;
     }
+    if (!pending) return;
+    this.setFormEnabled(false);
+    if (!marks.open) {
+      storePending(this.id, null);
+      this.say(TEXT.tooLate, 'error');
+    } else if (pending.held_by && marks.running.includes(pending.held_by)) {
+      this.say(TEXT.waiting, 'ok');
+    } else {
+      await this.send(pending.body, TEXT.resent);
+    }
+  }
+
+  /** Sends an answer's body; keeps it until it is seen sealed. */
+  async send(body, receivedText = TEXT.received) {
+    storePending(this.id, { body, held_by: null });
+    const res = await fetch(this.answerUrl, {
+      ...ANONYMOUS,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status === 202) {
+      const accepted = await res.json();
+      storePending(this.id, { body, held_by: accepted.held_by ?? null });
+      this.say(receivedText, 'ok');
+      return true;
+    }
+    if (res.status === 201) {
+      await res.arrayBuffer();
+      storePending(this.id, null);
+      this.say(TEXT.sealed, 'ok');
+      return true;
+    }
+    const why = await problemText(res);
+    if (res.status === 409) {
+      // Already sealed, or the round closed: nothing to send again.
+      storePending(this.id, null);
+      this.say(why ? sentence(why) : TEXT.already, 'info');
+      return true;
+    }
+    if (res.status >= 400 && res.status < 500) storePending(this.id, null);
+    this.say(why ? `Not sent: ${sentence(why)}` : `Not sent: the server answered ${res.status}. Please try again.`, 'error');
+    return false;
   }
 
   async onSubmit() {
@@ -435,25 +559,7 @@ class Round {
     this.say(TEXT.sending);
     let done = false;
     try {
-      const res = await fetch(this.answerUrl, {
-        ...ANONYMOUS,
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(await answerBody(this.token, answer)),
-      });
-      if (res.status === 201) {
-        this.say(TEXT.received, 'ok');
-        done = true;
-      } else if (res.status === 409) {
-        // Refused as a conflict: this token was spent, or the round has closed.
-        const why = await problemText(res);
-        if (await this.isSpent()) this.say(TEXT.already, 'info');
-        else this.say(why ? `Not sent: ${sentence(why)}` : TEXT.already, 'info');
-        done = true;
-      } else {
-        const why = await problemText(res);
-        this.say(why ? `Not sent: ${sentence(why)}` : `Not sent: the server answered ${res.status}. Please try again.`, 'error');
-      }
+      done = await this.send(await answerBody(this.token, answer));
     } catch {
       this.say('Not sent: the server could not be reached. Please try again.', 'error');
     } finally {
@@ -483,7 +589,7 @@ class Round {
       }
       if (this.importBox) this.importBox.value = '';
       this.showExport();
-      await this.checkSpent();
+      await this.checkSealed();
     } catch (e) {
       this.say(`Not saved: ${e.message}`, 'error');
     }
@@ -518,23 +624,21 @@ export function startAnonymousRounds(root = document) {
 
 /**
  * Under a closed round, shows the member their own comment's thread, if the facilitator
- * replied, found with the capability only their stored token can derive. Sent with no
- * cookie: the server learns that the holder of the capability asked, never who.
+ * replied. The round's threads download is the same for everyone and is fetched whether or
+ * not this device holds a key; the thread is found and opened here, with the capability only
+ * the stored token derives. Only answering the facilitator sends the capability.
  */
 async function showThread(article) {
-  const token = readStored(article.dataset.round);
   const box = article.querySelector('.anon-thread');
-  if (!token || !box) return;
-  const capability = await replyCapability(token.secret);
-  const res = await fetch(article.dataset.threadUrl, {
-    ...ANONYMOUS,
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ capability }),
-  });
+  if (!box) return;
+  const res = await fetch(article.dataset.threadsUrl, { ...ANONYMOUS });
   if (res.status !== 200) return;
-  const thread = await res.json();
-  if (!thread.replies.length) return;
+  const download = await res.json();
+  const token = readStored(article.dataset.round);
+  if (!token) return;
+  const thread = await openThread(article.dataset.round, token.secret, download);
+  if (!thread || !thread.replies.length) return;
+  const capability = await replyCapability(token.secret);
   box.replaceChildren();
   const heading = document.createElement('h3');
   heading.textContent = 'Replies to your comment (only you see this)';

@@ -1,5 +1,5 @@
 //! What every service shares: the store, the one clock, the one id source, the round key
-//! store and the settings.
+//! store, the answers waiting for their seal, and the settings.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::keys::KeyStore;
+use crate::rounds::mixer::Mixer;
 use crate::settings::Settings;
 
 /// The context every service takes. Cheap to clone: one shared allocation.
@@ -19,6 +20,7 @@ struct Inner {
     store: Arc<dyn Store>,
     settings: Settings,
     clock: Clock,
+    mixer: Mixer,
 }
 
 impl Ctx {
@@ -27,6 +29,7 @@ impl Ctx {
             store,
             clock: Clock::new(settings.dev_clock.as_deref()),
             settings,
+            mixer: Mixer::new(),
         }))
     }
 
@@ -34,9 +37,14 @@ impl Ctx {
         self.0.store.as_ref()
     }
 
-    /// The store as a shared handle, for a task that outlives a request (the batch writer).
+    /// The store as a shared handle, for a task that outlives a request.
     pub fn shared_store(&self) -> Arc<dyn Store> {
         self.0.store.clone()
+    }
+
+    /// The answers this server holds until their epoch's seal.
+    pub fn mixer(&self) -> &Mixer {
+        &self.0.mixer
     }
 
     pub fn settings(&self) -> &Settings {

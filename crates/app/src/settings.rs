@@ -31,6 +31,8 @@ pub struct Settings {
     pub mail: Option<MailConfig>,
     /// The job queue's timing: retries, leases, reminder scans, notice batching.
     pub jobs: JobSettings,
+    /// When anonymous answers are sealed: see [`crate::rounds::mixer`].
+    pub mixing: MixSettings,
     /// Development builds only (the binary refuses it otherwise): the file the clock reads
     /// its shift from. See [`crate::clock::DevClock`].
     pub dev_clock: Option<PathBuf>,
@@ -48,7 +50,26 @@ impl Settings {
             oidc: None,
             mail: None,
             jobs: JobSettings::default(),
+            mixing: MixSettings::default(),
             dev_clock: None,
+        }
+    }
+}
+
+/// When anonymous answers are sealed.
+#[derive(Debug, Clone)]
+pub struct MixSettings {
+    /// The mean epoch; each one is drawn between half and one and a half times it.
+    pub epoch: std::time::Duration,
+    /// The fewest answers to a round sealed together; none: the round's k.
+    pub min_batch: Option<usize>,
+}
+
+impl Default for MixSettings {
+    fn default() -> Self {
+        Self {
+            epoch: std::time::Duration::from_secs(300),
+            min_batch: None,
         }
     }
 }

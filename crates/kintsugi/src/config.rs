@@ -84,6 +84,12 @@ pub struct Settings {
     pub reminder_scan_seconds: u32,
     /// Round notices go out at multiples of this, so their timing says nothing.
     pub notice_batch_seconds: u32,
+    /// Anonymous answers wait in memory and are sealed together at the end of an epoch of
+    /// about this many seconds (each epoch drawn between half and one and a half times it).
+    pub anon_epoch_seconds: u32,
+    /// The fewest answers to a round sealed together; fewer wait for the next epoch, and the
+    /// round's close seals what is left. By default the round's k (at least 2 when set).
+    pub anon_min_batch: Option<u32>,
     /// Development builds only: a file holding the clock's shift (`+14d`, `-3h`, `0`) or a
     /// fixed RFC 3339 time. It is re-read when it changes; release builds refuse to start.
     pub dev_clock: Option<PathBuf>,
@@ -132,6 +138,8 @@ impl Default for Settings {
             job_poll_millis: 1000,
             reminder_scan_seconds: 600,
             notice_batch_seconds: 3600,
+            anon_epoch_seconds: 300,
+            anon_min_batch: None,
             dev_clock: None,
         }
     }
@@ -171,6 +179,8 @@ const KEYS: &[&str] = &[
     "job_poll_millis",
     "reminder_scan_seconds",
     "notice_batch_seconds",
+    "anon_epoch_seconds",
+    "anon_min_batch",
     "dev_clock",
 ];
 
@@ -329,10 +339,19 @@ impl Settings {
             ("job_poll_millis", self.job_poll_millis),
             ("reminder_scan_seconds", self.reminder_scan_seconds),
             ("notice_batch_seconds", self.notice_batch_seconds),
+            ("anon_epoch_seconds", self.anon_epoch_seconds),
         ] {
             if value == 0 {
                 bail!("{key} = 0 (from {}): must be at least 1", source(key));
             }
+        }
+        if let Some(n) = self.anon_min_batch
+            && !(2..=1000).contains(&n)
+        {
+            bail!(
+                "anon_min_batch = {n} (from {}): must be between 2 and 1000; one answer alone is not mixed",
+                source("anon_min_batch")
+            );
         }
         if self.job_lease_seconds < 10 {
             bail!(
@@ -449,6 +468,10 @@ impl Settings {
             oidc: self.oidc(),
             mail: self.mail(),
             jobs: self.jobs(),
+            mixing: kintsugi_app::settings::MixSettings {
+                epoch: std::time::Duration::from_secs(u64::from(self.anon_epoch_seconds)),
+                min_batch: self.anon_min_batch.map(|n| n as usize),
+            },
             dev_clock: self.dev_clock.clone(),
             ..kintsugi_app::Settings::new(public_url)
         }

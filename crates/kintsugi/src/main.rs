@@ -89,10 +89,10 @@ enum Command {
         /// The server's address, e.g. https://trust.example.org
         #[arg(long, value_name = "URL")]
         server: String,
-        /// The repair's id.
+        /// The repair's id; without it, one of your open team health checks.
         #[arg(long, value_name = "ID")]
-        repair: String,
-        /// The round's id [default: the repair's open round]
+        repair: Option<String>,
+        /// The round's id [default: the repair's open round, or your first open check]
         #[arg(long, value_name = "ID")]
         round: Option<String>,
         /// Sign in with your invitation link (no password needed).
@@ -101,12 +101,24 @@ enum Command {
         /// Sign in with your email; the password comes from KINTSUGI_PASSWORD or standard input.
         #[arg(long, value_name = "EMAIL")]
         email: Option<String>,
-        /// communication, expectations, culture, personality, process or other.
+        /// communication, expectations, culture, personality, process or other (listening and causes rounds).
         #[arg(long)]
         category: Option<String>,
-        /// What you think caused the breakdown.
+        /// What you want to say (listening and causes rounds).
         #[arg(long)]
         comment: Option<String>,
+        /// 1 to 7 (genuineness rounds).
+        #[arg(long)]
+        rating: Option<i64>,
+        /// An item and its rating, KEY=VALUE, once per item (trust pulses, team health checks).
+        #[arg(long = "item", value_name = "KEY=VALUE")]
+        items: Vec<String>,
+        /// Your key is on a device you lost: get the one replacement this round allows.
+        #[arg(long)]
+        replace: bool,
+        /// Stay until the answer is sealed, and send it again if the server holding it stops.
+        #[arg(long)]
+        wait: bool,
     },
     /// Copy every row of a SQLite database into a fresh PostgreSQL database, then compare
     /// the counts per table. Stop the server first. Round keys stay in the data directory.
@@ -485,6 +497,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             email,
             category,
             comment,
+            rating,
+            items,
+            replace,
+            wait,
         } => {
             let r = respond::Respond {
                 server: server.clone(),
@@ -494,6 +510,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 email: email.clone(),
                 category: category.clone(),
                 comment: comment.clone(),
+                rating: *rating,
+                items: items.clone(),
+                replace: *replace,
+                wait: *wait,
             };
             return respond::run(r).await;
         }

@@ -1,6 +1,8 @@
-//! `kintsugi respond`: answer a round from the command line, without trusting the
-//! JavaScript a server sends. It blinds locally, asks for the signature while logged in,
-//! then redeems on the anonymous path with a separate client that carries no cookie.
+//! `kintsugi respond`: answer a round of any kind (a repair's rounds and pulses, a team health
+//! check) from the command line, without trusting the JavaScript a server sends. It blinds
+//! locally, asks for the signature while logged in, then redeems on the anonymous path with a
+//! separate client that carries no cookie. With `--wait` it stays until the round's marks
+//! download shows the answer sealed, and sends it again if the server holding it stopped.
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -10,12 +12,20 @@ use serde_json::{Value, json};
 
 pub struct Respond {
     pub server: String,
-    pub repair: String,
+    /// None: a team health check.
+    pub repair: Option<String>,
     pub round: Option<String>,
     pub invitation: Option<String>,
     pub email: Option<String>,
     pub category: Option<String>,
     pub comment: Option<String>,
+    pub rating: Option<i64>,
+    /// `KEY=VALUE`, one per rated item (trust pulses, team health checks).
+    pub items: Vec<String>,
+    /// Ask for the one replacement key (the first is on a lost device).
+    pub replace: bool,
+    /// Stay until the answer is sealed.
+    pub wait: bool,
 }
 
 async fn problem(resp: reqwest::Response) -> String {
@@ -84,10 +94,75 @@ async fn log_in(http: &reqwest::Client, r: &Respond) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(r: Respond) -> anyhow::Result<()> {
-    if r.category.is_none() && r.comment.is_none() {
-        bail!("give --category, --comment, or both");
+/// The round to answer: its id, its public key and where its token is signed.
+async fn find_round(
+    http: &reqwest::Client,
+    r: &Respond,
+) -> anyhow::Result<(String, String, String)> {
+    let (list, token_url) = match &r.repair {
+        Some(repair) => (
+            format!("{}/api/v1/repairs/{repair}/rounds", r.server),
+            format!(
+                "{}/api/v1/repairs/{repair}/rounds/{{round}}/token",
+                r.server
+            ),
+        ),
+        None => (
+            format!("{}/api/v1/health/checks", r.server),
+            format!("{}/api/v1/health/rounds/{{round}}/token", r.server),
+        ),
+    };
+    let listed: Value = http.get(list).send().await?.json().await?;
+    let listed = listed
+        .as_array()
+        .context("cannot list the rounds (is the repair id right?)")?;
+    let id_of = |x: &Value| x["id"].as_str().or(x["round"].as_str()).map(str::to_owned);
+    let round = listed
+        .iter()
+        .filter(|x| r.repair.is_none() || x["open"] == true)
+        .find(|x| r.round.is_none() || id_of(x) == r.round)
+        .with_context(|| match &r.repair {
+            Some(_) => "this repair has no open round to answer".to_owned(),
+            None => {
+                "you have no open team health check to answer (give --repair for a repair's round)"
+                    .to_owned()
+            }
+        })?;
+    let id = id_of(round).context("round without id")?;
+    let key = round["public_key"]
+        .as_str()
+        .context("round without key")?
+        .to_owned();
+    Ok((token_url.replace("{round}", &id), id, key))
+}
+
+fn answer_content(r: &Respond) -> anyhow::Result<Value> {
+    let mut items = serde_json::Map::new();
+    for item in &r.items {
+        let (key, value) = item
+            .split_once('=')
+            .with_context(|| format!("--item {item:?}: write KEY=VALUE, e.g. --item safety=5"))?;
+        let value: i64 = value
+            .trim()
+            .parse()
+            .with_context(|| format!("--item {item:?}: the value must be a whole number"))?;
+        items.insert(key.trim().to_owned(), json!(value));
     }
+    if r.category.is_none() && r.comment.is_none() && r.rating.is_none() && items.is_empty() {
+        bail!("give what you answer: --category and --comment, --rating, or --item KEY=VALUE");
+    }
+    let mut answer = json!({"category": r.category, "comment": r.comment});
+    if let Some(rating) = r.rating {
+        answer["rating"] = json!(rating);
+    }
+    if !items.is_empty() {
+        answer["items"] = Value::Object(items);
+    }
+    Ok(answer)
+}
+
+pub async fn run(r: Respond) -> anyhow::Result<()> {
+    let answer = answer_content(&r)?;
     let server = r.server.trim_end_matches('/').to_owned();
     let r = Respond { server, ..r };
     let http = reqwest::Client::builder()
@@ -96,21 +171,8 @@ pub async fn run(r: Respond) -> anyhow::Result<()> {
         .build()?;
     log_in(&http, &r).await?;
 
-    let rounds: Value = http
-        .get(format!("{}/api/v1/repairs/{}/rounds", r.server, r.repair))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let open = rounds
-        .as_array()
-        .context("cannot list the repair's rounds (is the repair id right?)")?;
-    let round = open
-        .iter()
-        .find(|x| x["open"] == true && r.round.as_deref().is_none_or(|id| x["id"] == id))
-        .context("this repair has no open round to answer")?;
-    let round_id = round["id"].as_str().context("round without id")?.to_owned();
-    let public = STANDARD.decode(round["public_key"].as_str().context("round without key")?)?;
+    let (token_url, round_id, public) = find_round(&http, &r).await?;
+    let public = STANDARD.decode(public)?;
     eprintln!(
         "Round {round_id}, key fingerprint {}",
         kintsugi_anon::fingerprint(&public)
@@ -121,40 +183,82 @@ pub async fn run(r: Respond) -> anyhow::Result<()> {
     let (pending, blinded) = client::Pending::start(round_id.parse()?, &public, secret)?;
     let secret_hex = pending.secret_hex.clone();
     let signed = http
-        .post(format!(
-            "{}/repairs/{}/rounds/{round_id}/token",
-            r.server, r.repair
-        ))
-        .json(&json!({"blinded_message": STANDARD.encode(blinded)}))
+        .post(token_url)
+        .json(&json!({"blinded_message": STANDARD.encode(blinded), "replace": r.replace}))
         .send()
         .await?;
     if !signed.status().is_success() {
-        bail!("no token: {}", problem(signed).await);
+        let why = problem(signed).await;
+        if why.starts_with("409") && !r.replace {
+            bail!(
+                "no token: {why}. If the device that has your key is lost, run again with --replace (once per round)."
+            );
+        }
+        bail!("no token: {why}");
     }
     let signed: Value = signed.json().await?;
     let token = pending
         .finish(&STANDARD.decode(signed["blind_signature"].as_str().context("no signature")?)?)?;
+    let mark = token.spent_mark();
 
     // A fresh client: no cookie jar, nothing shared with the logged-in session.
     let anon = reqwest::Client::new();
     let capability = client::reply_capability(&secret_hex);
-    let resp = anon
-        .post(format!("{}/anon/rounds/{round_id}/answers", r.server))
-        .json(&json!({
-            "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
-            "answer": {"category": r.category, "comment": r.comment},
-            "reply_check": client::reply_check(&capability),
-        }))
-        .send()
-        .await?;
-    if resp.status().as_u16() != 201 {
-        bail!("the answer was refused: {}", problem(resp).await);
+    let body = json!({
+        "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
+        "answer": answer,
+        "reply_check": client::reply_check(&capability),
+    });
+    let answers = format!("{}/anon/rounds/{round_id}/answers", r.server);
+    let marks = format!("{}/anon/rounds/{round_id}/marks", r.server);
+    let mut held_by = send(&anon, &answers, &body).await?;
+    if held_by.is_some() {
+        println!(
+            "Received. It waits to be sealed together with other answers (at the latest when the round closes), so not even its arrival time points to you."
+        );
     }
-    println!(
-        "Received. Your answer is anonymous: nobody, the server included, can tell it is yours."
-    );
+    while r.wait && held_by.is_some() {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now: Value = anon.get(&marks).send().await?.json().await?;
+        let listed = |key: &str, value: &str| {
+            now[key]
+                .as_array()
+                .is_some_and(|xs| xs.iter().any(|x| x == value))
+        };
+        if listed("sealed", &mark) {
+            held_by = None;
+        } else if now["open"] != true {
+            bail!("the round closed before your answer was sealed, so it was not counted");
+        } else if !held_by.as_deref().is_some_and(|id| listed("running", id)) {
+            eprintln!("The server holding your answer stopped; sending it again.");
+            held_by = send(&anon, &answers, &body).await?;
+        }
+    }
+    if held_by.is_none() {
+        println!(
+            "Sealed: your answer is counted once, anonymously. Nobody, the server included, can tell it is yours."
+        );
+    }
     println!(
         "Reply capability (keep it private; it lets you read and answer replies): {capability}"
     );
     Ok(())
+}
+
+/// Sends the answer; the server that holds it while it waits, or none once it is sealed.
+async fn send(anon: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Option<String>> {
+    let resp = anon.post(url).json(body).send().await?;
+    match resp.status().as_u16() {
+        202 => {
+            let accepted: Value = resp.json().await?;
+            Ok(Some(
+                accepted["held_by"]
+                    .as_str()
+                    .context("the server did not say where the answer waits")?
+                    .to_owned(),
+            ))
+        }
+        201 => Ok(None),
+        _ => bail!("the answer was refused: {}", problem(resp).await),
+    }
 }

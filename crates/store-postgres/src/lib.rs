@@ -19,6 +19,8 @@ pub struct PostgresStore {
 impl Backend for PostgresStore {
     type Db = Postgres;
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+    // A batch is one transaction: one xmin for all its rows, its WAL one commit record.
+    const AFTER_SEAL: &'static str = "";
 }
 
 impl_store!(PostgresStore);

@@ -293,4 +293,7 @@ pub trait Backend {
     /// Appended to the job claim's SELECT: PostgreSQL skips rows another worker holds;
     /// SQLite needs nothing, as its claim runs inside `BEGIN IMMEDIATE` (one writer).
     const CLAIM_LOCK: &'static str;
+    /// Run after a batch of answers is sealed, so the database's files hold no more than the
+    /// batch (SQLite: checkpoint and truncate the WAL). Empty for none.
+    const AFTER_SEAL: &'static str;
 }

@@ -66,6 +66,17 @@ macro_rules! round_impl {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
+            async fn close_soon(&self, id: uuid::Uuid, at: time::OffsetDateTime) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("UPDATE rounds SET closes_at = $1 WHERE id = $2 AND status = 'open' AND (closes_at IS NULL OR closes_at > $1)")
+                    .bind($crate::ts(at))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)
+            }
+
             async fn close_round(&self, id: uuid::Uuid, at: time::OffsetDateTime, audit: &kintsugi_store::Audit) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
                 let done = $crate::sqlx::query("UPDATE rounds SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'")
@@ -81,14 +92,40 @@ macro_rules! round_impl {
                 tx.commit().await.map_err($crate::db)
             }
 
-            async fn record_issue(&self, round_id: uuid::Uuid, person_id: uuid::Uuid) -> kintsugi_store::Result<()> {
+            async fn record_issue(&self, round_id: uuid::Uuid, person_id: uuid::Uuid, replacement: bool) -> kintsugi_store::Result<()> {
                 let mut tx = self.write_tx().await?;
-                $crate::sqlx::query("INSERT INTO round_issued (round_id, person_id) VALUES ($1, $2)")
+                let issued: Option<(bool,)> = $crate::sqlx::query_as("SELECT replaced FROM round_issued WHERE round_id = $1 AND person_id = $2")
                     .bind(round_id.to_string())
                     .bind(person_id.to_string())
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await
-                    .map_err($crate::map_err("a token for this round was already issued to you"))?;
+                    .map_err($crate::db)?;
+                match (issued, replacement) {
+                    (None, _) => {
+                        $crate::sqlx::query("INSERT INTO round_issued (round_id, person_id) VALUES ($1, $2)")
+                            .bind(round_id.to_string())
+                            .bind(person_id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($crate::map_err("a token for this round was already issued to you"))?;
+                    }
+                    (Some((false,)), false) => {
+                        return Err(kintsugi_store::StoreError::Conflict("a token for this round was already issued to you".into()));
+                    }
+                    (Some((false,)), true) => {
+                        $crate::sqlx::query("UPDATE round_issued SET replaced = TRUE WHERE round_id = $1 AND person_id = $2")
+                            .bind(round_id.to_string())
+                            .bind(person_id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($crate::db)?;
+                    }
+                    (Some((true,)), _) => {
+                        return Err(kintsugi_store::StoreError::Conflict(
+                            "your key for this round was already replaced once; a second replacement is not possible".into(),
+                        ));
+                    }
+                }
                 tx.commit().await.map_err($crate::db)
             }
 
@@ -137,6 +174,11 @@ macro_rules! round_impl {
                     out.push(kintsugi_store::Redeemed::Stored);
                 }
                 tx.commit().await.map_err($crate::db)?;
+                let after = <$store as $crate::Backend>::AFTER_SEAL;
+                if !after.is_empty() {
+                    // Best effort: a reader holding an old snapshot only delays the truncation.
+                    let _ = $crate::sqlx::query(after).execute(&self.pool).await;
+                }
                 Ok(out)
             }
 
@@ -148,6 +190,41 @@ macro_rules! round_impl {
                     .await
                     .map_err($crate::db)?;
                 Ok(found.is_some())
+            }
+
+            async fn sealed_marks(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<String>> {
+                let rows: Vec<(String,)> = $crate::sqlx::query_as("SELECT mark FROM round_spent WHERE round_id = $1 ORDER BY mark")
+                    .bind(round_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                Ok(rows.into_iter().map(|(m,)| m).collect())
+            }
+
+            async fn mixer_seen(&self, id: &str, at: time::OffsetDateTime) -> kintsugi_store::Result<()> {
+                let mut tx = self.write_tx().await?;
+                $crate::sqlx::query("INSERT INTO mixers (id, seen_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at")
+                    .bind(id)
+                    .bind($crate::ts(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                // Servers gone for a day are forgotten.
+                $crate::sqlx::query("DELETE FROM mixers WHERE seen_at < $1")
+                    .bind($crate::ts(at) - 86_400)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::db)?;
+                tx.commit().await.map_err($crate::db)
+            }
+
+            async fn mixers_since(&self, since: time::OffsetDateTime) -> kintsugi_store::Result<Vec<String>> {
+                let rows: Vec<(String,)> = $crate::sqlx::query_as("SELECT id FROM mixers WHERE seen_at >= $1 ORDER BY id")
+                    .bind($crate::ts(since))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                Ok(rows.into_iter().map(|(m,)| m).collect())
             }
 
             async fn answers(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<kintsugi_store::Answer>> {

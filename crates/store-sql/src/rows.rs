@@ -564,11 +564,13 @@ pub struct RoundRow {
     pub closed_at: Option<i64>,
     pub subject: Option<String>,
     pub k: i64,
+    pub replaced_keys: i64,
 }
 
 use kintsugi_core::rounds::RoundKind;
 
-pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject, k FROM rounds";
+pub const ROUND_SQL: &str = "SELECT id, repair_id, kind, public_key, fingerprint, status, closes_at, opened_at, closed_at, subject, k, \
+     (SELECT COUNT(*) FROM round_issued i WHERE i.round_id = rounds.id AND i.replaced) AS replaced_keys FROM rounds";
 
 impl TryFrom<RoundRow> for kintsugi_store::Round {
     type Error = StoreError;
@@ -586,6 +588,7 @@ impl TryFrom<RoundRow> for kintsugi_store::Round {
             closed_at: r.closed_at.map(from_ts).transpose()?,
             k: kintsugi_core::KThreshold::new(r.k)
                 .map_err(|e| StoreError::Internal(format!("round k: {e}")))?,
+            replaced_keys: u32::try_from(r.replaced_keys).unwrap_or(u32::MAX),
         })
     }
 }

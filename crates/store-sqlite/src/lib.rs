@@ -24,6 +24,8 @@ pub struct SqliteStore {
 impl Backend for SqliteStore {
     type Db = Sqlite;
     const CLAIM_LOCK: &'static str = "";
+    // The WAL would otherwise keep each batch's frames, in order, until the next checkpoint.
+    const AFTER_SEAL: &'static str = "PRAGMA wal_checkpoint(TRUNCATE)";
 }
 
 impl_store!(SqliteStore);
@@ -36,6 +38,8 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
+        // Deleted rows are overwritten, not left in free pages for a file reader to find.
+        .pragma("secure_delete", "on")
         // Statements are never logged, at any level (see docs/privacy.md).
         .disable_statement_logging()
         // Rows come back from SQLite's worker thread through a bounded channel; at the default

@@ -1170,15 +1170,31 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     );
     assert_eq!(event_jobs(store, org_id).await, events + 2);
 
-    store.record_issue(round.id, people[0]).await.unwrap();
+    store.record_issue(round.id, people[0], false).await.unwrap();
     assert!(
         matches!(
-            store.record_issue(round.id, people[0]).await,
+            store.record_issue(round.id, people[0], false).await,
             Err(StoreError::Conflict(_))
         ),
         "one token per member"
     );
-    store.record_issue(round.id, people[1]).await.unwrap();
+    let replaced = async || store.round(round.id).await.unwrap().unwrap().replaced_keys;
+    assert_eq!(replaced().await, 0);
+    store.record_issue(round.id, people[0], true).await.unwrap();
+    assert!(
+        matches!(
+            store.record_issue(round.id, people[0], true).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one replacement per member"
+    );
+    assert_eq!(replaced().await, 1);
+    store.record_issue(round.id, people[1], true).await.unwrap();
+    assert_eq!(
+        replaced().await,
+        1,
+        "a first key asked for as a replacement is a first key"
+    );
 
     let answer = |mark: &str, comment: &str| Redemption {
         round_id: round.id,
@@ -1211,6 +1227,15 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     );
     assert!(store.spent(round.id, "m1").await.unwrap());
     assert!(!store.spent(round.id, "m3").await.unwrap());
+    assert_eq!(
+        store.sealed_marks(round.id).await.unwrap(),
+        ["m1", "m2"],
+        "every sealed mark, sorted, and no others"
+    );
+    store.mixer_seen("server-a", at(100)).await.unwrap();
+    store.mixer_seen("server-b", at(100)).await.unwrap();
+    store.mixer_seen("server-a", at(200)).await.unwrap();
+    assert_eq!(store.mixers_since(at(150)).await.unwrap(), ["server-a"]);
     let stored = store.answers(round.id).await.unwrap();
     assert_eq!(stored.len(), 2, "the double spend stored nothing");
     let mut ids: Vec<String> = stored.iter().map(|a| a.id.to_string()).collect();

@@ -386,6 +386,9 @@ pub struct Round {
     pub closed_at: Option<OffsetDateTime>,
     /// k, fixed when the round opened.
     pub k: kintsugi_core::KThreshold,
+    /// How many members got a replacement key (one each at most): at most that many answers
+    /// may come from someone who answered twice.
+    pub replaced_keys: u32,
 }
 
 /// One anonymous answer: what was said, with nothing about who or when.

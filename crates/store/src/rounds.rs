@@ -15,16 +15,27 @@ pub trait RoundStore: Send + Sync {
     async fn open_round(&self, round: &NewRound, audit: &Audit, event: &NewEvent) -> Result<()>;
     async fn round(&self, id: Uuid) -> Result<Option<Round>>;
     async fn rounds_of(&self, repair_id: Uuid) -> Result<Vec<Round>>;
+    /// Brings an open round's set close forward to `at` (never later than it was): how a close
+    /// by hand gives every server a moment to seal the answers it holds.
+    async fn close_soon(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
     /// Closes an open round; `Conflict` when it was already closed.
     async fn close_round(&self, id: Uuid, at: OffsetDateTime, audit: &Audit) -> Result<()>;
-    /// Records that `person_id` received a token for `round_id`, once; `Conflict` the second time.
+    /// Records that `person_id` received a token for `round_id`: once, and with `replacement`
+    /// one more time (a member who lost their first key); `Conflict` beyond that.
     /// No time is kept: when someone fetched a token says nothing about their answer.
-    async fn record_issue(&self, round_id: Uuid, person_id: Uuid) -> Result<()>;
+    async fn record_issue(&self, round_id: Uuid, person_id: Uuid, replacement: bool) -> Result<()>;
     /// Stores a batch of answers in one transaction, each with its token marked spent, in
     /// the order given (the caller shuffles). The answers are durable when this returns.
     async fn redeem(&self, batch: &[Redemption]) -> Result<Vec<Redeemed>>;
     /// Whether a token (by its mark) was spent in a round.
     async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
+    /// Every spent mark of a round, sorted: the download that is the same for everyone, in
+    /// which a member's client looks for its own.
+    async fn sealed_marks(&self, round_id: Uuid) -> Result<Vec<String>>;
+    /// Says that the server `id` is running and may hold answers waiting for their epoch.
+    async fn mixer_seen(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    /// The servers seen running since `since`.
+    async fn mixers_since(&self, since: OffsetDateTime) -> Result<Vec<String>>;
     /// The answers of a round, in random id order.
     async fn answers(&self, round_id: Uuid) -> Result<Vec<Answer>>;
     /// Records the outcome of an anonymous confirmation round as unattributed confirmations:

@@ -122,6 +122,7 @@ pub async fn close(
             "team health check closed at its set time",
         ),
     };
+    crate::rounds::mixer::drain_before_close(ctx, round).await?;
     match ctx
         .store()
         .close_health_round(round.id, ctx.now(), &instrument, &entry)

@@ -13,7 +13,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::events;
 use crate::repairs::access::Access;
-use crate::rounds::{RoundKind, TokenResponse};
+use crate::rounds::{RoundKind, TokenRequest, TokenResponse};
 
 /// Opens a listening round with a fresh key pair; the secret key goes to the key store.
 pub async fn open(
@@ -125,6 +125,7 @@ pub async fn close(
             crate::actor::system_audit(ctx, org_id, "round.close", title, "closed at its set time")
         }
     };
+    crate::rounds::mixer::drain_before_close(ctx, round).await?;
     ctx.store().close_round(round.id, ctx.now(), &entry).await?;
     if round.kind.settles_occurrence() {
         // The round's own k, fixed when it opened.
@@ -186,7 +187,7 @@ pub async fn issue(
     user: &Actor,
     access: &Access,
     round_id: Uuid,
-    blinded_b64: &str,
+    request: &TokenRequest,
 ) -> Result<TokenResponse, Error> {
     let round = round_in(ctx, access, round_id).await?;
     let Some(side) = access.side() else {
@@ -199,7 +200,7 @@ pub async fn issue(
             "only the affected side answers this round".into(),
         ));
     }
-    crate::rounds::sign_for(ctx, &round, user.person.id, blinded_b64).await
+    crate::rounds::sign_for(ctx, &round, user.person.id, request).await
 }
 
 /// The facilitator replies to an anonymous comment of a closed round that showed its results.

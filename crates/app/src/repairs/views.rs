@@ -54,6 +54,21 @@ pub struct RoundView {
     /// k, fixed when the round opened: results are shown when at least this many answer.
     /// A later change of the organisation's k does not move it.
     pub k: u32,
+    /// After close: "2 keys were replaced; at most 2 answers may be from someone who answered
+    /// twice". None when no key was replaced (and while open).
+    pub replaced: Option<String>,
+}
+
+/// What a replacement key permits, said with the results: a member who lost their first key
+/// got a second, and nobody can tell whether the first was used too.
+pub fn replaced_note(replaced: u32) -> Option<String> {
+    match replaced {
+        0 => None,
+        1 => Some("1 key was replaced; at most 1 answer may be from someone who answered twice.".into()),
+        n => Some(format!(
+            "{n} keys were replaced; at most {n} answers may be from someone who answered twice."
+        )),
+    }
 }
 
 /// What the accountable person of a pair sees of a round the affected person answered.
@@ -159,6 +174,7 @@ fn view(
         agreement: if hidden { None } else { shown.agreement },
         results: shown.listening,
         k: round.k.get(),
+        replaced: (!round.open).then(|| replaced_note(round.replaced_keys)).flatten(),
     }
 }
 

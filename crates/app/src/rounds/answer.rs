@@ -1,25 +1,35 @@
-//! The anonymous path's answers: checked, then sealed by the batch writer. Nothing here
-//! knows who sent them; the request carries no cookie and is never logged.
+//! The anonymous path's answers: checked, then held by the mixer until their epoch's seal,
+//! and the round's marks download in which a client finds whether its answer was sealed.
+//! Nothing here knows who sent them; the request carries no cookie and is never logged.
 
 use kintsugi_anon::Token;
 pub use kintsugi_core::rounds::AnswerBody;
 use kintsugi_core::rounds::{CheckedAnswer, RoundKind, check_answer};
-use kintsugi_store::{Answer, Redeemed, Redemption};
+use kintsugi_store::{Answer, Redemption};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::instruments;
-use crate::rounds::batcher::Batcher;
+use crate::rounds::mixer::{self, CLOSE_MARGIN};
 
-/// Seals one anonymous answer: the round is open, the token is the round's and unspent,
-/// the answer is what its kind takes. Returns once the answer's batch is durable.
-pub async fn submit(
-    ctx: &Ctx,
-    batcher: &Batcher,
-    round_id: Uuid,
-    body: AnswerBody,
-) -> Result<(), Error> {
+/// What became of an accepted answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Accepted {
+    /// Held in memory by the server `held_by` until its epoch's seal. The client keeps the
+    /// answer until its mark is in the round's marks, and sends it again if that server
+    /// stops running first.
+    Waiting { held_by: String },
+    /// Sealed at once: the round closes within seconds.
+    Sealed,
+}
+
+/// Accepts one anonymous answer: the round is open, the token is the round's and unspent,
+/// the answer is what its kind takes. It is then held for its epoch's seal.
+pub async fn submit(ctx: &Ctx, round_id: Uuid, body: AnswerBody) -> Result<Accepted, Error> {
     let round = ctx
         .store()
         .round(round_id)
@@ -67,26 +77,53 @@ pub async fn submit(
             reply_check,
         },
     };
-    match batcher.submit(redemption).await? {
-        Redeemed::Stored => Ok(()),
-        Redeemed::AlreadySpent => Err(Error::Conflict(
-            "this token was already used: one answer per person".into(),
-        )),
-        Redeemed::RoundClosed => Err(Error::Conflict(
-            "this round is closed; it takes no more answers".into(),
-        )),
+    if ctx.store().spent(round_id, &redemption.mark).await? {
+        return Err(Error::Conflict(
+            "already sealed: this answer was counted once and cannot be sent again".into(),
+        ));
     }
+    let mixer = ctx.mixer();
+    mixer.hold(&round, mixer::min_batch(ctx, &round), redemption);
+    if round
+        .closes_at
+        .is_some_and(|t| t <= ctx.now() + CLOSE_MARGIN)
+    {
+        mixer.flush(ctx.store(), round_id).await?;
+        if ctx.store().spent(round_id, &token.spent_mark()).await? {
+            return Ok(Accepted::Sealed);
+        }
+        return Err(Error::Conflict(
+            "this round is closed; it takes no more answers".into(),
+        ));
+    }
+    Ok(Accepted::Waiting {
+        held_by: mixer.id().to_owned(),
+    })
 }
 
-/// Lets a member see that their own answer arrived, by their token's mark, and nothing else.
-pub async fn spent(ctx: &Ctx, round_id: Uuid, mark: &str) -> Result<bool, Error> {
-    if mark.len() != 64 || !mark.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::invalid("mark", "must be 64 hex digits"));
-    }
-    Ok(ctx
+/// A round's marks download: the same for everyone who asks, so asking says nothing about
+/// whose answer one looks for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Marks {
+    /// Whether the round still takes answers.
+    pub open: bool,
+    /// Every sealed answer's mark (hex SHA-256 of its token), sorted.
+    pub sealed: Vec<String>,
+    /// The servers running now: an answer waiting at a server not listed is sent again.
+    pub running: Vec<String>,
+}
+
+pub async fn marks(ctx: &Ctx, round_id: Uuid) -> Result<Marks, Error> {
+    let round = ctx
         .store()
-        .spent(round_id, &mark.to_ascii_lowercase())
-        .await?)
+        .round(round_id)
+        .await?
+        .ok_or_else(|| Error::not_found("round"))?;
+    Ok(Marks {
+        open: round.open && !round.closes_at.is_some_and(|t| t <= ctx.now()),
+        sealed: ctx.store().sealed_marks(round_id).await?,
+        running: mixer::running(ctx).await?,
+    })
 }
 
 fn base64_decode(text: &str) -> Result<Vec<u8>, Error> {

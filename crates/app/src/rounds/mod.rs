@@ -4,7 +4,7 @@
 //! `crate::repairs::rounds`, what a health check's mean in `crate::health`.
 
 pub mod answer;
-pub mod batcher;
+pub mod mixer;
 pub mod threads;
 
 use base64::Engine;
@@ -59,6 +59,10 @@ pub async fn new_keyed_round(
 pub struct TokenRequest {
     /// Base64 of the blinded message (256 bytes).
     pub blinded_message: String,
+    /// A replacement for a key the member lost (another device, a cleared browser): allowed
+    /// once per member and round, and counted in the round's results.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -68,18 +72,19 @@ pub struct TokenResponse {
 }
 
 /// Signs a member's blinded message for an open round and records that they got their
-/// token (once; a second request is a conflict). Whether they may answer is checked first.
+/// token (once, and one replacement; beyond that a conflict). Whether they may answer is
+/// checked first.
 pub async fn sign_for(
     ctx: &Ctx,
     round: &Round,
     person_id: Uuid,
-    blinded_b64: &str,
+    request: &TokenRequest,
 ) -> Result<TokenResponse, Error> {
     if !round.open {
         return Err(Error::Conflict("this round is closed".into()));
     }
     let blinded = STANDARD
-        .decode(blinded_b64.trim())
+        .decode(request.blinded_message.trim())
         .map_err(|_| Error::invalid("blinded_message", "must be base64"))?;
     if blinded.len() != kintsugi_anon::MODULUS_BYTES {
         return Err(Error::invalid("blinded_message", "must be 256 bytes"));
@@ -92,7 +97,9 @@ pub async fn sign_for(
         .map_err(|_| Error::Internal)?;
     let signature = signature.map_err(|e| Error::invalid("blinded_message", e.to_string()))?;
     // Recorded only once the signature exists, so a refused request does not use up the member's token.
-    ctx.store().record_issue(round.id, person_id).await?;
+    ctx.store()
+        .record_issue(round.id, person_id, request.replace)
+        .await?;
     Ok(TokenResponse {
         blind_signature: STANDARD.encode(signature),
     })

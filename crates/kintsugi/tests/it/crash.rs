@@ -159,14 +159,14 @@ on_both!(kill_during_mixed_load, |backend| async move {
     let (mut fay, mut members) = (fay, members);
     let mut round = None;
     for cycle in 0..KILLS {
-        // Answers the crash cut off are sent again, as the member's page does; then the
-        // round closes (one listening round at a time) and a fresh one opens.
+        // Answers not seen sealed are sent again, as the member's page does when the server
+        // holding them stopped; then the round closes, sealing what waits, and a fresh one opens.
         for p in std::mem::take(&mut pending) {
             let status = try_redeem(&app.url, &p.round, &p.token, &p.comment)
                 .await
                 .unwrap();
             assert!(
-                status == StatusCode::CREATED || (p.tried && status == StatusCode::CONFLICT),
+                status == StatusCode::ACCEPTED || (p.tried && status == StatusCode::CONFLICT),
                 "answer {} sent again: {status}",
                 p.comment
             );
@@ -304,8 +304,11 @@ on_both!(kill_during_mixed_load, |backend| async move {
                         continue;
                     }
                     match try_redeem(&url, &p.round, &p.token, &p.comment).await {
-                        Some(StatusCode::CREATED) => {
-                            acked.lock().unwrap().answers.push((p.round, p.comment))
+                        // Waiting for its epoch: held in memory, so the client keeps it until
+                        // it sees it sealed; the crash may take it, and then it is sent again.
+                        Some(StatusCode::ACCEPTED) => {
+                            p.tried = true;
+                            left.push(p);
                         }
                         // Spent by a try whose answer was lost in the crash: the answer
                         // must then be stored too.

@@ -285,7 +285,7 @@ async fn answer_pulse(app: &App, repair: &str, reader: &Browser, who: &[&Browser
             .send()
             .await
             .unwrap();
-        assert_eq!(sent.status(), StatusCode::CREATED);
+        assert_eq!(sent.status(), StatusCode::ACCEPTED);
     }
     app.exec(format!(
         "UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{repair}' AND kind = 'pulse'",

@@ -205,7 +205,7 @@ on_both!(no_write_route_passes_the_gate, |backend| async move {
     let c = crate::repairs::cast(backend).await;
     let cid = to_rebuild(&c).await;
     // One pulse answered and closed, the next one open: results exist that must not move.
-    assert_eq!(answer_pulse(&c, 3).await, StatusCode::CREATED);
+    assert_eq!(answer_pulse(&c, 3).await, StatusCode::ACCEPTED);
     age_pulses(&c, 15).await;
     let page = c.ana.get(&format!("/repairs/{}", c.repair)).await;
     assert!(

@@ -83,6 +83,12 @@ impl App {
 
     pub async fn start_with(backend: Backend, args: &[&str], env: &[(&str, &str)]) -> App {
         let data_dir = tempfile::tempdir().unwrap();
+        // The server refuses a data directory others can read.
+        std::fs::set_permissions(
+            data_dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         let database_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres().await),
@@ -112,6 +118,9 @@ impl App {
         cmd.args(args)
             .env_remove("KINTSUGI_DATABASE_URL")
             .env("RUST_LOG", "info")
+            // Epochs of about a second (the default is minutes), so answers are sealed while a
+            // test waits; a test that needs the default sets it back.
+            .env("KINTSUGI_ANON_EPOCH_SECONDS", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -142,7 +151,13 @@ impl App {
                         break u.to_owned();
                     }
                 }
-                Err(_) => panic!("server did not start; printed {stdout:?}"),
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(200));
+                    panic!(
+                        "server did not start; printed {stdout:?}, logged {:?}",
+                        log.lock().unwrap()
+                    )
+                }
             }
         };
         // Everything the server prints at start-up comes before it answers.

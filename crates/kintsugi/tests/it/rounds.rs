@@ -26,7 +26,11 @@ pub async fn group(backend: Backend, n: usize) -> Group {
 
 /// `group` with the repair's title given.
 pub async fn group_titled(backend: Backend, n: usize, title: &str) -> Group {
-    let app = App::start(backend).await;
+    group_in(App::start(backend).await, n, title).await
+}
+
+/// `group_titled` on a server already started.
+pub async fn group_in(app: App, n: usize, title: &str) -> Group {
     let admin = app.setup().await;
     let team = create_team(&admin, "Support").await;
     let (_, fay) = member(
@@ -157,6 +161,36 @@ pub async fn redeem(app: &App, round: &str, token: &Token, category: &str, comme
     }
 }
 
+/// The round's marks download, as any client gets it.
+pub async fn marks(app: &App, round: &str) -> serde_json::Value {
+    let got = reqwest::get(format!("{}/anon/rounds/{round}/marks", app.url))
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    got.json().await.unwrap()
+}
+
+/// Whether the token's answer is sealed, as a member's client finds out: in the download.
+pub async fn is_sealed(app: &App, round: &str, token: &Token) -> bool {
+    let mark = token.spent_mark();
+    marks(app, round).await["sealed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == &mark)
+}
+
+/// Waits (up to 20 s) until the round's download holds `n` sealed marks.
+pub async fn wait_sealed(app: &App, round: &str, n: usize) {
+    for _ in 0..200 {
+        if marks(app, round).await["sealed"].as_array().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{n} answers were not sealed: {}", marks(app, round).await);
+}
+
 on_both!(a_listening_round, |backend| async move {
     let g = group(backend, 5).await;
     let (round, public) = open_round(&g).await;
@@ -207,7 +241,7 @@ on_both!(a_listening_round, |backend| async move {
             &format!("Nobody told us, {i}"),
         )
         .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     }
     let listed = g
         .fay
@@ -230,13 +264,13 @@ on_both!(a_listening_round, |backend| async move {
             .contains("Nobody told us")
     );
 
-    // Refusals store nothing.
+    // Refusals store nothing; an answer sent again before its seal is held once.
     assert_eq!(
         redeem(&g.app, &round, &tokens[0], "process", "again")
             .await
             .status,
-        StatusCode::CONFLICT,
-        "double spend"
+        StatusCode::ACCEPTED,
+        "sent again while waiting"
     );
     let mut forged = tokens[4].clone();
     forged.signature[0] ^= 1;
@@ -268,14 +302,11 @@ on_both!(a_listening_round, |backend| async move {
             .unwrap()
             .contains("takes no cookies")
     );
-    let mark = tokens[4].spent_mark();
-    let spent = reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", g.app.url))
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    assert_eq!(spent["spent"], false, "the refused requests spent nothing");
+    assert_eq!(
+        marks(&g.app, &round).await["sealed"],
+        json!([]),
+        "four answers wait for a fifth (k = 5): nothing is sealed, and nothing refused is"
+    );
 
     // Closed with four answers: below k, nothing is shown, not even a count.
     let closed = g
@@ -287,6 +318,21 @@ on_both!(a_listening_round, |backend| async move {
         )
         .await;
     assert_eq!(closed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        marks(&g.app, &round).await["sealed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "the close sealed the four that waited, and the one sent twice once"
+    );
+    assert_eq!(
+        redeem(&g.app, &round, &tokens[0], "process", "again")
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "sent again after its seal"
+    );
     assert_eq!(
         crate::instances::round_keys(&g.app).await,
         0,
@@ -327,7 +373,7 @@ on_both!(a_listening_round, |backend| async move {
             )
             .await
             .status,
-            StatusCode::CREATED
+            StatusCode::ACCEPTED
         );
     }
     let owner_check = g.members[0].get(&format!("/repairs/{}", g.repair)).await;
@@ -398,7 +444,7 @@ on_both!(a_listening_round, |backend| async move {
 async fn answering_from_the_command_line() {
     let g = group(Backend::Sqlite, 5).await;
     let (round, public) = open_round(&g).await;
-    let respond = |link: &str| {
+    let respond_with = |link: &str, extra: &[&str]| {
         std::process::Command::new(BIN)
             .args([
                 "respond",
@@ -415,9 +461,11 @@ async fn answering_from_the_command_line() {
                 "--comment",
                 "Answered from the command line.",
             ])
+            .args(extra)
             .output()
             .unwrap()
     };
+    let respond = |link: &str| respond_with(link, &[]);
     let out = respond(&g.links[0]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -426,8 +474,8 @@ async fn answering_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("Received. Your answer is anonymous")
-            && stdout.contains("Reply capability")
+        stdout.contains("Received. It waits to be sealed") && stdout.contains("Reply capability"),
+        "{stdout}"
     );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&kintsugi_anon::fingerprint(&public)),
@@ -437,10 +485,28 @@ async fn answering_from_the_command_line() {
     assert!(!again.status.success());
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
-        err.contains("already issued"),
-        "one token per member, from any client: {err}"
+        err.contains("already issued") && err.contains("--replace"),
+        "one token per member, from any client, and the way out: {err}"
     );
-    for b in g.members.iter().skip(2).take(4) {
+    // A member whose key is on a device they lost (they only viewed the round there) gets one
+    // replacement, and no second.
+    fetch_token(&g.members[2], &g.repair, &round, &public)
+        .await
+        .unwrap();
+    let replaced = respond_with(&g.links[1], &["--replace"]);
+    assert!(
+        replaced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replaced.stderr)
+    );
+    let twice = respond_with(&g.links[1], &["--replace"]);
+    assert!(!twice.status.success());
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("already replaced once"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+    for b in g.members.iter().skip(3).take(3) {
         let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
         redeem(&g.app, &round, &t, "communication", "From the browser.").await;
     }
@@ -455,6 +521,12 @@ async fn answering_from_the_command_line() {
     assert!(
         page.body.contains("Answered from the command line."),
         "the CLI's answer counts like any other"
+    );
+    assert!(
+        page.body.contains(
+            "1 key was replaced; at most 1 answer may be from someone who answered twice."
+        ),
+        "the results say what the replacement permits"
     );
 }
 
@@ -484,49 +556,57 @@ on_both!(a_crash_loses_no_acknowledged_answer, |backend| async move {
         })
         .collect();
     tokio::time::sleep(std::time::Duration::from_millis(15)).await;
-    let Group { app, .. } = g;
+    let Group {
+        app, fay, repair, ..
+    } = g;
     let (dir, db) = app.stop();
     let mut acked = Vec::new();
     for (i, s) in sends.into_iter().enumerate() {
-        if s.await.unwrap() == 201 {
+        if s.await.unwrap() == 202 {
             acked.push(i);
         }
     }
     eprintln!(
-        "crash test: {} of {} answers acknowledged before the kill",
+        "crash test: {} of {} answers accepted (waiting) before the kill",
         acked.len(),
         tokens.len()
     );
     let app = App::launch(dir, db, &[], &[]).await;
-    for i in &acked {
-        let mark = tokens[*i].spent_mark();
-        let spent: serde_json::Value =
-            reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", app.url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-        assert_eq!(
-            spent["spent"], true,
-            "acknowledged answer {i} survived the crash"
-        );
-    }
     let answers = app.scalar("SELECT COUNT(*) FROM round_answers").await;
     let spent = app.scalar("SELECT COUNT(*) FROM round_spent").await;
     assert_eq!(answers, spent, "no token is spent without its answer");
-    assert!(answers as usize >= acked.len());
-    // Whatever was not acknowledged can be sent again.
+    // The clients' side of the contract: an answer not in the marks, whose server is no longer
+    // running, is sent again; whatever was never accepted is sent too.
+    let now = marks(&app, &round).await;
+    let running = now["running"].as_array().unwrap().clone();
     for (i, t) in tokens.iter().enumerate() {
-        if !acked.contains(&i) {
-            let again = redeem(&app, &round, t, "process", &format!("retry-{i}")).await;
-            assert!(
-                again.status.as_u16() == 201 || again.status.as_u16() == 409,
-                "{}",
-                again.status
-            );
+        if is_sealed(&app, &round, t).await {
+            continue;
         }
+        assert!(!running.is_empty(), "the new server lists itself");
+        let again = redeem(&app, &round, t, "process", &format!("retry-{i}")).await;
+        assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
     }
+    // At least k + 1 wait, so an epoch seals a batch (carrying one or more to the close).
+    wait_sealed(&app, &round, 5).await;
+    // The facilitator's session survives the restart; cookies do not depend on the port.
+    let fay = Browser {
+        base: app.url.clone(),
+        client: fay.client,
+    };
+    let closed = fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{repair}/rounds/{round}/close"),
+            None,
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.body);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM round_answers").await,
+        tokens.len() as i64,
+        "every answer sealed once, none twice"
+    );
 });
 
 /// What the browser sends for a rating round.
@@ -609,7 +689,10 @@ on_both!(
             StatusCode::UNPROCESSABLE_ENTITY
         );
         for (t, r) in tokens.iter().zip([6, 5, 6, 7, 5]) {
-            assert_eq!(rate(&g.app, &round, t, json!(r)).await, StatusCode::CREATED);
+            assert_eq!(
+                rate(&g.app, &round, t, json!(r)).await,
+                StatusCode::ACCEPTED
+            );
         }
         g.fay
             .json(Method::POST, &format!("{base}/rounds/{round}/close"), None)
@@ -671,7 +754,7 @@ async fn answer_with_secret(
         .send()
         .await
         .unwrap();
-    assert_eq!(sent.status(), StatusCode::CREATED);
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
     capability
 }
 
@@ -696,13 +779,6 @@ on_both!(
                 answer_with_secret(&g, m, &round, &public, &format!("comment by number {m}")).await,
             );
         }
-        let (status, _) = anon_post(
-            &g.app,
-            "/anon/replies",
-            json!({"capability": capabilities[2], "body": "too early"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CONFLICT, "no reply to answer yet");
         g.fay
             .json(
                 Method::POST,
@@ -710,6 +786,13 @@ on_both!(
                 None,
             )
             .await;
+        let (status, _) = anon_post(
+            &g.app,
+            "/anon/replies",
+            json!({"capability": capabilities[2], "body": "too early"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "no reply to answer yet");
 
         // The facilitator replies to one comment, knowing only its random id.
         let listed = g
@@ -754,25 +837,35 @@ on_both!(
             "only the facilitator replies"
         );
 
-        // Only the author, through the capability, sees the reply; everyone else sees nothing of it.
-        let (status, thread) = anon_post(
-            &g.app,
-            "/anon/replies/thread",
-            json!({"capability": capabilities[2]}),
+        // Only the author, through the capability, opens the reply in the round's threads
+        // download, which is the same for everyone; everyone else sees nothing of it.
+        let download = reqwest::get(format!("{}/anon/rounds/{round}/threads", g.app.url))
+            .await
+            .unwrap();
+        assert_eq!(download.status(), StatusCode::OK);
+        let raw = download.text().await.unwrap();
+        assert!(
+            !raw.contains("Which dates moved?") && !raw.contains("comment by number 2"),
+            "the download is sealed: {raw}"
+        );
+        let download: kintsugi_app::rounds::threads::Threads = serde_json::from_str(&raw).unwrap();
+        assert_eq!(download.threads.len(), 1, "one comment has a reply");
+        let thread = kintsugi_app::rounds::threads::open_thread(
+            round.parse().unwrap(),
+            &capabilities[2],
+            &download,
         )
-        .await;
-        assert_eq!(status, StatusCode::OK);
+        .expect("the author opens their thread");
         assert_eq!(thread["comment"], "comment by number 2");
         assert_eq!(thread["replies"][0]["body"], "Which dates moved?");
-        let (_, other) = anon_post(
-            &g.app,
-            "/anon/replies/thread",
-            json!({"capability": capabilities[3]}),
-        )
-        .await;
         assert!(
-            other["replies"].as_array().unwrap().is_empty(),
-            "another author's thread is empty"
+            kintsugi_app::rounds::threads::open_thread(
+                round.parse().unwrap(),
+                &capabilities[3],
+                &download
+            )
+            .is_none(),
+            "another author finds no thread"
         );
         for b in &g.members {
             let page = b.get(&format!("/repairs/{}", g.repair)).await;
@@ -783,8 +876,8 @@ on_both!(
         }
         let (status, _) = anon_post(
             &g.app,
-            "/anon/replies/thread",
-            json!({"capability": "0".repeat(64)}),
+            "/anon/replies",
+            json!({"capability": "0".repeat(64), "body": "guess"}),
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -807,9 +900,8 @@ on_both!(
                 .contains("<strong>You:</strong> Which dates moved?")
         );
         let with_cookie = reqwest::Client::new()
-            .post(format!("{}/anon/replies/thread", g.app.url))
+            .get(format!("{}/anon/rounds/{round}/threads", g.app.url))
             .header("cookie", "kintsugi_session=x")
-            .json(&json!({"capability": capabilities[2]}))
             .send()
             .await
             .unwrap();
@@ -912,7 +1004,7 @@ on_both!(
             let vote = if i == 4 { "disagree" } else { "agree" };
             assert_eq!(
                 redeem(&g.app, &agreement, &t, vote, "").await.status,
-                StatusCode::CREATED
+                StatusCode::ACCEPTED
             );
         }
         g.fay
@@ -957,7 +1049,7 @@ on_both!(
             .unwrap();
         assert_eq!(
             rate(&c.app, &round, &t, json!(6)).await,
-            StatusCode::CREATED
+            StatusCode::ACCEPTED
         );
         c.fay
             .json(Method::POST, &format!("{base}/rounds/{round}/close"), None)
@@ -1090,7 +1182,7 @@ on_both!(
             let said = if i == 4 { "not_happened" } else { "happened" };
             assert_eq!(
                 redeem(&g.app, &id, &t, said, "").await.status,
-                StatusCode::CREATED
+                StatusCode::ACCEPTED
             );
         }
         let repair = g.fay.json(Method::GET, &base, None).await.json();
@@ -1256,7 +1348,7 @@ on_both!(pulses_open_that_gate_into_rebuilt, |backend| async move {
             .send()
             .await
             .unwrap();
-        assert_eq!(sent.status(), StatusCode::CREATED);
+        assert_eq!(sent.status(), StatusCode::ACCEPTED);
         // Two weeks pass for every pulse so far: this one closes, the next one opens.
         let repair = &c.repair;
         c.app.exec(format!("UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE repair_id = '{repair}' AND kind = 'pulse'", d = 15 * 86_400),

@@ -1,7 +1,8 @@
-//! The anonymous path, `/anon/...`: answers to rounds, the marks that say an answer arrived,
-//! the two-way replies under a comment, and stories for the library. It sits outside the
-//! session and CSRF group: the router refuses any request here that carries a cookie, and the
-//! request log skips it. Nothing here knows who is asking.
+//! The anonymous path, `/anon/...`: answers to rounds, the round's marks and threads downloads
+//! (the same for everyone: a member's client finds its own in them), the author's replies
+//! under a comment, and stories for the library. It sits outside the session and CSRF group:
+//! the router refuses any request here that carries a cookie, and the request log skips it.
+//! Nothing here knows who is asking, and no URL here names an answer.
 
 use axum::Router;
 use axum::extract::State;
@@ -10,9 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kintsugi_app::Ctx;
 use kintsugi_app::lessons::{self, StoryBody};
-use kintsugi_app::rounds::answer::{self, AnswerBody};
-use kintsugi_app::rounds::batcher::Batcher;
-use kintsugi_app::rounds::threads::{self, Thread, ThreadRequest};
+use kintsugi_app::rounds::answer::{self, Accepted, AnswerBody, Marks};
+use kintsugi_app::rounds::threads::{self, ThreadRequest, Threads};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -23,8 +23,8 @@ use crate::kernel::{AppState, Reply};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/anon/rounds/{round}/answers", post(submit))
-        .route("/anon/rounds/{round}/spent/{mark}", get(spent))
-        .route("/anon/replies/thread", post(thread))
+        .route("/anon/rounds/{round}/marks", get(marks))
+        .route("/anon/rounds/{round}/threads", get(round_threads))
         .route("/anon/replies", post(author_reply))
         .route("/anon/orgs/{org}/stories", post(submit_story))
         .route("/anon/stories/thread", post(story_thread))
@@ -39,37 +39,32 @@ fn received() -> Response {
     (StatusCode::CREATED, axum::Json(Received { received: true })).into_response()
 }
 
+/// 202 while the answer waits for its epoch's seal; 201 when it was sealed at once (its round
+/// closes within seconds).
 async fn submit(
     State(ctx): State<Ctx>,
-    State(batcher): State<Batcher>,
     Path(round): Path<Uuid>,
     Json(body): Json<AnswerBody>,
 ) -> Reply {
-    answer::submit(&ctx, &batcher, round, body).await?;
-    Ok(received())
+    let accepted = answer::submit(&ctx, round, body).await?;
+    let status = match accepted {
+        Accepted::Waiting { .. } => StatusCode::ACCEPTED,
+        Accepted::Sealed => StatusCode::CREATED,
+    };
+    Ok((status, axum::Json(accepted)).into_response())
 }
 
-#[derive(Serialize)]
-struct Spent {
-    spent: bool,
+/// Every sealed mark of the round, and the servers running: the same for everyone.
+async fn marks(State(ctx): State<Ctx>, Path(round): Path<Uuid>) -> Reply<axum::Json<Marks>> {
+    Ok(axum::Json(answer::marks(&ctx, round).await?))
 }
 
-/// Lets a member see that their own answer arrived, by their token's mark, and nothing else.
-async fn spent(
+/// Every reply thread of the round, each sealed for its author: the same for everyone.
+async fn round_threads(
     State(ctx): State<Ctx>,
-    Path((round, mark)): Path<(Uuid, String)>,
-) -> Reply<axum::Json<Spent>> {
-    Ok(axum::Json(Spent {
-        spent: answer::spent(&ctx, round, &mark).await?,
-    }))
-}
-
-/// The author reads their comment's thread, with nothing but their capability.
-async fn thread(
-    State(ctx): State<Ctx>,
-    Json(body): Json<ThreadRequest>,
-) -> Reply<axum::Json<Thread>> {
-    Ok(axum::Json(threads::thread(&ctx, &body).await?))
+    Path(round): Path<Uuid>,
+) -> Reply<axum::Json<Threads>> {
+    Ok(axum::Json(threads::threads(&ctx, round).await?))
 }
 
 /// The author answers the facilitator, still anonymous.

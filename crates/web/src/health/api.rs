@@ -52,7 +52,7 @@ pub(super) async fn api_token(
 ) -> Reply<axum::Json<TokenResponse>> {
     let (round, _) = health::my_check(&ctx, &user, round).await?;
     Ok(axum::Json(
-        kintsugi_app::rounds::sign_for(&ctx, &round, user.person.id, &b.blinded_message).await?,
+        kintsugi_app::rounds::sign_for(&ctx, &round, user.person.id, &b).await?,
     ))
 }
 

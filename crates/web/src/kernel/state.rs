@@ -1,6 +1,6 @@
 //! What every handler shares, handed out through axum's `FromRef`: the application's context,
-//! each server's snapshots of the repairs it shows, the batch writer of the anonymous path, and
-//! sign-in (its limits and the identity provider). All of it lives in the application layer;
+//! each server's snapshots of the repairs it shows, and sign-in (its limits and the identity
+//! provider). The anonymous path's mixer is in the context; its loop starts here. All of it lives in the application layer;
 //! the edge only holds it.
 
 use std::sync::Arc;
@@ -8,23 +8,21 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use kintsugi_app::Ctx;
 use kintsugi_app::repairs::Snapshots;
-use kintsugi_app::rounds::batcher::Batcher;
 use kintsugi_app::signin::SignIn;
 
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: Ctx,
     pub snapshots: Arc<Snapshots>,
-    pub batcher: Batcher,
     pub signin: Arc<SignIn>,
 }
 
 impl AppState {
-    /// Starts the batch writer on the current runtime.
+    /// Starts the mixer's loop (epochs, heartbeats) on the current runtime.
     pub fn new(ctx: Ctx) -> Self {
+        tokio::spawn(kintsugi_app::rounds::mixer::run(ctx.clone()));
         Self {
             snapshots: Arc::new(Snapshots::new()),
-            batcher: Batcher::start(ctx.shared_store()),
             signin: Arc::new(SignIn::new(ctx.settings())),
             ctx,
         }
@@ -45,12 +43,6 @@ impl FromRef<AppState> for Ctx {
 impl FromRef<AppState> for Arc<Snapshots> {
     fn from_ref(state: &AppState) -> Self {
         state.snapshots.clone()
-    }
-}
-
-impl FromRef<AppState> for Batcher {
-    fn from_ref(state: &AppState) -> Self {
-        state.batcher.clone()
     }
 }
 

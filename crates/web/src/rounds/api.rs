@@ -105,6 +105,6 @@ pub(super) async fn api_token(
     Json(b): Json<TokenRequest>,
 ) -> Reply<axum::Json<TokenResponse>> {
     Ok(axum::Json(
-        rounds::issue(&ctx, &user, &access, round, &b.blinded_message).await?,
+        rounds::issue(&ctx, &user, &access, round, &b).await?,
     ))
 }
