@@ -320,15 +320,23 @@ macro_rules! health_impl {
             async fn release_health_periods(&self, org_id: uuid::Uuid, at: time::OffsetDateTime) -> kintsugi_store::Result<u32> {
                 let org = org_id.to_string();
                 // Read first, so that a page view writes nothing when every closed period is
-                // released already (the usual case).
-                let unreleased: Vec<(i64,)> = $crate::sqlx::query_as(
-                    "SELECT DISTINCT period FROM health_rounds h WHERE org_id = $1 \
-                     AND NOT EXISTS (SELECT 1 FROM health_releases l WHERE l.org_id = h.org_id AND l.period = h.period)",
-                )
-                .bind(&org)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::db)?;
+                // released already (the usual case). A period's last close releases it, so
+                // only periods after the latest release (or every period, the first time
+                // after the upgrade) can be waiting.
+                let (latest,): (Option<i64>,) = $crate::sqlx::query_as("SELECT MAX(period) FROM health_releases WHERE org_id = $1")
+                    .bind(&org)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                let waiting: Vec<(i64,)> = $crate::sqlx::query_as("SELECT DISTINCT period FROM health_rounds WHERE org_id = $1 AND period > $2")
+                    .bind(&org)
+                    .bind(latest.unwrap_or(i64::MIN))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::db)?;
+                if waiting.is_empty() {
+                    return Ok(0);
+                }
                 let open: Vec<(i64,)> = $crate::sqlx::query_as(
                     "SELECT DISTINCT h.period FROM rounds r JOIN health_rounds h ON h.round_id = r.id \
                      WHERE r.status = 'open' AND r.kind = 'team_health' AND h.org_id = $1",
@@ -337,7 +345,7 @@ macro_rules! health_impl {
                 .fetch_all(&self.pool)
                 .await
                 .map_err($crate::db)?;
-                let due: Vec<i64> = unreleased.into_iter().map(|(p,)| p).filter(|p| !open.iter().any(|(o,)| o == p)).collect();
+                let due: Vec<i64> = waiting.into_iter().map(|(p,)| p).filter(|p| !open.iter().any(|(o,)| o == p)).collect();
                 if due.is_empty() {
                     return Ok(0);
                 }
