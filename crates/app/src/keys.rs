@@ -206,10 +206,23 @@ pub async fn import_key_files(keys: &KeyStore<'_>, dir: &Path) -> Result<usize, 
             if open && stored.is_none() {
                 let der = std::fs::read(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                keys.put(round, &der).await.map_err(|e| {
-                    format!("cannot store the key of round {round} in the database: {e}")
-                })?;
-                imported += 1;
+                if kintsugi_anon::RoundKey::from_secret_der(&der).is_err() {
+                    return Err(format!(
+                        "{} is not a round key; move it away and start again (the round then \
+                         issues no tokens: close it and open a new one)",
+                        path.display()
+                    ));
+                }
+                match keys.put(round, &der).await {
+                    Ok(()) => imported += 1,
+                    // Another server sharing the old key directory imported it first.
+                    Err(Error::Conflict(_)) => {}
+                    Err(e) => {
+                        return Err(format!(
+                            "cannot store the key of round {round} in the database: {e}"
+                        ));
+                    }
+                }
             }
         }
         shred(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
