@@ -96,6 +96,8 @@ pub struct CheckOut {
     /// RFC 3339.
     pub closes_at: Option<String>,
     pub instrument: InstrumentOut,
+    /// k, fixed when the check opened: its team's results show when at least this many answer.
+    pub k: u32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -157,6 +159,7 @@ pub async fn my_checks(ctx: &Ctx, user: &Actor) -> Result<Vec<CheckOut>, Error> 
             fingerprint: round.fingerprint.clone(),
             closes_at: round.closes_at.map(crate::text::rfc3339),
             instrument: (&instrument).into(),
+            k: round.k.get(),
         });
     }
     Ok(out)

@@ -169,10 +169,19 @@ on_both!(
             }
         }
         set_parent(&admin, &small, &empty).await;
+        // Each check keeps the k it opened with, and says it.
+        let check = my_check(&people[0].0).await;
+        assert_eq!(check["k"], 3, "{check}");
+        let page = people[0].0.get("/health").await;
+        assert!(
+            page.body.contains("Shown when at least 3 answer."),
+            "{}",
+            page.body
+        );
         for (b, value) in &people {
             answer(&app, b, *value).await;
         }
-        // The k of today is the checks' k: raising it now changes nothing of this period.
+        // A week passes: the checks close at the next look, and the period is released.
         app.exec(format!(
         "UPDATE rounds SET opened_at = opened_at - {d}, closes_at = closes_at - {d} WHERE kind = 'team_health'",
         d = 8 * 86_400
