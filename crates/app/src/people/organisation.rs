@@ -4,7 +4,8 @@ use crate::actor::{Actor, audit};
 use crate::context::Ctx;
 use crate::error::Error;
 
-/// Sets the minimum group size below which nothing confidential is shown (3 to 100).
+/// Sets the minimum group size below which nothing confidential is shown (3 to 100), for the
+/// rounds and checks opened from now on: each round keeps the k it opened with.
 pub async fn set_k(ctx: &Ctx, admin: &Actor, k: i64) -> Result<kintsugi_core::KThreshold, Error> {
     let k = kintsugi_core::KThreshold::new(k)?;
     let entry = audit(
@@ -12,7 +13,10 @@ pub async fn set_k(ctx: &Ctx, admin: &Actor, k: i64) -> Result<kintsugi_core::KT
         admin,
         "organisation.k_threshold",
         &admin.org.name,
-        format!("minimum group size set to {}", k.get()),
+        format!(
+            "minimum group size set to {} for rounds opened from now on",
+            k.get()
+        ),
     );
     ctx.store().set_k_threshold(admin.org.id, k, &entry).await?;
     Ok(k)
