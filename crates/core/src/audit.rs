@@ -263,11 +263,11 @@ mod tests {
     /// own), how many answered, its members, and the sum of its answers' scores.
     type Team = (Option<u8>, u32, u32, i64);
 
-    /// A random organisation of up to 8 teams under up to 4 parents, and k. Every team has
-    /// a member: a team without one gets no check.
+    /// A random organisation, a forest of up to 8 teams, and k. Every team has a member: a
+    /// team without one gets no check.
     fn organisation() -> impl Strategy<Value = (Vec<Team>, i64)> {
         let team = (
-            proptest::option::of(0u8..4),
+            proptest::option::of(0u8..12),
             0u32..12,
             0u32..3,
             0.0f64..=1.0,
@@ -277,7 +277,15 @@ mod tests {
                 let sum = lo + ((hi - lo) as f64 * at).round() as i64;
                 (parent, answered, (answered + spare).max(1), sum)
             });
-        (proptest::collection::vec(team, 1..9), 3i64..7)
+        let forest = proptest::collection::vec(team, 1..9).prop_map(|mut teams| {
+            // A parent is an earlier team (a tree, which a check may or may not ask too), or
+            // a team without a check of its own (a label past the last team).
+            for (i, t) in teams.iter_mut().enumerate() {
+                t.0 = t.0.filter(|p| usize::from(*p) < i || usize::from(*p) >= 8);
+            }
+            teams
+        });
+        (forest, 3i64..7)
     }
 
     fn cells(teams: &[Team]) -> Vec<TeamCount<usize, u8>> {
