@@ -870,6 +870,151 @@ async fn repair_story(store: &dyn Store, org_id: Uuid, facilitator: Uuid) {
 
     round_story(store, org_id, repair.id, &[lead.id, ana.id]).await;
     library_story(store, org_id, repair.id, facilitator).await;
+    release_story(store, org_id).await;
+}
+
+/// A team health period is released by the close of its last check, with the checks' k, in
+/// the layout of that moment, and once: moving a team afterwards changes nothing released.
+async fn release_story(store: &dyn Store, org_id: Uuid) {
+    let instrument = kintsugi_core::instrument::default_instrument();
+    let dept = team(org_id, "Release dept");
+    store.create_team(&dept).await.unwrap();
+    let mut checks = Vec::new();
+    // Lone (2 answers), Mid (3) and Large (4), k = 3.
+    for (name, answers) in [
+        ("Release lone", 2),
+        ("Release mid", 3),
+        ("Release large", 4),
+    ] {
+        let t = team(org_id, name);
+        store.create_team(&t).await.unwrap();
+        let round = NewRound {
+            id: Uuid::new_v4(),
+            repair_id: None,
+            kind: RoundKind::TeamHealth,
+            public_key: "cHVibGlj".into(),
+            fingerprint: "abcd".into(),
+            closes_at: Some(at(900)),
+            opened_at: at(800),
+            subject: Some(t.id.to_string()),
+            k: KThreshold::new(3).unwrap(),
+        };
+        let health = HealthRound {
+            round_id: round.id,
+            org_id,
+            team_id: t.id,
+            instrument_id: None,
+            period: 7,
+        };
+        store
+            .open_health_round(&round, &health, &audit(org_id, "round.open"))
+            .await
+            .unwrap();
+        let batch: Vec<Redemption> = (0..answers)
+            .map(|_| Redemption {
+                round_id: round.id,
+                mark: Uuid::new_v4().to_string(),
+                answer: Answer {
+                    id: Uuid::new_v4(),
+                    category: None,
+                    comment: None,
+                    rating: None,
+                    items: instrument.items.iter().map(|i| (i.id.clone(), 4)).collect(),
+                    reply_check: None,
+                },
+            })
+            .collect();
+        store.redeem(&batch).await.unwrap();
+        checks.push((t.id, round.id));
+    }
+    let close = |round: Uuid| async move {
+        store
+            .close_health_round(
+                round,
+                at(901),
+                &instrument_of(),
+                &audit(org_id, "round.close"),
+            )
+            .await
+            .unwrap();
+    };
+    let (lone, mid, large) = (checks[0], checks[1], checks[2]);
+    close(lone.1).await;
+    close(mid.1).await;
+    assert!(
+        store.released_periods(org_id).await.unwrap().is_empty(),
+        "nothing is released while a check of the period is open"
+    );
+    // Lone becomes the only team under its parent before the last check closes.
+    store
+        .set_team_parent(org_id, lone.0, Some(dept.id), &audit(org_id, "team.parent"))
+        .await
+        .unwrap();
+    close(large.1).await;
+    let periods = store.released_periods(org_id).await.unwrap();
+    assert_eq!(
+        periods,
+        vec![ReleasedPeriod {
+            period: 7,
+            k: KThreshold::new(3).unwrap()
+        }]
+    );
+    let released = store.released_period(org_id, 7).await.unwrap();
+    let hidden = |team: Option<Uuid>| {
+        let cells: Vec<&ReleasedCell> = released
+            .iter()
+            .filter(|c| c.rollup.team_id == team)
+            .collect();
+        assert!(!cells.is_empty(), "{team:?} released");
+        assert!(cells.iter().all(|c| c.hidden == cells[0].hidden));
+        cells[0].hidden
+    };
+    // Lone, a lone child below k, is hidden with Mid, the smallest shown team.
+    assert!(hidden(Some(lone.0)) && hidden(Some(mid.0)));
+    assert!(!hidden(Some(large.0)) && !hidden(None));
+    assert!(
+        released
+            .iter()
+            .filter(|c| c.hidden)
+            .all(|c| c.rollup.total == 0 && c.rollup.respondents == 0),
+        "a hidden cell carries no numbers"
+    );
+    let lone_cell = released
+        .iter()
+        .find(|c| c.rollup.team_id == Some(lone.0))
+        .unwrap();
+    assert_eq!(lone_cell.parent_id, Some(dept.id), "the layout at close");
+    let org_cell = released
+        .iter()
+        .find(|c| c.rollup.team_id.is_none())
+        .unwrap();
+    assert_eq!(org_cell.rollup.respondents, 9);
+    // Moving teams afterwards re-publishes nothing; a second release finds nothing to do.
+    store
+        .set_team_parent(org_id, lone.0, None, &audit(org_id, "team.parent"))
+        .await
+        .unwrap();
+    store
+        .set_team_parent(org_id, mid.0, Some(dept.id), &audit(org_id, "team.parent"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.release_health_periods(org_id, at(990)).await.unwrap(),
+        0
+    );
+    assert_eq!(store.released_period(org_id, 7).await.unwrap(), released);
+    assert_eq!(
+        store.released_cells(org_id, Some(lone.0)).await.unwrap(),
+        released
+            .iter()
+            .filter(|c| c.rollup.team_id == Some(lone.0))
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+}
+
+fn instrument_of() -> kintsugi_core::instrument::Instrument {
+    kintsugi_core::instrument::default_instrument()
 }
 
 /// Fanning out an event writes its deliveries and jobs once: the second run (a redelivered
@@ -1170,7 +1315,10 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     );
     assert_eq!(event_jobs(store, org_id).await, events + 2);
 
-    store.record_issue(round.id, people[0], false).await.unwrap();
+    store
+        .record_issue(round.id, people[0], false)
+        .await
+        .unwrap();
     assert!(
         matches!(
             store.record_issue(round.id, people[0], false).await,
