@@ -29,6 +29,7 @@ mod instances;
 mod jobs;
 mod layers;
 mod lessons;
+mod mixing;
 mod oidc;
 mod ops;
 mod outbox;
