@@ -50,6 +50,8 @@ pub struct HealthView {
     pub period: Option<String>,
     pub heat: Vec<HeatCell>,
     pub organisation: Vec<TrendPoint>,
+    /// The k of the latest released period (each check keeps the k it opened with); the
+    /// organisation's k while nothing is released.
     pub k: u32,
     /// When the heat map is drawn one parent at a time: each parent (id, name), and
     /// which one is drawn.
@@ -244,7 +246,6 @@ pub async fn team_trend(
     ctx: &Ctx,
     org_id: Uuid,
     team: Uuid,
-    _k: KThreshold,
 ) -> Result<(Vec<(String, String)>, Vec<TrendPoint>), Error> {
     if ctx.store().team(org_id, team).await?.is_none() {
         return Err(Error::not_found("team"));

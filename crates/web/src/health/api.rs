@@ -87,8 +87,7 @@ pub(super) async fn api_team(
     Path(team): Path<Uuid>,
 ) -> Reply<axum::Json<TeamTrendOut>> {
     health_view::require_viewer(&user)?;
-    let (dimensions, points) =
-        health_view::team_trend(&ctx, user.org.id, team, user.org.k_threshold).await?;
+    let (dimensions, points) = health_view::team_trend(&ctx, user.org.id, team).await?;
     Ok(axum::Json(TeamTrendOut { dimensions, points }))
 }
 

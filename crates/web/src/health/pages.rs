@@ -119,8 +119,7 @@ async fn team_page(
         .team(user.org.id, team)
         .await?
         .ok_or_else(|| Error::not_found("team"))?;
-    let (dimensions, points) =
-        health_view::team_trend(&ctx, user.org.id, team, user.org.k_threshold).await?;
+    let (dimensions, points) = health_view::team_trend(&ctx, user.org.id, team).await?;
     let chart = trend_chart(
         "team-trend",
         format!("Team health of {}", t.name),
