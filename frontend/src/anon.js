@@ -7,7 +7,10 @@
 // (with the session, so the server can issue one per member). It unblinds the
 // server's signature, checks it, and keeps { round, secret, message,
 // signature } in localStorage. An answer is sent with that token to /anon/...
-// with no cookie at all, so the server sees a valid token but not whose.
+// with no cookie at all, so the server sees a valid token but not whose. The
+// server holds it until its epoch's seal (202); the page keeps it until its
+// mark shows in the round's marks download, which, like the threads download,
+// is the same for everyone: no request names this member's answer.
 //
 // The first half of this file is pure protocol (no DOM) and is exported, so
 // the Node interop test (e2e/interop/) runs exactly this code against the
