@@ -98,3 +98,28 @@ fn a_data_directory_others_can_read_is_refused() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o730)).unwrap();
     assert!(refused(dir.path()).contains("writable by others (mode 0730)"));
 }
+
+/// A key-encryption key that is not 32 bytes of base64 is refused at start-up, by name, and
+/// not echoed.
+#[test]
+fn a_bad_key_encryption_key_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("KINTSUGI_DATABASE_URL")
+        .env("KINTSUGI_KEY_ENCRYPTION_KEY", "c2hvcnQtc2VjcmV0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("key_encryption_key") && err.contains("must be 32 bytes"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("c2hvcnQtc2VjcmV0"),
+        "the key is not echoed: {err}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing was made");
+}
