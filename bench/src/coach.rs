@@ -96,7 +96,13 @@ fn main() {
         5.0,
         Target::AtMost(1.0),
     );
-    info("coach review, p50 µs", p50 * 1000.0);
+    // The median is the coach's own cost; the p99 also holds whatever else the machine ran.
+    row(
+        "coach review of a 2,000-character draft, p50 ms vs 5 ms (one core)",
+        p50,
+        5.0,
+        Target::AtMost(1.0),
+    );
     info(
         "limit: the same engine with one rule, same text, p50 µs (the machine's yardstick)",
         base50 * 1000.0,
@@ -120,6 +126,12 @@ fn main() {
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
+    row(
+        "coach review of a hostile 2,000-character draft, p50 ms vs 5 ms (one core)",
+        percentile(&times, 0.5),
+        5.0,
+        Target::AtMost(1.0),
+    );
     row(
         "coach review of a hostile 2,000-character draft, p99 ms vs 5 ms (one core)",
         percentile(&times, 0.99),
