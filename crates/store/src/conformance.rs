@@ -1252,10 +1252,25 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
     };
     let events = event_jobs(store, org_id).await;
     let opened = event(org_id, repair_id, "round.opened", Some(round.id));
+    // The round's sealed key is stored just before the round, and read only while it is open.
+    store.put_round_key(round.id, "sealed-key").await.unwrap();
+    assert_eq!(
+        store.round_key(round.id).await.unwrap(),
+        None,
+        "no round yet"
+    );
     store
         .open_round(&round, &audit(org_id, "round.open"), &opened)
         .await
         .unwrap();
+    assert_eq!(
+        store.round_key(round.id).await.unwrap().as_deref(),
+        Some("sealed-key")
+    );
+    assert!(matches!(
+        store.put_round_key(round.id, "another").await,
+        Err(StoreError::Conflict(_))
+    ));
     let record = stored(store, &opened).await.expect("the round's event");
     assert_eq!(
         (record.round_id, record.stage, record.event.as_str()),
@@ -1398,6 +1413,10 @@ async fn round_story(store: &dyn Store, org_id: Uuid, repair_id: Uuid, people: &
         .close_round(round.id, at(500), &audit(org_id, "round.close"))
         .await
         .unwrap();
+    assert_eq!(store.round_key(round.id).await.unwrap(), None);
+    // The close deleted the key's row in its transaction: a key can be stored under the id again.
+    store.put_round_key(round.id, "again").await.unwrap();
+    store.delete_round_key(round.id).await.unwrap();
     let closed_at = version().await;
     assert!(
         closed_at > before_answers,
