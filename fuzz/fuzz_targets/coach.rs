@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use kintsugi_core::coach::Coach;
-use kintsugi_core::repair::Breach;
+use kintsugi_core::coach::{Coach, Fit};
+use kintsugi_core::repair::{Breach, Scope};
 use libfuzzer_sys::fuzz_target;
 
 /// What a request body can carry at most (the server's body limit is 64 KiB).
@@ -46,8 +46,10 @@ fuzz_target!(init: {
     };
     let breach = Breach::ALL.get(usize::from(mode >> 1) % (Breach::ALL.len() + 1)).copied();
     let deception = mode & 0x80 != 0;
+    // The scope picks which examples the advice and the rewrites carry.
+    let scope = Scope::ALL.get(usize::from(mode >> 3) % (Scope::ALL.len() + 1)).copied();
     let started = cpu_time();
-    let review = Coach::default_rules().review(&text, breach, deception);
+    let review = Coach::default_rules().review_for(&text, Fit { breach, scope, deception });
     let took = cpu_time() - started;
     assert!(
         took < BUDGET,
