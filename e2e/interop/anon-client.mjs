@@ -13,19 +13,21 @@ export function roundPaths(repairId, roundId) {
   return {
     token: `/repairs/${repairId}/rounds/${roundId}/token`,
     answer: `/anon/rounds/${roundId}/answers`,
-    spent: `/anon/rounds/${roundId}/spent/`,
+    marks: `/anon/rounds/${roundId}/marks`,
+    threads: `/anon/rounds/${roundId}/threads`,
   };
 }
 
 /**
  * Fetches a token for a round as a signed-in member (`client`, an http.mjs
  * Client): blinds, POSTs the blinded message with the session cookie,
- * finalizes. Resolves to { token, res } where token is null unless 200.
+ * finalizes. `replace` asks for the one replacement a member may get (a lost
+ * device). Resolves to { token, res } where token is null unless 200.
  */
-export async function fetchToken(client, { roundId, publicKey, tokenPath }) {
+export async function fetchToken(client, { roundId, publicKey, tokenPath }, { replace = false } = {}) {
   const key = await anon.importRoundKey(publicKey);
   const pending = await anon.blindToken(roundId, key);
-  const res = await client.post(tokenPath, { json: { blinded_message: pending.blinded } });
+  const res = await client.post(tokenPath, { json: { blinded_message: pending.blinded, replace } });
   if (res.status !== 200) return { token: null, res, pending };
   if (typeof res.json?.blind_signature !== 'string') {
     throw new Error(`the token endpoint answered 200 without "blind_signature":\n${res.text.slice(0, 500)}`);
@@ -42,9 +44,38 @@ export async function redeem(client, answerPath, token, answer, { withCookies = 
   return client.post(answerPath, { json: await anon.answerBody(token, answer), cookies: withCookies });
 }
 
-/** Asks whether a token has been spent (no cookie). */
-export async function spent(client, spentPath, token) {
-  return client.get(`${spentPath}${await anon.spentId(token)}`, { cookies: false });
+/**
+ * The round's marks download, with no cookie: { open, sealed: [hex marks, sorted], running:
+ * [server ids] }, the same for everyone. Fails unless it answers 200.
+ */
+export async function marks(client, marksPath) {
+  const res = await client.get(marksPath, { cookies: false });
+  if (res.status !== 200 || !Array.isArray(res.json?.sealed)) {
+    throw new Error(`GET ${marksPath} answered ${res.status}, not a marks download:\n${res.text.slice(0, 500)}`);
+  }
+  return res.json;
+}
+
+/** Whether a token's mark is among the round's sealed marks (found here, not asked for). */
+export async function isSealed(client, marksPath, token) {
+  return (await marks(client, marksPath)).sealed.includes(await anon.spentId(token));
+}
+
+/**
+ * Polls the marks download until `done(marks)` holds; resolves to that download. Fails after
+ * `timeoutMs` with the last download and what was waited for.
+ */
+export async function waitForMarks(client, marksPath, done, what, { timeoutMs = 15_000 } = {}) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await marks(client, marksPath);
+    if (await done(last)) return last;
+    if (Date.now() > until) {
+      throw new Error(`waited ${timeoutMs / 1000} s for ${what}; the marks download still says ${JSON.stringify(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** A copy of a token whose message has one bit flipped at `index` (after the random prefix by default). */

@@ -14,7 +14,7 @@ export function decodeEntities(text) {
 
 /**
  * Every <section class="round" ...> on the page, as
- * { round, publicKey, tokenUrl, answerUrl, spentUrl }.
+ * { round, publicKey, tokenUrl, answerUrl, marksUrl }.
  */
 export function roundSections(html) {
   const out = [];
@@ -27,7 +27,7 @@ export function roundSections(html) {
       publicKey: attrs['data-public-key'],
       tokenUrl: attrs['data-token-url'],
       answerUrl: attrs['data-answer-url'],
-      spentUrl: attrs['data-spent-url'],
+      marksUrl: attrs['data-marks-url'],
     });
   }
   return out;

@@ -49,12 +49,20 @@ export function serverBinary() {
 }
 
 /**
+ * Settings every test server gets unless the caller's `env` says otherwise. Anonymous answers
+ * wait for an epoch's seal (300 s by default); one second keeps the tests quick and still
+ * shows answers waiting, then sealed.
+ */
+export const SERVER_ENV = { KINTSUGI_ANON_EPOCH_SECONDS: '1' };
+
+/**
  * Starts `kintsugi serve --listen 127.0.0.1:0 --data-dir <fresh temp dir>` and
- * waits until it has printed both its serving URL and its setup link.
+ * waits until it has printed both its serving URL and its setup link. `env` adds
+ * or overrides environment variables (SERVER_ENV, then the process's, then the caller's).
  *
  * Resolves to { baseUrl, setupUrl, port, dataDir, stdout(), stderr(), stop() }.
  */
-export async function startServer({ extraArgs = [] } = {}) {
+export async function startServer({ extraArgs = [], env = {} } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) {
     throw new Error(
@@ -66,7 +74,7 @@ export async function startServer({ extraArgs = [] } = {}) {
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs];
   const child = spawn(bin, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...SERVER_ENV, ...process.env, ...env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
