@@ -432,13 +432,15 @@ macro_rules! release_helpers {
                 period: i64,
                 at: i64,
             ) -> kintsugi_store::Result<bool> {
-                let (open, k): (i64, Option<i64>) = $crate::sqlx::query_as(
-                    "SELECT CAST(COALESCE(SUM(CASE WHEN r.status = 'open' THEN 1 ELSE 0 END), 0) AS BIGINT), MAX(r.k) \
-                     FROM rounds r JOIN health_rounds h ON h.round_id = r.id WHERE h.org_id = $1 AND h.period = $2",
+                // One open check is enough to wait (LIMIT 1: each close of a large period
+                // stops at the first it meets, rather than counting them all).
+                let open: Option<(String,)> = $crate::sqlx::query_as(
+                    "SELECT r.id FROM rounds r JOIN health_rounds h ON h.round_id = r.id \
+                     WHERE r.status = 'open' AND r.kind = 'team_health' AND h.org_id = $1 AND h.period = $2 LIMIT 1",
                 )
                 .bind(org_id)
                 .bind(period)
-                .fetch_one(&mut **tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err($crate::db)?;
                 let released: Option<(i64,)> = $crate::sqlx::query_as("SELECT period FROM health_releases WHERE org_id = $1 AND period = $2")
@@ -447,10 +449,18 @@ macro_rules! release_helpers {
                     .fetch_optional(&mut **tx)
                     .await
                     .map_err($crate::db)?;
-                let Some(k) = k else { return Ok(false) };
-                if open > 0 || released.is_some() {
+                if open.is_some() || released.is_some() {
                     return Ok(false);
                 }
+                let (k,): (Option<i64>,) = $crate::sqlx::query_as(
+                    "SELECT MAX(r.k) FROM rounds r JOIN health_rounds h ON h.round_id = r.id WHERE h.org_id = $1 AND h.period = $2",
+                )
+                .bind(org_id)
+                .bind(period)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err($crate::db)?;
+                let Some(k) = k else { return Ok(false) };
                 let k = kintsugi_core::KThreshold::new(k).map_err(|e| kintsugi_store::StoreError::Internal(format!("round k: {e}")))?;
                 let rows: Vec<$crate::RollupRow> = $crate::sqlx::query_as(
                     "SELECT team_id, period, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max \
@@ -475,26 +485,36 @@ macro_rules! release_helpers {
                     .execute(&mut **tx)
                     .await
                     .map_err($crate::db)?;
-                for c in release {
-                    $crate::sqlx::query(
-                        "INSERT INTO health_released (org_id, period, cell, parent_id, hidden, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(org_id)
-                    .bind(period)
-                    .bind(&c.cell)
-                    .bind(c.parent.as_deref())
-                    .bind(c.hidden)
-                    .bind(&c.dimension)
-                    .bind(&c.dimension_name)
-                    .bind((!c.hidden).then_some(c.total))
-                    .bind((!c.hidden).then_some(c.value_count))
-                    .bind((!c.hidden).then_some(c.respondents))
-                    .bind(c.scale_min)
-                    .bind(c.scale_max)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err($crate::db)?;
+                // A hundred rows a statement: a period of 5,000 teams is 10,000 rows, written
+                // in the transaction of its last close.
+                for chunk in release.chunks(100) {
+                    let values = (0..chunk.len())
+                        .map(|i| {
+                            let marks: Vec<String> = (1..=12).map(|j| format!("${}", i * 12 + j)).collect();
+                            format!("({})", marks.join(", "))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
+                        "INSERT INTO health_released (org_id, period, cell, parent_id, hidden, dimension, dimension_name, total, value_count, respondents, scale_min, scale_max) VALUES {values}"
+                    );
+                    let mut query = $crate::sqlx::query($crate::sqlx::AssertSqlSafe(sql));
+                    for c in chunk {
+                        query = query
+                            .bind(org_id)
+                            .bind(period)
+                            .bind(&c.cell)
+                            .bind(c.parent.as_deref())
+                            .bind(c.hidden)
+                            .bind(&c.dimension)
+                            .bind(&c.dimension_name)
+                            .bind((!c.hidden).then_some(c.total))
+                            .bind((!c.hidden).then_some(c.value_count))
+                            .bind((!c.hidden).then_some(c.respondents))
+                            .bind(c.scale_min)
+                            .bind(c.scale_max);
+                    }
+                    query.execute(&mut **tx).await.map_err($crate::db)?;
                 }
                 Ok(true)
             }
