@@ -101,6 +101,12 @@ impl<'a> KeyStore<'a> {
 
     /// Seals and stores a round's key, before the round itself is stored.
     pub async fn put(&self, round: Uuid, secret_der: &[u8]) -> Result<(), Error> {
+        // A key sealed under a key-encryption key that does not open the database's keys would
+        // open on none of the servers that do.
+        self.check().await.map_err(|why| {
+            tracing::error!("{why}");
+            Error::Unready(format!("no round can be opened now: {why}"))
+        })?;
         let sealed = self.kek().seal(round, secret_der)?;
         Ok(self.store.put_round_key(round, &sealed).await?)
     }

@@ -127,6 +127,26 @@ async fn two_instances_share_round_keys_and_a_close_destroys_them() {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(ready.body.contains("key_encryption_key"), "{}", ready.body);
     assert_eq!(b.browser().get("/readyz").await.status, StatusCode::OK);
+    // Nor does it seal a key that the others could not open: it opens no round.
+    let opened = at(&wrong, &g.fay)
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds", g.repair),
+            Some(json!({"kind": "listening"})),
+        )
+        .await;
+    assert_eq!(
+        opened.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        opened.body
+    );
+    assert!(
+        opened.body.contains("key_encryption_key"),
+        "{}",
+        opened.body
+    );
+    assert_eq!(round_keys(&g.app).await, 1, "no key was stored");
     drop(wrong);
 
     // Closed through A: B refuses as closed, and no key remains anywhere.
