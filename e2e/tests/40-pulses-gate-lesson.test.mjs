@@ -4,8 +4,9 @@
 //
 //   the organisation, Fay (facilitator), Lee, Ana and Oz are set up; Fay opens a
 //   person ↔ person repair (Lee accountable, Ana affected) and it reaches rebuild
-//   over HTTP → the first pulse opens by itself; Ana answers it in her browser →
-//   the clock moves on 15 days at a time: the background sweep closes each pulse
+//   over HTTP → the first pulse opens by itself; Ana answers it in her browser (it
+//   waits to be sealed) → the clock moves on 15 days at a time: the background
+//   sweep seals each pulse's answer as its close comes, closes the pulse
 //   and opens the next with nobody clicking, everyone logs in again (sessions last
 //   a week), Ana answers each pulse, and the gate's checklist fills in ("1 of 3
 //   pulses in a row…", …, "6 of 6 weeks") → Fay clicks "Move to the next stage" and
@@ -222,10 +223,10 @@ test('pulses over simulated weeks, the gate, rebuilt, a lesson and an anonymous 
     const sent = p.waitForResponse((r) => r.request().method() === 'POST' && /^\/anon\/rounds\/[^/]+\/answers$/.test(new URL(r.url()).pathname));
     await (await byRole(section, 'button', 'Send anonymously', { page: p })).click();
     const res = await sent;
-    assert.equal(res.status(), 201, `pulse ${n + 1} is accepted`);
+    assert.equal(res.status(), 202, `pulse ${n + 1} is accepted and waits for its seal`);
     assert.equal((await res.request().allHeaders()).cookie, undefined, 'the pulse answer carries no cookie');
     assert.deepEqual(res.request().postDataJSON().answer.items, { ability: value, benevolence: value, integrity: value, follow_through: value });
-    await expectText(section, 'Received.', { page: p, what: "Ana's pulse after sending" });
+    await expectText(section, 'Received. It waits to be sealed together with other answers', { page: p, what: "Ana's pulse after sending" });
   };
 
   const expected = [
