@@ -290,9 +290,24 @@ impl Settings {
             Err(_) => {}
         }
         ensure_dir(&self.data_dir)?;
+        // Written whole under another name, then linked into place, which fails if another
+        // process got there first: no one ever reads half a key.
         let kek = Kek::random();
-        write_private(&path, kek.to_base64().as_bytes())?;
-        Ok(kek)
+        let staged = self
+            .data_dir
+            .join(format!(".{KEK_FILE}.{}", std::process::id()));
+        write_private(&staged, kek.to_base64().as_bytes())?;
+        let linked = std::fs::hard_link(&staged, &path);
+        let _ = std::fs::remove_file(&staged);
+        match linked {
+            Ok(()) => Ok(kek),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Kek::from_base64(&text).map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
     }
 
     /// Single sign-on settings that cannot work are start-up errors naming the setting.
