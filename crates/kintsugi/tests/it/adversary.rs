@@ -20,7 +20,7 @@ use sqlx::{Column, Row};
 
 use crate::harness::*;
 use crate::on_both;
-use crate::rounds::{fetch_token, group_in, marks, open_round};
+use crate::rounds::{close_round, fetch_token, group_in, marks, open_round};
 
 const MEMBERS: usize = 20;
 const METRICS_TOKEN: &str = "adversary-reads-the-metrics";
@@ -389,76 +389,78 @@ fn statement_log(
     (order, lines, both)
 }
 
-on_both!(no_one_can_link_an_answer_to_a_person, |backend| async move {
-    let (app, pg_log) = start(backend).await;
-    let g = group_in(app, MEMBERS, "Support was kept in the dark").await;
-    let (round, public) = open_round(&g).await;
-    // members[0] is Lee, the accountable side; members[1..] answer.
-    let answering: Vec<&Browser> = g.members.iter().skip(1).collect();
-    let people: Vec<String> = {
-        let listed = g
-            .admin
-            .json(Method::GET, "/api/v1/people", None)
-            .await
-            .json();
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["email"].as_str().unwrap().starts_with('m'))
-            .map(|p| p["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(people.len(), MEMBERS);
-
-    // Tokens are fetched in one random order (the adversary knows it, and when)...
-    let fetch_order = permutation(MEMBERS, 0x0fe7_c4ed);
-    let mut tokens = vec![None; MEMBERS];
-    for &i in &fetch_order {
-        tokens[i] = Some(
-            fetch_token(answering[i], &g.repair, &round, &public)
+on_both!(
+    no_one_can_link_an_answer_to_a_person,
+    |backend| async move {
+        let (app, pg_log) = start(backend).await;
+        let g = group_in(app, MEMBERS, "Support was kept in the dark").await;
+        let (round, public) = open_round(&g).await;
+        // members[0] is Lee, the accountable side; members[1..] answer.
+        let answering: Vec<&Browser> = g.members.iter().skip(1).collect();
+        let people: Vec<String> = {
+            let listed = g
+                .admin
+                .json(Method::GET, "/api/v1/people", None)
                 .await
-                .unwrap(),
-        );
-    }
-    let tokens: Vec<_> = tokens.into_iter().map(Option::unwrap).collect();
-
-    // ...while the adversary watches the database, its files and /metrics...
-    let watch = Arc::new(Mutex::new(Watch::default()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = Arc::new(Reader::open(&g.app).await);
-    let poller = {
-        let (watch, stop, reader) = (watch.clone(), stop.clone(), reader.clone());
-        let probe = Probe {
-            url: g.app.url.clone(),
-            wal: g
-                .app
-                .database_url
-                .is_none()
-                .then(|| g.app.data_dir.path().join("kintsugi.db-wal")),
+                .json();
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["email"].as_str().unwrap().starts_with('m'))
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect()
         };
-        tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                poll_once(&probe, &reader, &watch, &http).await;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            poll_once(&probe, &reader, &watch, &http).await;
-        })
-    };
+        assert_eq!(people.len(), MEMBERS);
 
-    // ...and answers are sent in another, independent random order, some at once, some
-    // seconds apart. Each carries the ground truth only the test reads.
-    let sent_order = permutation(MEMBERS, 0x5eed_cafe_f00d);
-    let waits = gaps(MEMBERS, 0x9a95);
-    let started = Instant::now();
-    let mut at = Duration::ZERO;
-    let mut sends = Vec::new();
-    for (n, &i) in sent_order.iter().enumerate() {
-        at += waits[n];
-        let (url, round, token) = (g.app.url.clone(), round.clone(), tokens[i].clone());
-        let when = started + at;
-        sends.push(tokio::spawn(async move {
+        // Tokens are fetched in one random order (the adversary knows it, and when)...
+        let fetch_order = permutation(MEMBERS, 0x0fe7_c4ed);
+        let mut tokens = vec![None; MEMBERS];
+        for &i in &fetch_order {
+            tokens[i] = Some(
+                fetch_token(answering[i], &g.repair, &round, &public)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let tokens: Vec<_> = tokens.into_iter().map(Option::unwrap).collect();
+
+        // ...while the adversary watches the database, its files and /metrics...
+        let watch = Arc::new(Mutex::new(Watch::default()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = Arc::new(Reader::open(&g.app).await);
+        let poller = {
+            let (watch, stop, reader) = (watch.clone(), stop.clone(), reader.clone());
+            let probe = Probe {
+                url: g.app.url.clone(),
+                wal: g
+                    .app
+                    .database_url
+                    .is_none()
+                    .then(|| g.app.data_dir.path().join("kintsugi.db-wal")),
+            };
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    poll_once(&probe, &reader, &watch, &http).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                poll_once(&probe, &reader, &watch, &http).await;
+            })
+        };
+
+        // ...and answers are sent in another, independent random order, some at once, some
+        // seconds apart. Each carries the ground truth only the test reads.
+        let sent_order = permutation(MEMBERS, 0x5eed_cafe_f00d);
+        let waits = gaps(MEMBERS, 0x9a95);
+        let started = Instant::now();
+        let mut at = Duration::ZERO;
+        let mut sends = Vec::new();
+        for (n, &i) in sent_order.iter().enumerate() {
+            at += waits[n];
+            let (url, round, token) = (g.app.url.clone(), round.clone(), tokens[i].clone());
+            let when = started + at;
+            sends.push(tokio::spawn(async move {
             tokio::time::sleep_until(when.into()).await;
             let body = serde_json::json!({
                 "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
@@ -472,260 +474,260 @@ on_both!(no_one_can_link_an_answer_to_a_person, |backend| async move {
                 .unwrap()
                 .status()
         }));
-    }
-    for s in sends {
-        assert_eq!(s.await.unwrap(), reqwest::StatusCode::ACCEPTED);
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let closed = g
-        .fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-            None,
-        )
-        .await;
-    assert!(closed.status.is_success(), "{}", closed.body);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    poller.await.unwrap();
-    // Every member visits the repair page afterwards, as people do.
-    for b in &answering {
-        b.get(&format!("/repairs/{}", g.repair)).await;
-    }
+        }
+        for s in sends {
+            assert_eq!(s.await.unwrap(), reqwest::StatusCode::ACCEPTED);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        close_round(&g, &round).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        poller.await.unwrap();
+        // Every member visits the repair page afterwards, as people do.
+        for b in &answering {
+            b.get(&format!("/repairs/{}", g.repair)).await;
+        }
 
-    let mut attacks = Vec::new();
-    let watch = watch.lock().unwrap();
-    let batches = watch.db_batches.len();
-    let batch_bound = batches + 3;
+        let mut attacks = Vec::new();
+        let watch = watch.lock().unwrap();
+        let batches = watch.db_batches.len();
+        let batch_bound = batches + 3;
 
-    // 1. The dump: no row of the answers or marks holds anything that identifies a member,
-    //    and no column could date an answer.
-    let tables = reader.dump().await;
-    let table = |name: &str| {
-        tables
-            .iter()
-            .find(|(t, _, _)| t == name)
-            .unwrap_or_else(|| panic!("no table {name}"))
-    };
-    let (_, answer_cols, answers) = table("round_answers");
-    let (_, _, spent) = table("round_spent");
-    assert_eq!(answers.len(), MEMBERS, "every answer sealed once");
-    let identifying: Vec<String> = people
-        .iter()
-        .cloned()
-        .chain((0..MEMBERS).map(|i| format!("m{i}@acme.example")))
-        .collect();
-    let holding = answers
-        .iter()
-        .chain(spent.iter())
-        .filter(|row| {
-            row.iter()
-                .any(|v| identifying.iter().any(|x| v.contains(x.as_str())))
-        })
-        .count();
-    let dated = answer_cols
-        .iter()
-        .filter(|c| c.contains("person") || c.contains("_at") || c.contains("time"))
-        .count();
-    attacks.push(Attack {
-        name: "dump: answer rows naming a person, or dated".into(),
-        linked: holding + dated,
-        chance: "0".into(),
-        bound: 0,
-    });
-    let (_, issued_cols, _) = table("round_issued");
-    let mut cols = issued_cols.clone();
-    cols.sort();
-    assert_eq!(
-        cols,
-        ["person_id", "replaced", "round_id"],
-        "the issuance table knows who got a key, and nothing else: no time, no token"
-    );
-
-    // 2. Physical order (SQLite's pages after the checkpoint, PostgreSQL's ctid) against the
-    //    order of arrival and of token fetches. Chance: about 1 of 20; P(≥ 6) < 0.001.
-    let stored: Vec<usize> = reader
-        .answers()
-        .await
-        .iter()
-        .filter_map(|c| truth(c))
-        .collect();
-    attacks.push(Attack {
-        name: "physical order vs arrival order".into(),
-        linked: by_position(&stored, &sent_order),
-        chance: "1".into(),
-        bound: 5,
-    });
-    attacks.push(Attack {
-        name: "physical order vs token fetch order".into(),
-        linked: by_position(&stored, &fetch_order),
-        chance: "1".into(),
-        bound: 5,
-    });
-
-    // 3. Timing: the database polled every 50 ms, against when each member acted.
-    attacks.push(Attack {
-        name: format!("database polled every 50 ms + action times ({batches} batches seen)"),
-        linked: by_batches(&watch.db_batches, &sent_order),
-        chance: format!("~{batches} (1 a batch)"),
-        bound: batch_bound,
-    });
-    let min_batch = 5;
-    let small: Vec<usize> = watch.db_batches[..batches.saturating_sub(1)]
-        .iter()
-        .map(Vec::len)
-        .filter(|&n| n < min_batch)
-        .collect();
-    assert!(
-        small.is_empty(),
-        "every batch before the close holds at least k answers: {:?}",
-        watch.db_batches
-    );
-
-    // 4. The backend's own traces of a commit.
-    if g.app.database_url.is_some() {
-        let Reader::Postgres(pool) = reader.as_ref() else {
-            unreachable!()
+        // 1. The dump: no row of the answers or marks holds anything that identifies a member,
+        //    and no column could date an answer.
+        let tables = reader.dump().await;
+        let table = |name: &str| {
+            tables
+                .iter()
+                .find(|(t, _, _)| t == name)
+                .unwrap_or_else(|| panic!("no table {name}"))
         };
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT xmin::text, comment FROM round_answers")
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        let mut by_xmin: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        for (xmin, comment) in &rows {
-            by_xmin
-                .entry(xmin.parse().unwrap())
-                .or_default()
-                .push(truth(comment).unwrap());
-        }
-        let xmin_batches: Vec<Vec<usize>> = by_xmin.into_values().collect();
+        let (_, answer_cols, answers) = table("round_answers");
+        let (_, _, spent) = table("round_spent");
+        assert_eq!(answers.len(), MEMBERS, "every answer sealed once");
+        let identifying: Vec<String> = people
+            .iter()
+            .cloned()
+            .chain((0..MEMBERS).map(|i| format!("m{i}@acme.example")))
+            .collect();
+        let holding = answers
+            .iter()
+            .chain(spent.iter())
+            .filter(|row| {
+                row.iter()
+                    .any(|v| identifying.iter().any(|x| v.contains(x.as_str())))
+            })
+            .count();
+        let dated = answer_cols
+            .iter()
+            .filter(|c| c.contains("person") || c.contains("_at") || c.contains("time"))
+            .count();
         attacks.push(Attack {
-            name: format!("xmin ({} transactions)", xmin_batches.len()),
-            linked: by_batches(&xmin_batches, &sent_order),
-            chance: format!("~{} (1 a batch)", xmin_batches.len()),
-            bound: xmin_batches.len() + 3,
+            name: "dump: answer rows naming a person, or dated".into(),
+            linked: holding + dated,
+            chance: "0".into(),
+            bound: 0,
         });
-        match &pg_log {
-            Some((file, from, name)) => {
-                let marks: Vec<String> = tokens.iter().map(|t| t.spent_mark()).collect();
-                let (order, lines, both) = statement_log(file, *from, name, &marks, &people);
-                if lines > 0 {
-                    attacks.push(Attack {
-                        name: format!("statement log: insert order ({lines} lines)"),
-                        linked: by_position(&order, &sent_order),
-                        chance: format!("~{batches} (1 a batch)"),
-                        bound: batch_bound,
-                    });
-                    attacks.push(Attack {
-                        name: "statement log: a mark next to a person's id".into(),
-                        linked: both,
-                        chance: "0".into(),
-                        bound: 0,
-                    });
-                } else {
-                    eprintln!("adversary: the PostgreSQL log has no line for this database");
-                }
-            }
-            None => eprintln!("adversary: no PostgreSQL log readable here; that attack is skipped"),
-        }
-    } else {
+        let (_, issued_cols, _) = table("round_issued");
+        let mut cols = issued_cols.clone();
+        cols.sort();
+        assert_eq!(
+            cols,
+            ["person_id", "replaced", "round_id"],
+            "the issuance table knows who got a key, and nothing else: no time, no token"
+        );
+
+        // 2. Physical order (SQLite's pages after the checkpoint, PostgreSQL's ctid) against the
+        //    order of arrival and of token fetches. Chance: about 1 of 20; P(≥ 6) < 0.001.
+        let stored: Vec<usize> = reader
+            .answers()
+            .await
+            .iter()
+            .filter_map(|c| truth(c))
+            .collect();
         attacks.push(Attack {
-            name: "-wal file read every 50 ms: order of appearance".into(),
-            linked: by_position(&watch.wal_order, &sent_order),
+            name: "physical order vs arrival order".into(),
+            linked: by_position(&stored, &sent_order),
+            chance: "1".into(),
+            bound: 5,
+        });
+        attacks.push(Attack {
+            name: "physical order vs token fetch order".into(),
+            linked: by_position(&stored, &fetch_order),
+            chance: "1".into(),
+            bound: 5,
+        });
+
+        // 3. Timing: the database polled every 50 ms, against when each member acted.
+        attacks.push(Attack {
+            name: format!("database polled every 50 ms + action times ({batches} batches seen)"),
+            linked: by_batches(&watch.db_batches, &sent_order),
             chance: format!("~{batches} (1 a batch)"),
             bound: batch_bound,
         });
-    }
+        let min_batch = 5;
+        let small: Vec<usize> = watch.db_batches[..batches.saturating_sub(1)]
+            .iter()
+            .map(Vec::len)
+            .filter(|&n| n < min_batch)
+            .collect();
+        assert!(
+            small.is_empty(),
+            "every batch before the close holds at least k answers: {:?}",
+            watch.db_batches
+        );
 
-    // 5. The server's log at trace: nothing about the anonymous path, no client address, no
-    //    token, mark or capability.
-    let log = g.app.log.lock().unwrap().join("\n");
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "the log was verbose");
-    let mut leaks = log
-        .lines()
-        .filter(|l| l.contains("/anon/") || l.contains("127.0.0.1:"))
-        .count();
-    for t in &tokens {
-        let message = STANDARD.encode(&t.prepared);
-        leaks += log
+        // 4. The backend's own traces of a commit.
+        if g.app.database_url.is_some() {
+            let Reader::Postgres(pool) = reader.as_ref() else {
+                unreachable!()
+            };
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT xmin::text, comment FROM round_answers")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            let mut by_xmin: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+            for (xmin, comment) in &rows {
+                by_xmin
+                    .entry(xmin.parse().unwrap())
+                    .or_default()
+                    .push(truth(comment).unwrap());
+            }
+            let xmin_batches: Vec<Vec<usize>> = by_xmin.into_values().collect();
+            attacks.push(Attack {
+                name: format!("xmin ({} transactions)", xmin_batches.len()),
+                linked: by_batches(&xmin_batches, &sent_order),
+                chance: format!("~{} (1 a batch)", xmin_batches.len()),
+                bound: xmin_batches.len() + 3,
+            });
+            match &pg_log {
+                Some((file, from, name)) => {
+                    let marks: Vec<String> = tokens.iter().map(|t| t.spent_mark()).collect();
+                    let (order, lines, both) = statement_log(file, *from, name, &marks, &people);
+                    if lines > 0 {
+                        attacks.push(Attack {
+                            name: format!("statement log: insert order ({lines} lines)"),
+                            linked: by_position(&order, &sent_order),
+                            chance: format!("~{batches} (1 a batch)"),
+                            bound: batch_bound,
+                        });
+                        attacks.push(Attack {
+                            name: "statement log: a mark next to a person's id".into(),
+                            linked: both,
+                            chance: "0".into(),
+                            bound: 0,
+                        });
+                    } else {
+                        eprintln!("adversary: the PostgreSQL log has no line for this database");
+                    }
+                }
+                None => {
+                    eprintln!("adversary: no PostgreSQL log readable here; that attack is skipped")
+                }
+            }
+        } else {
+            attacks.push(Attack {
+                name: "-wal file read every 50 ms: order of appearance".into(),
+                linked: by_position(&watch.wal_order, &sent_order),
+                chance: format!("~{batches} (1 a batch)"),
+                bound: batch_bound,
+            });
+        }
+
+        // 5. The server's log at trace: nothing about the anonymous path, no client address, no
+        //    token, mark or capability.
+        let log = g.app.log.lock().unwrap().join("\n");
+        assert!(
+            log.contains("TRACE") || log.contains("DEBUG"),
+            "the log was verbose"
+        );
+        let mut leaks = log
             .lines()
-            .filter(|l| l.contains(&t.spent_mark()) || l.contains(&message[..40]))
+            .filter(|l| l.contains("/anon/") || l.contains("127.0.0.1:"))
             .count();
+        for t in &tokens {
+            let message = STANDARD.encode(&t.prepared);
+            leaks += log
+                .lines()
+                .filter(|l| l.contains(&t.spent_mark()) || l.contains(&message[..40]))
+                .count();
+        }
+        attacks.push(Attack {
+            name: "trace log: lines with an /anon path, address, mark or token".into(),
+            linked: leaks,
+            chance: "0".into(),
+            bound: 0,
+        });
+
+        // 6. /metrics, polled with its token: no series of the anonymous path, and the sealed
+        //    counter moves only by whole batches.
+        attacks.push(Attack {
+            name: "/metrics: series naming the anonymous path".into(),
+            linked: watch.anon_series.len(),
+            chance: "0".into(),
+            bound: 0,
+        });
+        let lone_steps = watch.counter_steps[..watch.counter_steps.len().saturating_sub(1)]
+            .iter()
+            .filter(|&&s| s < min_batch as u64)
+            .count();
+        attacks.push(Attack {
+            name: format!(
+                "/metrics: sealed counter steps below k (steps {:?})",
+                watch.counter_steps
+            ),
+            linked: lone_steps,
+            chance: "0".into(),
+            bound: 0,
+        });
+        let unauthorised = reqwest::get(format!("{}/metrics", g.app.url))
+            .await
+            .unwrap();
+        assert_ne!(
+            unauthorised.status(),
+            reqwest::StatusCode::OK,
+            "/metrics without the token"
+        );
+
+        // 7. Key material after the close: no file, no row.
+        let files = std::fs::read_dir(g.app.data_dir.path().join("keys"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let rows = g.app.scalar("SELECT COUNT(*) FROM round_keys").await as usize;
+        attacks.push(Attack {
+            name: "round keys left after the close (files and rows)".into(),
+            linked: files + rows,
+            chance: "0".into(),
+            bound: 0,
+        });
+
+        // 8. Requests: no route takes a per-answer identifier, and the downloads are the same
+        //    for everyone who asks.
+        let mark = tokens[0].spent_mark();
+        let old = reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", g.app.url))
+            .await
+            .unwrap()
+            .status();
+        let thread = reqwest::Client::new()
+            .post(format!("{}/anon/replies/thread", g.app.url))
+            .json(&serde_json::json!({"capability": "0".repeat(64)}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let (a, b) = (marks(&g.app, &round).await, marks(&g.app, &round).await);
+        let differs = usize::from(a != b);
+        attacks.push(Attack {
+            name: "routes taking a mark or capability to read; downloads that differ".into(),
+            linked: usize::from(old.is_success()) + usize::from(thread.is_success()) + differs,
+            chance: "0".into(),
+            bound: 0,
+        });
+
+        report(&g.app, &attacks);
     }
-    attacks.push(Attack {
-        name: "trace log: lines with an /anon path, address, mark or token".into(),
-        linked: leaks,
-        chance: "0".into(),
-        bound: 0,
-    });
-
-    // 6. /metrics, polled with its token: no series of the anonymous path, and the sealed
-    //    counter moves only by whole batches.
-    attacks.push(Attack {
-        name: "/metrics: series naming the anonymous path".into(),
-        linked: watch.anon_series.len(),
-        chance: "0".into(),
-        bound: 0,
-    });
-    let lone_steps = watch.counter_steps[..watch.counter_steps.len().saturating_sub(1)]
-        .iter()
-        .filter(|&&s| s < min_batch as u64)
-        .count();
-    attacks.push(Attack {
-        name: format!(
-            "/metrics: sealed counter steps below k (steps {:?})",
-            watch.counter_steps
-        ),
-        linked: lone_steps,
-        chance: "0".into(),
-        bound: 0,
-    });
-    let unauthorised = reqwest::get(format!("{}/metrics", g.app.url)).await.unwrap();
-    assert_ne!(
-        unauthorised.status(),
-        reqwest::StatusCode::OK,
-        "/metrics without the token"
-    );
-
-    // 7. Key material after the close: no file, no row.
-    let files = std::fs::read_dir(g.app.data_dir.path().join("keys"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    let rows = g.app.scalar("SELECT COUNT(*) FROM round_keys").await as usize;
-    attacks.push(Attack {
-        name: "round keys left after the close (files and rows)".into(),
-        linked: files + rows,
-        chance: "0".into(),
-        bound: 0,
-    });
-
-    // 8. Requests: no route takes a per-answer identifier, and the downloads are the same
-    //    for everyone who asks.
-    let mark = tokens[0].spent_mark();
-    let old = reqwest::get(format!("{}/anon/rounds/{round}/spent/{mark}", g.app.url))
-        .await
-        .unwrap()
-        .status();
-    let thread = reqwest::Client::new()
-        .post(format!("{}/anon/replies/thread", g.app.url))
-        .json(&serde_json::json!({"capability": "0".repeat(64)}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    let (a, b) = (marks(&g.app, &round).await, marks(&g.app, &round).await);
-    let differs = usize::from(a != b);
-    attacks.push(Attack {
-        name: "routes taking a mark or capability to read; downloads that differ".into(),
-        linked: usize::from(old.is_success()) + usize::from(thread.is_success()) + differs,
-        chance: "0".into(),
-        bound: 0,
-    });
-
-    report(&g.app, &attacks);
-});
+);
 
 /// Prints the table (scripts/adversary shows it) and holds every attack to its bound.
 fn report(app: &App, attacks: &[Attack]) {
@@ -754,7 +756,10 @@ fn report(app: &App, attacks: &[Attack]) {
         .filter(|a| a.linked > a.bound)
         .map(|a| a.name.as_str())
         .collect();
-    assert!(failed.is_empty(), "attacks beyond chance: {failed:?}{table}");
+    assert!(
+        failed.is_empty(),
+        "attacks beyond chance: {failed:?}{table}"
+    );
 }
 
 #[test]

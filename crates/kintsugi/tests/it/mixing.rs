@@ -3,10 +3,10 @@
 //! and a close by hand through one gives the other a moment to seal what it holds, so nothing
 //! either server accepted is lost.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 
 use crate::harness::*;
-use crate::rounds::{fetch_token, group, is_sealed, marks, open_round, redeem};
+use crate::rounds::{close_round, fetch_token, group, is_sealed, marks, open_round, redeem};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_seal_in_batches_and_a_close_drains_both() {
@@ -75,15 +75,7 @@ async fn two_servers_seal_in_batches_and_a_close_drains_both() {
 
     // Closed through A: B seals what it holds before the close, A the rest.
     let started = std::time::Instant::now();
-    let closed = g
-        .fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-            None,
-        )
-        .await;
-    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.body);
+    close_round(&g, &round).await;
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(3),
         "the close waited for the other server"

@@ -161,6 +161,19 @@ pub async fn redeem(app: &App, round: &str, token: &Token, category: &str, comme
     }
 }
 
+/// The facilitator closes the round through the API; the close seals what waits.
+pub async fn close_round(g: &Group, round: &str) {
+    let closed = g
+        .fay
+        .json(
+            Method::POST,
+            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
+            None,
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.body);
+}
+
 /// The round's marks download, as any client gets it.
 pub async fn marks(app: &App, round: &str) -> serde_json::Value {
     let got = reqwest::get(format!("{}/anon/rounds/{round}/marks", app.url))
@@ -309,15 +322,7 @@ on_both!(a_listening_round, |backend| async move {
     );
 
     // Closed with four answers: below k, nothing is shown, not even a count.
-    let closed = g
-        .fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-            None,
-        )
-        .await;
-    assert_eq!(closed.status, StatusCode::NO_CONTENT);
+    close_round(&g, &round).await;
     assert_eq!(
         marks(&g.app, &round).await["sealed"]
             .as_array()
@@ -381,13 +386,7 @@ on_both!(a_listening_round, |backend| async move {
         !owner_check.body.contains("Round two comment"),
         "nothing while open"
     );
-    g.fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round2}/close", g.repair),
-            None,
-        )
-        .await;
+    close_round(&g, &round2).await;
     let listed = g.members[2]
         .json(
             Method::GET,
@@ -510,13 +509,7 @@ async fn answering_from_the_command_line() {
         let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
         redeem(&g.app, &round, &t, "communication", "From the browser.").await;
     }
-    g.fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-            None,
-        )
-        .await;
+    close_round(&g, &round).await;
     let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
     assert!(
         page.body.contains("Answered from the command line."),
@@ -779,13 +772,7 @@ on_both!(
                 answer_with_secret(&g, m, &round, &public, &format!("comment by number {m}")).await,
             );
         }
-        g.fay
-            .json(
-                Method::POST,
-                &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-                None,
-            )
-            .await;
+        close_round(&g, &round).await;
         let (status, _) = anon_post(
             &g.app,
             "/anon/replies",
@@ -1256,13 +1243,7 @@ on_both!(admins_set_k_never_below_three, |backend| async move {
         let t = fetch_token(b, &g.repair, &round, &public).await.unwrap();
         redeem(&g.app, &round, &t, "process", &format!("k is three {i}")).await;
     }
-    g.fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-            None,
-        )
-        .await;
+    close_round(&g, &round).await;
     let page = g.fay.get(&format!("/repairs/{}", g.repair)).await;
     assert!(page.body.contains("3 people answered") && page.body.contains("k is three 2"));
     let audit = g.admin.get("/admin/audit").await;
