@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::held::Mixer;
 use crate::keys::KeyStore;
-use crate::rounds::mixer::Mixer;
 use crate::settings::Settings;
 
 /// The context every service takes. Cheap to clone: one shared allocation.

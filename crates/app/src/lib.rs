@@ -16,6 +16,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod held;
 pub mod instruments;
 pub mod jobs;
 pub mod keys;

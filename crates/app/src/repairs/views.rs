@@ -64,7 +64,9 @@ pub struct RoundView {
 pub fn replaced_note(replaced: u32) -> Option<String> {
     match replaced {
         0 => None,
-        1 => Some("1 key was replaced; at most 1 answer may be from someone who answered twice.".into()),
+        1 => Some(
+            "1 key was replaced; at most 1 answer may be from someone who answered twice.".into(),
+        ),
         n => Some(format!(
             "{n} keys were replaced; at most {n} answers may be from someone who answered twice."
         )),
@@ -174,7 +176,9 @@ fn view(
         agreement: if hidden { None } else { shown.agreement },
         results: shown.listening,
         k: round.k.get(),
-        replaced: (!round.open).then(|| replaced_note(round.replaced_keys)).flatten(),
+        replaced: (!round.open)
+            .then(|| replaced_note(round.replaced_keys))
+            .flatten(),
     }
 }
 

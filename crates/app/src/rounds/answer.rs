@@ -120,7 +120,7 @@ pub async fn marks(ctx: &Ctx, round_id: Uuid) -> Result<Marks, Error> {
         .await?
         .ok_or_else(|| Error::not_found("round"))?;
     Ok(Marks {
-        open: round.open && !round.closes_at.is_some_and(|t| t <= ctx.now()),
+        open: round.open && round.closes_at.is_none_or(|t| t > ctx.now()),
         sealed: ctx.store().sealed_marks(round_id).await?,
         running: mixer::running(ctx).await?,
     })

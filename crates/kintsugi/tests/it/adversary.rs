@@ -489,7 +489,8 @@ on_both!(
         }
 
         let mut attacks = Vec::new();
-        let watch = watch.lock().unwrap();
+        // What the poller saw; it has stopped, so the lock is the test's alone.
+        let watch = std::mem::take(&mut *watch.lock().unwrap());
         let batches = watch.db_batches.len();
         let batch_bound = batches + 3;
 

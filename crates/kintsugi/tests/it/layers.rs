@@ -383,7 +383,7 @@ fn the_application_layer_imports_downwards() {
     // Lower index = lower layer.
     const LAYERS: &[&[&str]] = &[
         &["settings", "clock", "error", "text", "tokens"],
-        &["keys"],
+        &["keys", "held"],
         &["context"],
         &["actor"],
         &["reach"],
