@@ -95,20 +95,34 @@ fn anon_group() -> Router<AppState> {
     anon::routes().layer(axum::middleware::from_fn(kernel::anon::refuse_cookies))
 }
 
-/// Routes that need neither a session nor a form token.
+/// Routes that need neither a session nor a form token. The operations endpoints stay as
+/// they are (uncompressed); assets, feeds and unsubscribe pages are compressed.
 fn public_group() -> Router<AppState> {
-    Router::new()
-        .merge(ops::routes())
-        .merge(kernel::assets::routes())
-        .merge(repairs::public())
-        .merge(reach::public())
+    Router::new().merge(ops::routes()).merge(
+        Router::new()
+            .merge(kernel::assets::routes())
+            .merge(repairs::public())
+            .merge(reach::public())
+            .layer(compression()),
+    )
+}
+
+/// gzip or brotli, whichever the client accepts (brotli first), for pages, the API, assets and
+/// feeds. Never for `/anon`: compressing a response that holds a secret (a blind signature, a
+/// key, a sealed thread) beside anything an attacker can influence lets the compressed length
+/// leak the secret (CRIME/BREACH), and the anonymous path must not leak by its sizes either.
+fn compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+        .gzip(true)
+        .br(true)
 }
 
 /// The whole application, ready to serve.
 pub fn router(state: AppState) -> Router {
     ops::metrics_handle();
     Router::new()
-        .merge(session_group(&state))
+        .merge(session_group(&state).layer(compression()))
+        // Not compressed: see `compression`.
         .merge(anon_group())
         .merge(public_group())
         .fallback(|| async { HttpError::from(Error::NotFound("no such API endpoint".into())) })

@@ -17,6 +17,7 @@ mod api;
 mod auth;
 mod cli;
 mod coach;
+mod compression;
 mod dashboard;
 mod email;
 mod feeds;
