@@ -38,7 +38,7 @@ use kernel::error::HttpError;
 use kernel::{csrf, ops, page};
 
 /// The pages: forms post and redirect, so every page works without JavaScript.
-fn pages() -> Router<AppState> {
+fn pages(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(home::pages())
         .merge(auth::pages())
@@ -49,7 +49,10 @@ fn pages() -> Router<AppState> {
         .merge(lessons::pages())
         .merge(dashboard::pages())
         .merge(reach::pages())
-        .layer(axum::middleware::from_fn(page::html_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page::html_errors,
+        ))
 }
 
 /// The JSON API, as the OpenAPI document describes it.
@@ -78,7 +81,7 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 fn session_group(state: &AppState) -> Router<AppState> {
     let (api, _) = api().split_for_parts();
     Router::new()
-        .merge(pages())
+        .merge(pages(state))
         .merge(api)
         .route(
             "/api/v1/openapi.json",

@@ -20,6 +20,7 @@ mod coach;
 mod compression;
 mod dashboard;
 mod email;
+mod error_pages;
 mod feeds;
 mod files;
 mod gate_writes;

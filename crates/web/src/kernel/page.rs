@@ -2,9 +2,9 @@
 //! conversion of errors into HTML pages.
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kintsugi_app::Error;
@@ -119,11 +119,59 @@ struct ErrorPage {
     chrome: Chrome,
     heading: String,
     message: String,
+    /// The way on: where the person came from, or the start page.
+    back: Back,
+}
+
+/// A link back: the page the person came from when the `Referer` names this site, else home.
+struct Back {
+    href: String,
+    label: &'static str,
+}
+
+impl Back {
+    fn from(referer: Option<&str>, host: Option<&str>, this_path: &str) -> Self {
+        let same_origin = referer
+            .and_then(|r| {
+                r.strip_prefix("https://")
+                    .or_else(|| r.strip_prefix("http://"))
+            })
+            .and_then(|rest| {
+                let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                (Some(authority) == host).then_some(path)
+            })
+            // Only a path on this site: never `//elsewhere`, never the failing page itself.
+            .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\"))
+            .filter(|p| p.split(['?', '#']).next() != Some(this_path));
+        match same_origin {
+            Some(path) if path != "/" => Self {
+                href: path.to_owned(),
+                label: "Go back to the page you came from",
+            },
+            _ => Self {
+                href: "/".into(),
+                label: "Go to the start page",
+            },
+        }
+    }
+}
+
+/// A heading a person understands, for a page that could not be shown or an action refused.
+fn heading_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::FORBIDDEN => "This is not open to you",
+        StatusCode::TOO_MANY_REQUESTS => "Too many tries; wait a moment",
+        StatusCode::PAYLOAD_TOO_LARGE => "That was too large to send",
+        s if s.is_server_error() => "Something went wrong on our side",
+        _ => "That could not be done",
+    }
 }
 
 /// Turns any [`HttpError`] a page route returned into an HTML page; sends people who are
-/// not logged in to the login page.
-pub async fn html_errors(req: Request, next: Next) -> Response {
+/// not logged in to the login page. The page has the signed-in person's chrome (navigation,
+/// name, Log out) when the request carries a valid session, the server's reason, and a way on.
+pub async fn html_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let csrf = req
         .extensions()
         .get::<CsrfToken>()
@@ -135,6 +183,14 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    // Kept for the error page: the session cookie, where the person came from, and this path.
+    let mut headers = HeaderMap::new();
+    for name in [header::COOKIE, header::REFERER, header::HOST] {
+        if let Some(value) = req.headers().get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    let path = req.uri().path().to_owned();
     let response = next.run(req).await;
     if wants_json {
         return response;
@@ -145,14 +201,28 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
     if matches!(err, HttpError::App(Error::Unauthenticated)) {
         return Redirect::to("/login").into_response();
     }
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let back = Back::from(header(header::REFERER), header(header::HOST), &path);
+    let mut parts = Request::new(()).into_parts().0;
+    parts.headers = headers.clone();
+    // A session that cannot be read (the database is down) shows the page without it.
+    let user = MaybeUser::from_request_parts(&mut parts, &state)
+        .await
+        .ok()
+        .and_then(|MaybeUser(u)| u);
     let status = err.status();
-    let heading = status.canonical_reason().unwrap_or("Error").to_owned();
+    let heading = heading_for(status).to_owned();
     render(
         status,
         &ErrorPage {
-            chrome: Chrome::new(&csrf, None, &heading, ""),
+            chrome: Chrome::new(&csrf, user.as_ref(), &heading, &path),
             heading,
             message: err.to_string(),
+            back,
         },
     )
 }
