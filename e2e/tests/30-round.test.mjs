@@ -333,10 +333,9 @@ test('an anonymous listening round: tokens, anonymous answers, moving a key, res
     await expectStatus(two, TEXT.received, "Lee's second device after sending");
   });
 
-  // Known: anon.js's onImport keeps the "Get a replacement key" button it offered before the
-  // key was moved here, so a click would spend the member's one replacement for nothing. Kept as
-  // a todo (reported, not failing the run) until anon.js removes the button on import.
-  await t.test('6b. once the key is moved here, no replacement is offered', { todo: 'anon.js keeps the button after an import' }, () => {
+  // A click on a leftover "Get a replacement key" would spend the member's one replacement for
+  // nothing, and overwrite the key just moved here.
+  await t.test('6b. once the key is moved here, no replacement is offered', () => {
     assert.equal(replaceAfterImport, 0, `"${TEXT.replace}" is still offered on Lee's second device after the import`);
   });
 

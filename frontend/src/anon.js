@@ -345,7 +345,8 @@ class Round {
 
   setFormEnabled(enabled) {
     if (!this.form) return;
-    for (const el of this.form.elements) el.disabled = !enabled;
+    // The replacement button is how a device without a key gets one: never disabled with the form.
+    for (const el of this.form.elements) if (!el.matches('.anon-replace')) el.disabled = !enabled;
   }
 
   showExport() {
@@ -379,8 +380,9 @@ class Round {
     }
     this.showExport();
     // The page may render the form disabled so that nothing can be sent
-    // without this script (which alone keeps the answer unlinkable).
-    this.setFormEnabled(true);
+    // without this script (which alone keeps the answer unlinkable); without a
+    // key on this device there is nothing to send with.
+    this.setFormEnabled(Boolean(this.token));
     // Every visit downloads the round's marks, token or not: the same request for everyone.
     await this.checkSealed();
   }
@@ -426,7 +428,9 @@ class Round {
       }
       if (!res.ok) {
         const why = await problemText(res);
-        throw new Error(why ? sentence(why) : `the server answered ${res.status}.`);
+        const err = new Error(why ? sentence(why) : `the server answered ${res.status}.`);
+        err.status = res.status;
+        throw err;
       }
       if (res.redirected || !(res.headers.get('Content-Type') ?? '').includes('json')) {
         throw new Error('you seem to be signed out. Sign in again, then reload this page.');
@@ -460,9 +464,12 @@ class Round {
         await this.loadOrFetch(true);
         button.remove();
         this.showExport();
+        this.setFormEnabled(Boolean(this.token));
       } catch (e) {
         this.say(`No replacement: ${sentence(e.message)}`, 'error');
-        button.disabled = false;
+        // Refused for good (one replacement per round): asking again cannot help.
+        if (e.status === 409) button.remove();
+        else button.disabled = false;
       }
     });
     this.status?.after(button);
@@ -588,6 +595,8 @@ class Round {
         store(token);
         this.token = token;
         this.say(TEXT.imported, 'ok');
+        // A moved-in key needs no replacement: the button would spend the only one.
+        this.section.querySelector('button.anon-replace')?.remove();
         this.setFormEnabled(true);
       }
       if (this.importBox) this.importBox.value = '';
@@ -600,6 +609,8 @@ class Round {
 }
 
 const started = new WeakSet();
+/** Closed rounds already looked up for a waiting answer (apart from their threads). */
+const settling = new WeakSet();
 /** The round each answer form belongs to. */
 const rounds = new WeakMap();
 
@@ -613,6 +624,14 @@ export function startAnonymousRounds(root = document) {
     started.add(section);
     new Round(section).start();
   }
+  const settled = [];
+  if (root instanceof Element && root.matches('article.round-results[data-marks-url]')) settled.push(root);
+  if (root.querySelectorAll) settled.push(...root.querySelectorAll('article.round-results[data-marks-url]'));
+  for (const article of settled) {
+    if (settling.has(article)) continue;
+    settling.add(article);
+    settleClosed(article).catch(() => {});
+  }
   const closed = [];
   if (root instanceof Element && root.matches('article.round-results[data-round]')) closed.push(root);
   if (root.querySelectorAll) closed.push(...root.querySelectorAll('article.round-results[data-round]'));
@@ -621,6 +640,36 @@ export function startAnonymousRounds(root = document) {
     started.add(article);
     showThread(article).catch(() => {});
   }
+}
+
+/** Set once a closed round was looked up: for every device that holds its key, answered or not. */
+const settledKey = (roundId) => `kintsugi-settled-${roundId}`;
+
+/**
+ * Once a round has closed, tells the member whether the answer this device sent was sealed
+ * (the close seals what waits) or came too late, and forgets the kept copy. The marks download
+ * happens once on every device that holds the round's key, whether or not it sent an answer,
+ * so the request says nothing about answering.
+ */
+async function settleClosed(article) {
+  const roundId = article.dataset.marksRound;
+  const token = readStored(roundId);
+  if (!token || localStorage.getItem(settledKey(roundId))) return;
+  const res = await fetch(article.dataset.marksUrl, { ...ANONYMOUS });
+  if (!res.ok) return;
+  const marks = await res.json();
+  const pending = readPending(roundId);
+  if (pending) {
+    const status = document.createElement('p');
+    status.className = 'anon-status';
+    status.setAttribute('role', 'status');
+    const sealed = (marks.sealed ?? []).includes(await spentId(token));
+    status.textContent = sealed ? TEXT.sealed : TEXT.tooLate;
+    status.dataset.state = sealed ? 'ok' : 'error';
+    article.append(status);
+    storePending(roundId, null);
+  }
+  localStorage.setItem(settledKey(roundId), '1');
 }
 
 // ---- Replies: the author's side of an anonymous thread ----

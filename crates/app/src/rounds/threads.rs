@@ -9,7 +9,6 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kintsugi_store::Answer;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -91,8 +90,15 @@ pub async fn threads(ctx: &Ctx, round_id: Uuid) -> Result<Threads, Error> {
             replies: mine,
         })
         .map_err(|_| Error::Internal)?;
-        let cipher = Aes256Gcm::new(&derived("kintsugi thread key:", &check).into());
-        let nonce: [u8; 12] = rand::rng().random();
+        let key = derived("kintsugi thread key:", &check);
+        let cipher = Aes256Gcm::new(&key.into());
+        // The nonce follows from the key and the text, so the download is byte for byte the
+        // same for everyone until a thread changes; a changed text gets another nonce.
+        let mut seed = Sha256::new();
+        seed.update(key);
+        seed.update(&text);
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&seed.finalize()[..12]);
         let id = round_id.to_string();
         let sealed = cipher
             .encrypt(

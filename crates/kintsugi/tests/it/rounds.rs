@@ -831,6 +831,13 @@ on_both!(
             .unwrap();
         assert_eq!(download.status(), StatusCode::OK);
         let raw = download.text().await.unwrap();
+        let again = reqwest::get(format!("{}/anon/rounds/{round}/threads", g.app.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(raw, again, "the download is the same, byte for byte, for everyone");
         assert!(
             !raw.contains("Which dates moved?") && !raw.contains("comment by number 2"),
             "the download is sealed: {raw}"
