@@ -147,8 +147,12 @@ on_both!(
         assert_eq!(events.len(), 4, "three weekly occurrences and one single");
         let mut starts: Vec<(String, &str)> = events
             .iter()
-            .map(|e| match e.get_start() {
-                Some(DatePerhapsTime::Date(d)) => (d.to_string(), e.get_summary().unwrap()),
+            .map(|e| match (e.get_start(), e.get_end()) {
+                (Some(DatePerhapsTime::Date(d)), Some(DatePerhapsTime::Date(end))) => {
+                    // RFC 5545: DTEND is exclusive, so a one-day event ends the next day.
+                    assert_eq!(end, d.succ_opt().unwrap(), "{d}: ends the day after");
+                    (d.to_string(), e.get_summary().unwrap())
+                }
                 other => panic!("an all-day event, not {other:?}"),
             })
             .collect();

@@ -192,7 +192,10 @@ async fn calendar(State(ctx): State<Ctx>, Path(token): Path<String>) -> Reply<Re
                     .uid(&format!("{}-{}@kintsugi", c.id, o.due))
                     .summary(&c.statement)
                     .description(&format!("Commitment in the repair “{}”.", c.repair_title))
-                    .all_day(day)
+                    // An all-day event's DTEND is exclusive (RFC 5545 3.6.1): the next
+                    // day. `all_day` would set it to the start, an event of no length.
+                    .starts(day)
+                    .ends(day.succ_opt().unwrap_or(day))
                     .url(&ctx.url(&format!("/repairs/{}", c.repair_id)))
                     .done(),
             );
