@@ -29,12 +29,10 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use kintsugi_app::Error;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use kernel::AppState;
-use kernel::error::HttpError;
 use kernel::{csrf, ops, page};
 
 /// The pages: forms post and redirect, so every page works without JavaScript.
@@ -128,7 +126,7 @@ pub fn router(state: AppState) -> Router {
         // Not compressed: see `compression`.
         .merge(anon_group())
         .merge(public_group())
-        .fallback(|| async { HttpError::from(Error::NotFound("no such API endpoint".into())) })
+        .fallback(page::not_found)
         .layer(DefaultBodyLimit::max(kernel::BODY_LIMIT))
         .layer(axum::middleware::from_fn(ops::refuse_oversized))
         .layer(axum::middleware::from_fn(ops::record_metrics))

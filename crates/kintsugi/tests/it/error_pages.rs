@@ -46,6 +46,15 @@ on_both!(
             Some("/")
         );
 
+        // An address with no route at all: the same page for a person, a problem for the API.
+        let nowhere = bea.get("/no/such/page").await;
+        assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+        assert_signed_in_chrome(&nowhere.body, "Bea Member", "an unknown address");
+        assert!(nowhere.body.contains("<h1>Page not found</h1>"));
+        let api = bea.get("/api/v1/no-such-endpoint").await;
+        assert_eq!(api.status, StatusCode::NOT_FOUND);
+        assert_eq!(api.json()["status"], 404, "{}", api.body);
+
         // A refused action (409), as the admin: emailing an invitation with no SMTP server,
         // from the person's page.
         let person_page = format!("{}/admin/people/{bea_id}", app.url);

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use kintsugi_app::Error;
 use kintsugi_core::Invalid;
 
-use crate::kernel::csrf::CsrfToken;
+use crate::kernel::csrf::{CSRF_COOKIE, CsrfToken};
 use crate::kernel::error::HttpError;
 use crate::kernel::session::{CurrentUser, MaybeUser};
 use crate::kernel::state::AppState;
@@ -201,16 +201,28 @@ pub async fn html_errors(State(state): State<AppState>, req: Request, next: Next
     if matches!(err, HttpError::App(Error::Unauthenticated)) {
         return Redirect::to("/login").into_response();
     }
+    error_page(&state, headers, &path, &csrf, &err).await
+}
+
+/// The error page for `err`: the person's chrome when `headers` carry a valid session, a
+/// heading in words, the server's reason, and a link back.
+async fn error_page(
+    state: &AppState,
+    headers: HeaderMap,
+    path: &str,
+    csrf: &CsrfToken,
+    err: &HttpError,
+) -> Response {
     let header = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let back = Back::from(header(header::REFERER), header(header::HOST), &path);
+    let back = Back::from(header(header::REFERER), header(header::HOST), path);
     let mut parts = Request::new(()).into_parts().0;
     parts.headers = headers.clone();
     // A session that cannot be read (the database is down) shows the page without it.
-    let user = MaybeUser::from_request_parts(&mut parts, &state)
+    let user = MaybeUser::from_request_parts(&mut parts, state)
         .await
         .ok()
         .and_then(|MaybeUser(u)| u);
@@ -219,12 +231,30 @@ pub async fn html_errors(State(state): State<AppState>, req: Request, next: Next
     render(
         status,
         &ErrorPage {
-            chrome: Chrome::new(&csrf, user.as_ref(), &heading, &path),
+            chrome: Chrome::new(csrf, user.as_ref(), &heading, path),
             heading,
             message: err.to_string(),
             back,
         },
     )
+}
+
+/// Where no route matched: the API and the anonymous path answer with a problem document,
+/// a person with the "Page not found" page (in their chrome, with the form token their
+/// cookie already holds, so Log out works).
+pub async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    let machine = ["/api/", "/anon/", "/ohttp/"];
+    if path == "/api" || machine.iter().any(|m| path.starts_with(m)) {
+        return HttpError::from(Error::NotFound("no such API endpoint".into())).into_response();
+    }
+    let csrf = axum_extra::extract::CookieJar::from_headers(req.headers())
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() >= 32)
+        .unwrap_or_default();
+    let err = HttpError::from(Error::NotFound("there is no page at this address".into()));
+    error_page(&state, req.headers().clone(), path, &CsrfToken(csrf), &err).await
 }
 
 impl Chrome {
