@@ -218,13 +218,9 @@ impl Mixer {
         .await
     }
 
-    /// Between epochs: re-reads the rounds held here (one may have been set to close soon
-    /// through another server) and seals those about to close.
-    pub async fn seal_closing(
-        &self,
-        store: &dyn Store,
-        now: OffsetDateTime,
-    ) -> Result<Sealed, Error> {
+    /// Re-reads the rounds held here: one may have been set to close soon through another
+    /// server, or closed without us. Every tick does this first, epoch or not.
+    pub async fn refresh(&self, store: &dyn Store, now: OffsetDateTime) -> Result<(), Error> {
         for id in self.rounds() {
             let closes_at = match store.round(id).await? {
                 Some(r) if r.open => r.closes_at,
@@ -235,6 +231,15 @@ impl Mixer {
                 w.closes_at = closes_at;
             }
         }
+        Ok(())
+    }
+
+    /// Between epochs: seals the rounds about to close.
+    pub async fn seal_closing(
+        &self,
+        store: &dyn Store,
+        now: OffsetDateTime,
+    ) -> Result<Sealed, Error> {
         self.seal(store, |m| m.take(|w| closing(w, now), |_| 0))
             .await
     }

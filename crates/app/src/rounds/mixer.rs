@@ -34,14 +34,21 @@ pub async fn run(ctx: Ctx) {
     let mixer = ctx.mixer().clone();
     let mut epoch_ends = tokio::time::Instant::now() + next_epoch(ctx.settings().mixing.epoch);
     let mut heartbeat_due = ctx.now();
+    // The first tick is at once: a server says it runs before it answers anyone.
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::time::sleep(TICK).await;
+        ticks.tick().await;
         let now = ctx.now();
         if now >= heartbeat_due {
             match ctx.store().mixer_seen(mixer.id(), now).await {
                 Ok(()) => heartbeat_due = now + HEARTBEAT,
                 Err(e) => tracing::warn!(error = %e, "the mixer could not say it is running"),
             }
+        }
+        if let Err(e) = mixer.refresh(ctx.store(), now).await {
+            tracing::warn!(error = %e, "the mixer could not re-read its rounds");
+            continue;
         }
         let sealed = if tokio::time::Instant::now() >= epoch_ends {
             epoch_ends = tokio::time::Instant::now() + next_epoch(ctx.settings().mixing.epoch);
