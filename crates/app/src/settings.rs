@@ -33,6 +33,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// When anonymous answers are sealed: see [`crate::rounds::mixer`].
     pub mixing: MixSettings,
+    /// Refuse `/anon` requests that did not arrive through the Oblivious HTTP gateway.
+    pub require_ohttp: bool,
     /// Development builds only (the binary refuses it otherwise): the file the clock reads
     /// its shift from. See [`crate::clock::DevClock`].
     pub dev_clock: Option<PathBuf>,
@@ -51,6 +53,7 @@ impl Settings {
             mail: None,
             jobs: JobSettings::default(),
             mixing: MixSettings::default(),
+            require_ohttp: false,
             dev_clock: None,
         }
     }

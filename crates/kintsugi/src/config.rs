@@ -39,6 +39,9 @@ pub struct Settings {
     pub demo: bool,
     /// Offer password login. Off, people sign in only through the identity provider.
     pub local_login: bool,
+    /// Take anonymous requests (`/anon`) only through the Oblivious HTTP gateway
+    /// (`/ohttp/gateway`, reached through a relay); direct ones are refused with 403.
+    pub require_ohttp: bool,
     /// Single sign-on: the OpenID provider's issuer URL (https, or http on loopback).
     pub oidc_issuer: Option<String>,
     /// The client id Kintsugi is registered under at the provider.
@@ -116,6 +119,7 @@ impl Default for Settings {
             login_attempts_per_minute: 10,
             demo: false,
             local_login: true,
+            require_ohttp: false,
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
@@ -157,6 +161,7 @@ const KEYS: &[&str] = &[
     "login_attempts_per_minute",
     "demo",
     "local_login",
+    "require_ohttp",
     "oidc_issuer",
     "oidc_client_id",
     "oidc_client_secret",
@@ -478,6 +483,7 @@ impl Settings {
         kintsugi_app::Settings {
             login_attempts_per_minute: self.login_attempts_per_minute,
             local_login: self.local_login,
+            require_ohttp: self.require_ohttp,
             key_dir: self.data_dir.join("keys"),
             metrics_token: self.metrics_token.clone().map(|t| t.trim().to_owned()),
             oidc: self.oidc(),

@@ -3,6 +3,7 @@
 mod coach_cli;
 mod config;
 mod demo;
+mod relay;
 mod respond;
 mod transfer;
 
@@ -130,6 +131,9 @@ enum Command {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Run an Oblivious HTTP relay (RFC 9458) in front of a Kintsugi gateway, for a party
+    /// other than Kintsugi's operator: it sees addresses, the gateway sees only the relay.
+    Relay(relay::RelayArgs),
     /// Print the configuration reference (every setting, its variable and default) as Markdown.
     Config {
         #[command(subcommand)]
@@ -207,6 +211,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         Command::Coach { .. }
         | Command::Respond { .. }
         | Command::Transfer { .. }
+        | Command::Relay(_)
         | Command::Config { .. } => {}
         Command::Migrate { db: d }
         | Command::Backup { db: d, .. }
@@ -518,6 +523,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return respond::run(r).await;
         }
         Command::Transfer { from, to } => return transfer(from, to).await,
+        Command::Relay(args) => return relay::run(args).await,
         Command::Config {
             command: ConfigCommand::Reference,
         } => {
@@ -534,6 +540,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Coach { .. }
         | Command::Respond { .. }
         | Command::Transfer { .. }
+        | Command::Relay(_)
         | Command::Config { .. } => Ok(()),
         Command::Migrate { .. } => {
             open_store(&settings).await?;

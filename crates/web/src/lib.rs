@@ -20,6 +20,7 @@ mod dashboard;
 mod health;
 mod home;
 mod lessons;
+mod ohttp;
 mod people;
 mod reach;
 mod repairs;
@@ -91,9 +92,20 @@ fn session_group(state: &AppState) -> Router<AppState> {
         ))
 }
 
-/// The anonymous path: a request with a cookie is refused before any handler sees it.
-fn anon_group() -> Router<AppState> {
-    anon::routes().layer(axum::middleware::from_fn(kernel::anon::refuse_cookies))
+/// The anonymous path: a request with a cookie is refused before any handler sees it. The
+/// Oblivious HTTP gateway (`/ohttp/...`) sits here too and hands what it decrypts to the same
+/// `/anon` routes, behind the same guards; with `require_ohttp` nothing else reaches them.
+fn anon_group(state: &AppState) -> Router<AppState> {
+    let anon = anon::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.ctx.settings().require_ohttp,
+            ohttp::require_gateway,
+        ))
+        .layer(axum::middleware::from_fn(kernel::anon::refuse_cookies));
+    anon.clone().merge(
+        ohttp::routes(anon.with_state(state.clone()))
+            .layer(axum::middleware::from_fn(kernel::anon::refuse_cookies)),
+    )
 }
 
 /// Routes that need neither a session nor a form token. The operations endpoints stay as
@@ -124,7 +136,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(session_group(&state).layer(compression()))
         // Not compressed: see `compression`.
-        .merge(anon_group())
+        .merge(anon_group(&state))
         .merge(public_group())
         .fallback(page::not_found)
         .layer(DefaultBodyLimit::max(kernel::BODY_LIMIT))

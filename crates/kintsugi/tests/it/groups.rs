@@ -1,7 +1,8 @@
 //! Every route sits in the group its security needs (crates/web/src/lib.rs builds three):
 //! - **session**: pages and the API, under the CSRF check (a form without its token is refused,
 //!   and a read hands out the CSRF cookie);
-//! - **anon**: `/anon/...`, where a request with a cookie is refused before any handler;
+//! - **anon**: `/anon/...` and the OHTTP gateway `/ohttp/...`, where a request with a cookie is
+//!   refused before any handler;
 //! - **public**: operations, assets, feeds and unsubscribe links (the URL holds the secret):
 //!   no CSRF cookie, no CSRF check.
 //!
@@ -44,7 +45,8 @@ const PUBLIC: &[(&str, &str)] = &[
 ];
 
 fn group_of(path: &str) -> Group {
-    if path.starts_with("/anon/") {
+    // The Oblivious HTTP gateway in front of `/anon` is on the anonymous path too.
+    if path.starts_with("/anon/") || path.starts_with("/ohttp/") {
         Group::Anon
     } else if PUBLIC.iter().any(|(p, _)| *p == path) {
         Group::Public

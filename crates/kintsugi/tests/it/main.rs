@@ -32,6 +32,7 @@ mod jobs;
 mod layers;
 mod lessons;
 mod mixing;
+mod ohttp;
 mod oidc;
 mod ops;
 mod outbox;

@@ -103,7 +103,7 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
 }
 
 /// Counts and times requests by route template, never by raw path: paths can carry
-/// invitation tokens, and labels must not. The anonymous path (`/anon`) is neither counted
+/// invitation tokens, and labels must not. The anonymous path (`/anon`, `/ohttp`) is neither counted
 /// nor timed nor logged: a counter that moves when an answer arrives dates it.
 pub async fn record_metrics(req: Request, next: Next) -> Response {
     if is_anonymous(req.uri().path()) {
@@ -129,9 +129,10 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
-/// Whether a path (or route template) is on the anonymous path.
+/// Whether a path (or route template) is on the anonymous path: `/anon` and the Oblivious
+/// HTTP gateway in front of it (`/ohttp`).
 fn is_anonymous(path: &str) -> bool {
-    path == "/anon" || path.starts_with("/anon/")
+    path == "/anon" || path.starts_with("/anon/") || path == "/ohttp" || path.starts_with("/ohttp/")
 }
 
 /// Refuses a body that announces itself as too large, after reading (a bounded amount of)
