@@ -578,3 +578,59 @@ on_both!(
         );
     }
 );
+
+#[tokio::test]
+async fn a_check_answered_from_the_command_line() {
+    let app = App::start(Backend::Sqlite).await;
+    let admin = app.setup().await;
+    let team = create_team(&admin, "Alpha").await;
+    let al = in_team(&app, &admin, "Al", &team).await;
+    let check = my_check(&al).await;
+    let mut items = Vec::new();
+    for item in check["instrument"]["items"].as_array().unwrap() {
+        items.push(format!("--item={}=5", item["id"].as_str().unwrap()));
+    }
+    let respond = |extra: &[String]| {
+        std::process::Command::new(BIN)
+            .args([
+                "respond",
+                "--server",
+                &app.url,
+                "--email",
+                "al@acme.example",
+            ])
+            .args(extra)
+            .env("KINTSUGI_PASSWORD", "a long enough password")
+            .output()
+            .unwrap()
+    };
+    // Without --repair, the person's open team health check. An item off the scale is refused
+    // with the item's name; the key that run fetched is issued, so the next run asks for the
+    // one replacement.
+    let mut wrong = items.clone();
+    wrong[0] = wrong[0].replace("=5", "=9");
+    let refused = respond(&wrong);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    let first = check["instrument"]["items"][0]["id"].as_str().unwrap();
+    assert!(why.contains(first), "names the item: {why}");
+    let again = respond(&[format!("--item={first}=x")]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("whole number"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let sent = respond(&[["--replace".to_owned()].as_slice(), &items].concat());
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(String::from_utf8_lossy(&sent.stdout).contains("Received."));
+    let twice = respond(&[["--replace".to_owned()].as_slice(), &items].concat());
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("already replaced once"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+}
