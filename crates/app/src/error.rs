@@ -21,8 +21,9 @@ pub enum Error {
     /// The request is fine but the state refuses it (a guardrail, something already done).
     #[error("{0}")]
     Conflict(String),
-    #[error("too many attempts; wait a minute and try again")]
-    TooManyRequests,
+    /// Too many attempts: the whole seconds to wait (`Retry-After`).
+    #[error("too many attempts; try again in {0} seconds")]
+    TooManyRequests(u64),
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     /// The server cannot do this until its operator fixes something; the text says what.

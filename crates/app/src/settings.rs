@@ -13,8 +13,14 @@ use uuid::Uuid;
 pub struct Settings {
     /// The address people reach Kintsugi at, used in links (no trailing slash).
     pub public_url: String,
-    /// Login attempts allowed per minute for one email address, and 3× that per client address.
-    pub login_attempts_per_minute: u32,
+    /// Failed logins one email address may have before each further attempt waits (a second,
+    /// doubling per failure up to `login_backoff_cap`); three times as many per client address.
+    pub login_free_failures: u32,
+    /// The longest wait the login back-off imposes.
+    pub login_backoff_cap: std::time::Duration,
+    /// The proxies whose `X-Forwarded-For` is believed: only a request from one of them is
+    /// taken to come from the address it names. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
     /// Whether local password login is offered.
     pub local_login: bool,
     /// Where round keys lived before they moved into the database, sealed: files found there
@@ -44,7 +50,9 @@ impl Settings {
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
-            login_attempts_per_minute: 10,
+            login_free_failures: 5,
+            login_backoff_cap: std::time::Duration::from_secs(900),
+            trusted_proxies: Vec::new(),
             local_login: true,
             key_dir: PathBuf::from("./kintsugi-data/keys"),
             key_encryption_key: Kek::random(),
@@ -57,6 +65,94 @@ impl Settings {
             dev_clock: None,
         }
     }
+}
+
+/// A block of addresses, such as `10.0.0.0/8` or `2001:db8::/32`; a bare address is the
+/// block of that address alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        use std::net::IpAddr;
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or a block such as 10.0.0.0/8"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    /// Whether `ip` is in the block (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |n: u32, width: u32| -> u128 {
+            if n == 0 {
+                0
+            } else {
+                (!0u128 >> (128 - n)) << (width - n)
+            }
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = bits(u32::from(self.prefix), 32);
+                (u128::from(u32::from(net)) & mask) == (u128::from(u32::from(ip)) & mask)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = bits(u32::from(self.prefix), 128);
+                (u128::from(net) & mask) == (u128::from(ip) & mask)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's address: the TCP peer's, unless the peer is a trusted proxy; then the
+/// right-most address of `X-Forwarded-For` that is not itself a trusted proxy (the left-most
+/// ones are whatever the client chose to send).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    forwarded_for: &[&str],
+    trusted: &[Cidr],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded_for
+        .iter()
+        .rev()
+        .flat_map(|h| h.rsplit(','))
+        .map(str::trim)
+    {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(ip) => client = ip,
+            Ok(ip) => return ip,
+            // Something that is not an address: stop at the last hop believed.
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// When anonymous answers are sealed.
@@ -217,6 +313,52 @@ fn is_loopback(url: &url::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_of_addresses() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let ten = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(ten.contains(ip("10.200.3.4")));
+        assert!(!ten.contains(ip("11.0.0.1")));
+        assert!(ten.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped");
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        let one = Cidr::parse("127.0.0.1").unwrap();
+        assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("2001:db9::1")));
+        for bad in ["10.0.0.0/33", "nonsense", "10.0.0.0/x", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_address_no_trusted_proxy_added() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxies = [Cidr::parse("10.0.0.0/8").unwrap()];
+        let from = |peer: &str, xff: &[&str]| client_address(ip(peer), xff, &proxies);
+        assert_eq!(from("10.0.0.1", &["203.0.113.7"]), ip("203.0.113.7"));
+        assert_eq!(
+            from("10.0.0.1", &["198.51.100.1, 203.0.113.7, 10.0.0.2"]),
+            ip("203.0.113.7"),
+            "the left-most address is the client's own claim"
+        );
+        assert_eq!(
+            from("10.0.0.1", &["198.51.100.1", "203.0.113.7"]),
+            ip("203.0.113.7"),
+            "several headers read as one list"
+        );
+        assert_eq!(from("10.0.0.1", &[]), ip("10.0.0.1"));
+        assert_eq!(from("10.0.0.1", &["junk, 10.0.0.3"]), ip("10.0.0.3"));
+        assert_eq!(
+            from("192.0.2.1", &["203.0.113.7"]),
+            ip("192.0.2.1"),
+            "a peer that is not a trusted proxy is the client"
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["203.0.113.7"], &[]),
+            ip("127.0.0.1")
+        );
+    }
 
     #[test]
     fn issuer_must_be_https_outside_loopback() {

@@ -33,8 +33,18 @@ pub struct Settings {
     /// The bearer token Prometheus sends to `/metrics` (at least 16 characters); unset,
     /// `/metrics` is off (404). Prefer `KINTSUGI_METRICS_TOKEN` to the TOML file.
     pub metrics_token: Option<String>,
-    /// Login attempts allowed per minute for one email address (and three times that per client address).
-    pub login_attempts_per_minute: u32,
+    /// Failed logins one email address may have before each further failure makes the next
+    /// attempt wait: a second, doubling per failure up to `login_backoff_cap_seconds` (the right
+    /// password works once the wait is over). A client address gets three times as many.
+    pub login_free_failures: u32,
+    /// The longest wait the login back-off imposes, in seconds.
+    pub login_backoff_cap_seconds: u32,
+    /// The reverse proxies in front of Kintsugi (addresses or blocks such as `10.0.0.0/8`; in
+    /// the environment, separated by commas). A request from one of them is taken to come from
+    /// the right-most `X-Forwarded-For` address that is not a trusted proxy; any other request
+    /// from its TCP peer, whatever it sends. Used only for the login back-off.
+    #[serde(deserialize_with = "list_or_text")]
+    pub trusted_proxies: Vec<String>,
     /// Offer the demo organisation.
     pub demo: bool,
     /// Offer password login. Off, people sign in only through the identity provider.
@@ -116,7 +126,9 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             metrics_token: None,
-            login_attempts_per_minute: 10,
+            login_free_failures: 5,
+            login_backoff_cap_seconds: 900,
+            trusted_proxies: Vec::new(),
             demo: false,
             local_login: true,
             require_ohttp: false,
@@ -158,7 +170,9 @@ const KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "metrics_token",
-    "login_attempts_per_minute",
+    "login_free_failures",
+    "login_backoff_cap_seconds",
+    "trusted_proxies",
     "demo",
     "local_login",
     "require_ohttp",
@@ -360,9 +374,18 @@ impl Settings {
             ("reminder_scan_seconds", self.reminder_scan_seconds),
             ("notice_batch_seconds", self.notice_batch_seconds),
             ("anon_epoch_seconds", self.anon_epoch_seconds),
+            ("login_backoff_cap_seconds", self.login_backoff_cap_seconds),
         ] {
             if value == 0 {
                 bail!("{key} = 0 (from {}): must be at least 1", source(key));
+            }
+        }
+        for proxy in &self.trusted_proxies {
+            if let Err(why) = kintsugi_app::settings::Cidr::parse(proxy) {
+                bail!(
+                    "trusted_proxies (from {}): {why}",
+                    source("trusted_proxies")
+                );
             }
         }
         if let Some(n) = self.anon_min_batch
@@ -481,7 +504,15 @@ impl Settings {
     /// The application's settings, for a server reached at `public_url`.
     pub fn app(&self, public_url: &str) -> kintsugi_app::Settings {
         kintsugi_app::Settings {
-            login_attempts_per_minute: self.login_attempts_per_minute,
+            login_free_failures: self.login_free_failures,
+            login_backoff_cap: std::time::Duration::from_secs(u64::from(
+                self.login_backoff_cap_seconds,
+            )),
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .filter_map(|c| kintsugi_app::settings::Cidr::parse(c).ok())
+                .collect(),
             local_login: self.local_login,
             require_ohttp: self.require_ohttp,
             key_dir: self.data_dir.join("keys"),
@@ -623,6 +654,25 @@ pub fn reference() -> String {
         }
     }
     out
+}
+
+/// A list in TOML; in the environment, a string of items separated by commas.
+fn list_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrText::deserialize(d)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// Where the key-encryption key is kept when the setting is not given.
@@ -773,6 +823,25 @@ mod tests {
             doc.contains(&reference),
             "docs/operating.md is out of date: replace its configuration table with the output of \
              `kintsugi config reference`:\n{reference}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_or_text_of_blocks_and_a_bad_one_is_named() {
+        let load =
+            |v: serde_json::Value| Settings::load(None, flags(vec![("trusted_proxies", Some(v))]));
+        let list = load(serde_json::json!(["10.0.0.0/8", "::1"])).unwrap();
+        assert_eq!(list.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        let text = load(serde_json::json!("10.0.0.0/8, 127.0.0.1/32")).unwrap();
+        assert_eq!(text.trusted_proxies, ["10.0.0.0/8", "127.0.0.1/32"]);
+        assert_eq!(text.app("http://k.example").trusted_proxies.len(), 2);
+        assert!(Settings::default().trusted_proxies.is_empty());
+        let err = load(serde_json::json!("10.0.0.0/33"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("trusted_proxies (from command-line flags)") && err.contains("0 to 32"),
+            "{err}"
         );
     }
 

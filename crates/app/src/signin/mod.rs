@@ -2,11 +2,9 @@
 //! invitation, and single sign-on (`oidc`). The edge keeps the cookies; this module keeps
 //! the rules and what is stored (only hashes of session ids and links).
 
+pub mod backoff;
 pub mod oidc;
 
-use std::num::NonZeroU32;
-
-use governor::{DefaultKeyedRateLimiter, Quota};
 use kintsugi_core::{Email, Invalid, KThreshold, NewPassword, OrganisationName, PersonName, Roles};
 use kintsugi_store::{NewOrganisation, NewPerson, NewSession, Person, StoreError};
 use time::Duration;
@@ -22,24 +20,22 @@ use crate::tokens::{hash_token, new_token};
 /// A session lasts a working week; after that, log in again.
 pub const SESSION_TTL: Duration = Duration::days(7);
 
-/// What signing in keeps between requests: the login limits, in memory per server, and the
-/// identity provider, when one is set up.
+/// What signing in keeps between requests: the login back-off, in memory per server, and
+/// the identity provider, when one is set up.
 pub struct SignIn {
     local_login: bool,
-    by_email: DefaultKeyedRateLimiter<String>,
-    by_client: DefaultKeyedRateLimiter<String>,
+    backoff: backoff::Backoff,
     oidc: Option<oidc::Oidc>,
 }
 
 impl SignIn {
     pub fn new(settings: &Settings) -> Self {
-        let per_minute =
-            NonZeroU32::new(settings.login_attempts_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let per_client = per_minute.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
         Self {
             local_login: settings.local_login,
-            by_email: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
-            by_client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_client)),
+            backoff: backoff::Backoff::new(
+                settings.login_free_failures,
+                settings.login_backoff_cap,
+            ),
             oidc: settings.oidc.clone().map(oidc::Oidc::new),
         }
     }
@@ -54,15 +50,9 @@ impl SignIn {
         self.oidc.as_ref()
     }
 
-    /// False when this email or this client has tried to log in too often.
-    fn allow_attempt(&self, email: &str, client: &str) -> bool {
-        let by_email = self.by_email.check_key(&email.to_owned()).is_ok();
-        let by_client = self.by_client.check_key(&client.to_owned()).is_ok();
-        by_email && by_client
-    }
-
-    /// Checks credentials under the rate limit; the person on success. `client` is the
-    /// limiter's key for the client address, used for nothing else and never logged.
+    /// Checks credentials under the back-off ([`backoff`]); the person on success, or
+    /// `TooManyRequests` with the seconds to wait. `client` is the back-off's key for the
+    /// client address, used for nothing else and never logged.
     pub async fn check_login(
         &self,
         ctx: &Ctx,
@@ -76,9 +66,9 @@ impl SignIn {
             ));
         }
         let email = email.trim().to_lowercase();
-        if !self.allow_attempt(&email, client) {
-            return Err(Error::TooManyRequests);
-        }
+        self.backoff
+            .begin(&email, client, std::time::Instant::now())
+            .map_err(Error::TooManyRequests)?;
         let creds = ctx.store().credentials(&email).await?;
         let (person, hash) = match creds {
             Some(c) if c.person.active => (Some(c.person), c.password_hash),
@@ -86,7 +76,10 @@ impl SignIn {
         };
         let ok = verify_password(password, hash).await;
         match person {
-            Some(p) if ok => Ok(p),
+            Some(p) if ok => {
+                self.backoff.succeeded(&email, client);
+                Ok(p)
+            }
             _ => Err(Error::Unauthenticated),
         }
     }

@@ -1,5 +1,7 @@
 //! Logging in and out: sessions, rotation, cookie flags, rate limits and CSRF.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
 use crate::harness::*;
@@ -118,32 +120,167 @@ on_both!(secure_cookies_over_https_public_url, |backend| async move {
     );
 });
 
-on_both!(login_is_rate_limited, |backend| async move {
-    let app = App::start_with(backend, &[], &[("KINTSUGI_LOGIN_ATTEMPTS_PER_MINUTE", "3")]).await;
-    app.setup().await;
-    let b = app.browser();
-    for _ in 0..3 {
-        assert_eq!(
-            b.login(ADMIN_EMAIL, "wrong password 123").await.status,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    let blocked = b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(
-        blocked.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits"
-    );
-    assert!(blocked.body.contains("Too many attempts"));
-    let api = b
-        .json(
-            reqwest::Method::POST,
-            "/api/v1/session",
-            Some(serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+/// The whole seconds of a 429's `Retry-After`, which it must carry.
+fn retry_after(page: &Page) -> u64 {
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    let value = page
+        .headers
+        .get("retry-after")
+        .expect("429 carries Retry-After");
+    value
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds")
+}
+
+// Ten wrong passwords used to lock the owner out even with the right one. Now each failure
+// beyond a small allowance makes the next attempt wait longer (up to a cap), the wait is told
+// in `Retry-After`, and once it has passed the right password logs in.
+on_both!(
+    wrong_passwords_slow_an_account_but_never_lock_it,
+    |backend| async move {
+        let app = App::start_with(
+            backend,
+            &[],
+            &[
+                ("KINTSUGI_LOGIN_FREE_FAILURES", "2"),
+                ("KINTSUGI_LOGIN_BACKOFF_CAP_SECONDS", "2"),
+            ],
         )
         .await;
-    assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS);
-});
+        app.setup().await;
+        let b = app.browser();
+        let mut failures = 0;
+        let mut waits = 0;
+        while failures < 10 {
+            let page = b.login(ADMIN_EMAIL, "wrong password 123").await;
+            if page.status == StatusCode::UNAUTHORIZED {
+                failures += 1;
+                continue;
+            }
+            let seconds = retry_after(&page);
+            assert!((1..=2).contains(&seconds), "within the cap: {seconds}");
+            assert!(
+                page.body.contains("Too many attempts. Wait"),
+                "the form says why: {}",
+                page.body
+            );
+            waits += 1;
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+        }
+        assert!(
+            waits >= 7,
+            "each failure beyond the two free ones waits: {waits}"
+        );
+        let blocked = b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let seconds = retry_after(&blocked);
+        assert!(
+            blocked.body.contains("Too many attempts"),
+            "even the right password waits out the back-off"
+        );
+        let api = b
+            .json(
+                reqwest::Method::POST,
+                "/api/v1/session",
+                Some(serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+            )
+            .await;
+        assert!(retry_after(&api) <= seconds);
+        assert!(api.body.contains("try again in"), "{}", api.body);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let logged_in = b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(
+            logged_in.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            logged_in.body
+        );
+        assert_eq!(logged_in.location.as_deref(), Some("/"));
+    }
+);
+
+/// A JSON login from a fresh client, saying it was forwarded for `from`.
+async fn login_from(app: &App, from: &str, email: &str, password: &str) -> Page {
+    let req = app
+        .browser()
+        .client
+        .post(format!("{}/api/v1/session", app.url))
+        .header("x-forwarded-for", from)
+        .json(&serde_json::json!({"email": email, "password": password}));
+    Browser::page(req.send().await.unwrap()).await
+}
+
+/// Fails logins to unknown accounts from `from` until that address must wait four seconds.
+async fn slow_down(app: &App, from: &str) {
+    for i in 0..40 {
+        let page = login_from(app, from, &format!("nobody{i}@acme.example"), "guess 12345").await;
+        if page.status == StatusCode::UNAUTHORIZED {
+            continue;
+        }
+        match retry_after(&page) {
+            seconds if seconds >= 4 => return,
+            seconds => tokio::time::sleep(Duration::from_secs(seconds)).await,
+        }
+    }
+    panic!("forty failed logins from {from} and no back-off");
+}
+
+/// Behind a proxy every request came from the proxy, so one stranger's failures slowed every
+/// password login. With the proxy trusted, each forwarded address has its own back-off; the
+/// left-most (client-chosen) entries of `X-Forwarded-For` are not believed; and without the
+/// setting the header is ignored. (The back-off lives in memory, so one backend suffices.)
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_address_has_its_own_back_off() {
+    let free = ("KINTSUGI_LOGIN_FREE_FAILURES", "1");
+    let trusted = App::start_with(
+        Backend::Sqlite,
+        &[],
+        &[
+            free,
+            ("KINTSUGI_TRUSTED_PROXIES", "10.9.0.0/16, 127.0.0.1/32"),
+        ],
+    )
+    .await;
+    trusted.setup().await;
+    slow_down(&trusted, "203.0.113.1").await;
+    let blocked = login_from(&trusted, "203.0.113.1", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(retry_after(&blocked) >= 1);
+    let spoofed = login_from(
+        &trusted,
+        "203.0.113.2, 203.0.113.1",
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+    )
+    .await;
+    retry_after(&spoofed);
+    let other = login_from(&trusted, "203.0.113.2", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    let via_two = login_from(
+        &trusted,
+        "198.51.100.7, 203.0.113.3, 10.9.4.4",
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+    )
+    .await;
+    assert_eq!(via_two.status, StatusCode::OK, "{}", via_two.body);
+
+    let untrusted = App::start_with(Backend::Sqlite, &[], &[free]).await;
+    untrusted.setup().await;
+    slow_down(&untrusted, "203.0.113.1").await;
+    let other = login_from(&untrusted, "203.0.113.2", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(
+        retry_after(&other) >= 1,
+        "without trusted_proxies the header is ignored: every request is the peer's"
+    );
+    for app in [&trusted, &untrusted] {
+        let log = app.log.lock().unwrap().join("\n");
+        assert!(
+            !log.contains("203.0.113") && !log.contains("198.51.100"),
+            "no client address in the log: {log}"
+        );
+    }
+}
 
 on_both!(
     forms_without_the_csrf_token_are_refused,

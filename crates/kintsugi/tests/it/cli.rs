@@ -73,7 +73,7 @@ fn bad_settings_name_the_value_and_where_it_came_from() {
     );
 
     let file = dir.path().join("kintsugi.toml");
-    std::fs::write(&file, "login_attempts_per_minute = \"lots\"\n").unwrap();
+    std::fs::write(&file, "login_free_failures = \"lots\"\n").unwrap();
     let (ok, _, err) = kintsugi(
         &[
             "migrate",
@@ -86,7 +86,7 @@ fn bad_settings_name_the_value_and_where_it_came_from() {
     );
     assert!(!ok);
     assert!(
-        err.contains("login_attempts_per_minute") && err.contains("kintsugi.toml"),
+        err.contains("login_free_failures") && err.contains("kintsugi.toml"),
         "{err}"
     );
 
@@ -113,7 +113,7 @@ async fn settings_layer_file_then_environment_then_flags() {
     let file = dir.path().join("kintsugi.toml");
     std::fs::write(
         &file,
-        "public_url = \"http://from-file.example\"\nlogin_attempts_per_minute = 1\n",
+        "public_url = \"http://from-file.example\"\nlogin_free_failures = 1\n",
     )
     .unwrap();
     let config = file.to_str().unwrap();

@@ -197,10 +197,18 @@ async fn login(
             Ok((jar, Redirect::to("/")).into_response())
         }
         Err(Error::Unauthenticated) => Ok(relogin(StatusCode::UNAUTHORIZED, LOGIN_FAILED)),
-        Err(Error::TooManyRequests) => Ok(relogin(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts. Wait a minute, then try again.",
-        )),
+        Err(Error::TooManyRequests(seconds)) => {
+            let mut page = relogin(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many attempts. Wait {seconds} second{}, then try again.",
+                    if seconds == 1 { "" } else { "s" }
+                ),
+            );
+            page.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+            Ok(page)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -87,7 +87,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
-        Error::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable | Error::Unready(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -141,6 +141,11 @@ impl IntoResponse for HttpError {
             axum::http::header::CONTENT_TYPE,
             axum::http::HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(Error::TooManyRequests(seconds)) = self.app() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*seconds).into());
+        }
         response.extensions_mut().insert(self);
         response
     }

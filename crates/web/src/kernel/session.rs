@@ -109,18 +109,32 @@ impl FromRequestParts<AppState> for InRepair {
     }
 }
 
-/// The client's address, as the login limiter's key. Used for nothing else, and never logged.
+/// The client's address, as the login back-off's key: the TCP peer, or what a trusted proxy
+/// says in `X-Forwarded-For` ([`kintsugi_app::settings::client_address`]). Used for nothing
+/// else, and never logged.
 pub struct Client(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        else {
+            return Ok(Client("unknown".into()));
+        };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let trusted = &state.ctx.settings().trusted_proxies;
         Ok(Client(
-            peer.map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
+            kintsugi_app::settings::client_address(peer.0.ip(), &forwarded, trusted).to_string(),
         ))
     }
 }
