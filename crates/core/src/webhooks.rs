@@ -63,6 +63,44 @@ pub fn forbidden_range(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// Whether `ip` is a cloud provider's instance-metadata service (AWS, GCP, Azure: 169.254.169.254;
+/// AWS's ECS and EKS agents, its IPv6 endpoint; Alibaba; Oracle), also written as a v4-mapped,
+/// v4-compatible, NAT64 or 6to4 address. Never a webhook target, even where an admin allows
+/// private ones: it hands out the server's own cloud credentials.
+pub fn metadata_service(ip: IpAddr) -> bool {
+    const V4: [Ipv4Addr; 5] = [
+        Ipv4Addr::new(169, 254, 169, 254),
+        Ipv4Addr::new(169, 254, 170, 2),
+        Ipv4Addr::new(169, 254, 170, 23),
+        Ipv4Addr::new(100, 100, 100, 200),
+        Ipv4Addr::new(192, 0, 0, 192),
+    ];
+    const V6: [Ipv6Addr; 2] = [
+        Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254),
+        Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0023),
+    ];
+    match ip {
+        IpAddr::V4(v4) => V4.contains(&v4),
+        IpAddr::V6(v6) => V6.contains(&v6) || embedded_v4(v6).is_some_and(|v4| V4.contains(&v4)),
+    }
+}
+
+/// The IPv4 address a v6 one reaches: v4-mapped (`::ffff:a.b.c.d`), v4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) or 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        Some(v4)
+    } else if s[..6] == [0; 6] || (s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4]) {
+        Some(v4(s[6], s[7]))
+    } else if s[0] == 0x2002 {
+        Some(v4(s[1], s[2]))
+    } else {
+        None
+    }
+}
+
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, ..] = ip.octets();
     Some(if ip.is_unspecified() || a == 0 {
@@ -104,6 +142,9 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     } else if first == 0 {
         // ::/96 (v4-compatible, deprecated) and the rest of ::/16: never a real host.
         "reserved"
+    } else if first == 0x2002 {
+        // 6to4 (2002::/16) reaches the v4 address in its next 32 bits: judge that one.
+        return embedded_v4(ip).and_then(forbidden_v4);
     } else if first == 0x0064 && ip.segments()[1] == 0xff9b {
         // NAT64 (64:ff9b::/96) reaches the v4 address it embeds: judge that one.
         let s = ip.segments();
@@ -269,9 +310,38 @@ mod tests {
             ("64:ff9b::7f00:1", Some("loopback")),
             ("::127.0.0.1", Some("reserved")),
             ("255.255.255.255", Some("reserved")),
+            ("2002:a9fe:a9fe::1", Some("link-local")),
+            ("2002:0a00:0001::1", Some("private")),
+            ("2002:0808:0808::1", None),
         ];
         for (ip, want) in cases {
             assert_eq!(forbidden_range(ip.parse().unwrap()), *want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn cloud_metadata_in_every_spelling() {
+        for ip in [
+            "169.254.169.254",
+            "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::",
+            "2002:a9fe:a9fe:1234::5",
+            "fd00:ec2::254",
+            "169.254.170.2",
+            "100.100.100.200",
+        ] {
+            assert!(metadata_service(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "169.254.169.253",
+            "10.0.0.1",
+            "fd00:ec2::1",
+            "2002:a9fe:a9fd::",
+            "8.8.8.8",
+        ] {
+            assert!(!metadata_service(ip.parse().unwrap()), "{ip}");
         }
     }
 

@@ -1,14 +1,15 @@
 //! The SSRF guard for outgoing requests to addresses admins type in (webhooks).
 //!
 //! The host is resolved here, every address it resolves to is checked against
-//! `kintsugi_core::webhooks::forbidden_range`, and the request is then made to the checked
+//! `kintsugi_core::webhooks::forbidden_range` (and, even where private targets are allowed,
+//! `metadata_service`), and the request is then made to the checked
 //! address itself (reqwest's `resolve`), so a second DNS answer cannot swap in another
 //! address (DNS rebinding). Redirects are never followed and no proxy is used.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kintsugi_core::webhooks::forbidden_range;
+use kintsugi_core::webhooks::{forbidden_range, metadata_service};
 
 /// A target that passed the guard: the URL and the one address to connect to.
 #[derive(Debug, Clone)]
@@ -46,6 +47,13 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Target, String> {
     let first = *addrs
         .first()
         .ok_or_else(|| format!("host {host} has no address"))?;
+    // Allowing private targets never allows a cloud metadata service, in any spelling.
+    if let Some(a) = addrs.iter().find(|a| metadata_service(a.ip())) {
+        return Err(format!(
+            "points at {}, a cloud metadata address, which is never a webhook target",
+            a.ip()
+        ));
+    }
     if !allow_private {
         // Every address must be public: a name with one public and one private address
         // would otherwise let the private one through on a later lookup.

@@ -302,6 +302,40 @@ on_both!(
     }
 );
 
+/// Allowing private targets (for a receiver inside the company) never allows the cloud's
+/// metadata service, which hands out the server's credentials, however it is written.
+#[tokio::test]
+async fn cloud_metadata_is_never_a_target_even_with_private_targets_allowed() {
+    let app = app(Backend::Sqlite).await;
+    let admin = app.setup().await;
+    allow_private(&admin, true).await;
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[fd00:ec2::254]/latest/api/token",
+    ] {
+        let refused = add_hook(&admin, url).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            refused.body
+        );
+        assert!(
+            refused.body.contains("a cloud metadata address"),
+            "{url}: {}",
+            refused.body
+        );
+    }
+    // Another link-local address is private, allowed here like the rest.
+    assert_eq!(
+        add_hook(&admin, "http://169.254.1.1:9/").await.status,
+        StatusCode::CREATED
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_hangs_is_timed_out_and_tried_again() {
     let rx = receiver(Mode::HangOnce).await;
