@@ -250,7 +250,72 @@ pub async fn require_gateway(State(required): State<bool>, req: Request, next: N
 
 #[cfg(test)]
 mod tests {
-    use super::on_anonymous_path;
+    use super::{make_server, on_anonymous_path, to_request};
+    use hpke::Deserializable;
+    use hpke::kem::X25519HkdfSha256;
+
+    /// RFC 9458 Appendix A, "Complete Example of a Request and Response".
+    const SK_R: &str = "3c168975674b2fa8e465970b79c8dcf09f1c741626480bd4c6162fc5b6a98e1a";
+    const KEY_CONFIG: &str = "01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e79815500080001000100010003";
+    const REQUEST: &str = "00034745540568747470730b6578616d706c652e636f6d012f";
+    const ENCAPSULATED_REQUEST: &str = "010020000100014b28f881333e7c164ffc499ad9796f877f4e1051ee6d31bad19dec96c208b4726374e469135906992e1268c594d2a10c695d858c40a026e7965e7d86b83dd440b2c0185204b4d63525";
+
+    /// Opens an encapsulated request for key id 1 with the RFC's private key, framed as
+    /// RFC 9458 §4.3 says (header, then enc, then the ciphertext; info is the label, a zero
+    /// byte and the header).
+    fn open_with_rfc_key(sealed: &[u8]) -> Vec<u8> {
+        let (header, rest) = sealed.split_at(7);
+        let (enc, ct) = rest.split_at(32);
+        let mut info = b"message/bhttp request\0".to_vec();
+        info.extend_from_slice(header);
+        let sk =
+            <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(&hex::decode(SK_R).unwrap())
+                .unwrap();
+        let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(enc).unwrap();
+        let mut ctx = hpke::setup_receiver::<
+            hpke::aead::AesGcm128,
+            hpke::kdf::HkdfSha256,
+            X25519HkdfSha256,
+        >(&hpke::OpModeR::Base, &sk, &enc, &info)
+        .unwrap();
+        ctx.open(ct, b"").unwrap()
+    }
+
+    #[test]
+    fn rfc_9458_appendix_a() {
+        // The published encapsulated request opens to the published Binary HTTP request.
+        let request = hex::decode(REQUEST).unwrap();
+        assert_eq!(
+            open_with_rfc_key(&hex::decode(ENCAPSULATED_REQUEST).unwrap()),
+            request
+        );
+        // The ohttp crate's client, given the published key configuration, seals in the same
+        // framing: the same header, the same length, and the RFC's key opens it.
+        let client =
+            ohttp::ClientRequest::from_encoded_config(&hex::decode(KEY_CONFIG).unwrap()).unwrap();
+        let (sealed, _) = client.encapsulate(&request).unwrap();
+        assert_eq!(
+            &sealed[..7],
+            &hex::decode(&ENCAPSULATED_REQUEST[..14]).unwrap()[..]
+        );
+        assert_eq!(sealed.len(), ENCAPSULATED_REQUEST.len() / 2);
+        assert_eq!(open_with_rfc_key(&sealed), request);
+        // Our key configuration has the RFC's layout: key id 1, X25519 (0x0020), a 32-byte key,
+        // then HKDF-SHA256 with AES-128-GCM (the RFC's first suite; we offer no other).
+        let (_, keys) = make_server().unwrap();
+        let config = &keys[2..];
+        assert_eq!(
+            u16::from_be_bytes([keys[0], keys[1]]) as usize,
+            config.len()
+        );
+        assert_eq!(&config[..3], &hex::decode("010020").unwrap()[..]);
+        assert_eq!(&config[35..], &hex::decode("000400010001").unwrap()[..]);
+        // The RFC's request (GET https://example.com/) is not for /anon/: the gateway refuses it.
+        assert!(matches!(
+            to_request(&request),
+            Err(kintsugi_app::Error::Forbidden(_))
+        ));
+    }
 
     #[test]
     fn only_paths_under_anon_pass() {
