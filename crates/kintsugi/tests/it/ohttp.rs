@@ -253,3 +253,34 @@ async fn require_ohttp_refuses_the_direct_path_and_takes_the_gateway() {
     .await;
     assert_eq!(outer, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_relay_limits_each_address_and_says_when_the_gateway_is_down() {
+    // Nothing listens on port 9 (discard) here: the gateway is down.
+    let relay = start_relay(
+        "http://127.0.0.1:9/ohttp/gateway",
+        &["--delay-max", "0", "--per-minute", "2"],
+    );
+    let post = || {
+        reqwest::Client::new()
+            .post(&relay.url)
+            .header("content-type", "message/ohttp-req")
+            .body(vec![1u8; 64])
+            .send()
+    };
+    assert_eq!(post().await.unwrap().status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(post().await.unwrap().status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        post().await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Only POST / is relayed.
+    let other = reqwest::Client::new()
+        .post(format!("{}anon/rounds/x/answers", relay.url))
+        .header("content-type", "message/ohttp-req")
+        .body(vec![1u8; 64])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
