@@ -177,10 +177,19 @@ test('no page scrolls sideways at 390 px, and the menu holds Log out', async (t)
     });
   }
 
+  await step('admin at 768 and 1024 px: the row of links wraps inside the screen', async () => {
+    const { page } = people.admin;
+    await logIn(page, 'admin@demo.example');
+    for (const width of [768, 1024]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const path of ['/', '/admin/people']) await assertFits(page, path, `the admin's ${path} at ${width} px`);
+      assert.ok(await page.locator('header').getByRole('button', { name: 'Log out' }).isVisible());
+    }
+  });
+
   await step('admin at 1280 px: the navigation shows without a menu', async () => {
     const { page } = people.admin;
     await page.setViewportSize(DESKTOP);
-    await logIn(page, 'admin@demo.example');
     const header = page.locator('header');
     assert.equal(await header.locator('summary', { hasText: 'Menu' }).isVisible(), false);
     assert.ok(await header.getByRole('button', { name: 'Log out' }).isVisible());
