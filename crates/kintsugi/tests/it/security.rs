@@ -409,3 +409,36 @@ on_both!(login_rate_limit_holds_under_a_burst, |backend| async move {
         "nothing else, no 5xx: {by_status:?}"
     );
 });
+
+/// A form whose text is not UTF-8 (a Latin-1 "é", escaped or raw) is refused with 400; it used
+/// to be stored with a replacement character in its place.
+#[tokio::test]
+async fn a_form_that_is_not_utf8_is_refused() {
+    let app = App::start(Backend::Sqlite).await;
+    let admin = app.setup().await;
+    let token = admin.csrf_token().await;
+    let post = |body: Vec<u8>| {
+        admin
+            .client
+            .post(format!("{}/admin/teams", app.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    for name in [&b"Caf%E9"[..], b"Caf\xe9"] {
+        let mut body = format!("csrf_token={token}&name=").into_bytes();
+        body.extend_from_slice(name);
+        let refused = Browser::page(post(body).await.unwrap()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(refused.body.contains("UTF-8"), "{}", refused.body);
+    }
+    let body = format!("csrf_token={token}&name=Caf%C3%A9").into_bytes();
+    let made = Browser::page(post(body).await.unwrap()).await;
+    assert!(made.status.is_redirection(), "{}", made.body);
+    let teams = admin.get("/admin/teams").await.body;
+    assert!(teams.contains("Café"), "{teams}");
+    assert!(
+        !teams.contains('\u{FFFD}'),
+        "no replacement character stored"
+    );
+}

@@ -218,10 +218,118 @@ pub mod extract {
 
     use super::HttpError;
 
-    /// Forms, with repeated keys (multiple selects, checkboxes) read into lists.
-    #[derive(FromRequest)]
-    #[from_request(via(axum_extra::extract::Form), rejection(HttpError))]
+    /// Forms, with repeated keys (multiple selects, checkboxes) read into lists. A form whose
+    /// names or values are not UTF-8 once decoded is refused (400), never read with
+    /// replacement characters in their place.
     pub struct Form<T>(pub T);
+
+    impl<T, S> FromRequest<S> for Form<T>
+    where
+        T: serde::de::DeserializeOwned,
+        S: Send + Sync,
+    {
+        type Rejection = HttpError;
+
+        async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
+            let not_utf8 = || HttpError::Malformed {
+                status: axum::http::StatusCode::BAD_REQUEST,
+                detail: "the form could not be read: it is not valid UTF-8".into(),
+            };
+            let req = if req.method() == axum::http::Method::GET
+                || req.method() == axum::http::Method::HEAD
+            {
+                if !form_is_utf8(req.uri().query().unwrap_or("").as_bytes()) {
+                    return Err(not_utf8());
+                }
+                req
+            } else {
+                let (parts, body) = req.into_parts();
+                let (method, uri, headers) = (
+                    parts.method.clone(),
+                    parts.uri.clone(),
+                    parts.headers.clone(),
+                );
+                let bytes = axum::body::Bytes::from_request(
+                    axum::extract::Request::from_parts(parts, body),
+                    state,
+                )
+                .await
+                .map_err(|e| super::body_problem(e.status(), e.body_text()))?;
+                if !form_is_utf8(&bytes) {
+                    return Err(not_utf8());
+                }
+                let mut rebuilt = axum::extract::Request::new(axum::body::Body::from(bytes));
+                *rebuilt.method_mut() = method;
+                *rebuilt.uri_mut() = uri;
+                *rebuilt.headers_mut() = headers;
+                rebuilt
+            };
+            let axum_extra::extract::Form(value) =
+                axum_extra::extract::Form::<T>::from_request(req, state).await?;
+            Ok(Form(value))
+        }
+    }
+
+    /// Whether every name and value of an `application/x-www-form-urlencoded` body is UTF-8
+    /// once its `+` and `%XX` escapes are decoded.
+    pub(crate) fn form_is_utf8(body: &[u8]) -> bool {
+        body.split(|b| *b == b'&').all(|pair| {
+            let mut decoded = Vec::with_capacity(pair.len());
+            let mut i = 0;
+            while i < pair.len() {
+                let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+                match pair[i] {
+                    b'%' if i + 2 < pair.len() => match (hex(pair[i + 1]), hex(pair[i + 2])) {
+                        (Some(h), Some(l)) => {
+                            decoded.push(h << 4 | l);
+                            i += 3;
+                            continue;
+                        }
+                        _ => decoded.push(b'%'),
+                    },
+                    b'+' => decoded.push(b' '),
+                    b'=' => {
+                        if std::str::from_utf8(&decoded).is_err() {
+                            return false;
+                        }
+                        decoded.clear();
+                    }
+                    b => decoded.push(b),
+                }
+                i += 1;
+            }
+            std::str::from_utf8(&decoded).is_ok()
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn forms_decode_to_utf8_or_are_refused() {
+            for ok in [
+                &b""[..],
+                b"name=Caf%C3%A9&x=1+2",
+                b"a=%zz&b=100%",
+                b"a=%E2%9C%93",
+                "name=Café".as_bytes(),
+            ] {
+                assert!(super::form_is_utf8(ok), "{}", String::from_utf8_lossy(ok));
+            }
+            for bad in [
+                &b"name=Caf%E9"[..],
+                b"n%FF=1",
+                b"a=%C3",
+                b"a=\xff",
+                b"a=1&b=%ED%A0%80",
+            ] {
+                assert!(
+                    !super::form_is_utf8(bad),
+                    "{}",
+                    String::from_utf8_lossy(bad)
+                );
+            }
+        }
+    }
 
     #[derive(FromRequest)]
     #[from_request(via(axum::Json), rejection(HttpError))]
