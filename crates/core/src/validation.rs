@@ -41,9 +41,49 @@ impl fmt::Display for Invalid {
     }
 }
 
-/// Trims `raw` and checks it is a one-line text of `1..=max` characters.
+/// Characters that show nothing or reorder what follows: bidirectional overrides, embeddings,
+/// isolates and marks, zero-width spaces, word joiners, the byte-order mark, soft hyphens.
+/// In a name or title they make one look like another, or turn the rest of a line around.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{180E}'
+            | '\u{00AD}'
+            | '\u{034F}'
+    )
+}
+
+/// `raw` without its invisible characters ([`invisible`]). The zero-width joiner and
+/// non-joiner stay only between two characters outside ASCII, where scripts such as Persian
+/// or Devanagari and emoji sequences need them; between Latin letters they only disguise.
+fn neutralise(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let joins =
+        |c: Option<&char>| c.is_some_and(|c| !c.is_ascii() && !c.is_whitespace() && !invisible(*c));
+    chars
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| match c {
+            '\u{200C}' | '\u{200D}' => *i > 0 && joins(chars.get(i - 1)) && joins(chars.get(i + 1)),
+            c => !invisible(**c),
+        })
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// Trims `raw`, drops its invisible characters ([`neutralise`]), and checks it is a one-line
+/// text of `1..=max` characters.
 pub(crate) fn one_line(field: &'static str, raw: &str, max: usize) -> Result<String, Invalid> {
-    let value = raw.trim();
+    let neutralised = neutralise(raw);
+    let value = neutralised.trim();
     if value.is_empty() {
         return Err(Invalid::new(field, "is required"));
     }
@@ -84,6 +124,23 @@ pub(crate) fn text(field: &'static str, raw: &str, max: usize) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_lose_what_hides_or_turns_text_around() {
+        let name = |raw: &str| one_line("name", raw, 50);
+        assert_eq!(name("Invoice\u{202E}fdp.exe").unwrap(), "Invoicefdp.exe");
+        assert_eq!(name("ad\u{200B}min").unwrap(), "admin");
+        assert_eq!(name("ad\u{200D}min\u{2066}").unwrap(), "admin");
+        assert_eq!(name("\u{FEFF}Ana\u{00AD}\u{200F}").unwrap(), "Ana");
+        assert_eq!(
+            name(" \u{200B}\u{202E} ").unwrap_err().message,
+            "is required"
+        );
+        // Where scripts and emoji need the joiners, they stay.
+        assert_eq!(name("می\u{200C}خواهم").unwrap(), "می\u{200C}خواهم");
+        assert_eq!(name("👩\u{200D}💻 Dev").unwrap(), "👩\u{200D}💻 Dev");
+        assert_eq!(name("\u{200D}💻").unwrap(), "💻");
+    }
 
     #[test]
     fn reads_as_a_sentence() {

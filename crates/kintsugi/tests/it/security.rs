@@ -442,3 +442,33 @@ async fn a_form_that_is_not_utf8_is_refused() {
         "no replacement character stored"
     );
 }
+
+/// Names and titles lose bidirectional overrides and zero-width characters, which made one
+/// name look like another or turned the rest of a line around; joiners stay where a script
+/// or an emoji needs them, and a name of nothing but such characters is refused.
+#[tokio::test]
+async fn names_lose_characters_that_hide_or_reverse_text() {
+    let app = App::start(Backend::Sqlite).await;
+    let admin = app.setup().await;
+    let team = |name: &str| {
+        admin.json(
+            Method::POST,
+            "/api/v1/teams",
+            Some(serde_json::json!({ "name": name })),
+        )
+    };
+    let made = team("Pay\u{202E}lorr\u{200B}").await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.json()["name"], "Paylorr");
+    let made = team("👩\u{200D}💻 Dev").await;
+    assert_eq!(made.json()["name"], "👩\u{200D}💻 Dev");
+    let refused = team("\u{200B}\u{2066}").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    let page = admin.get("/admin/teams").await.body;
+    assert!(!page.contains('\u{202E}') && !page.contains('\u{200B}'));
+}
