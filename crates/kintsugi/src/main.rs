@@ -3,6 +3,7 @@
 mod coach_cli;
 mod config;
 mod demo;
+mod ohttp_client;
 mod relay;
 mod respond;
 mod transfer;
@@ -120,6 +121,10 @@ enum Command {
         /// Stay until the answer is sealed, and send it again if the server holding it stops.
         #[arg(long)]
         wait: bool,
+        /// Send the anonymous requests through this Oblivious HTTP relay (`kintsugi relay`),
+        /// encapsulated for the server's gateway, so the server sees only the relay's address.
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
     },
     /// Copy every row of a SQLite database into a fresh PostgreSQL database, then compare
     /// the counts per table. Stop the server first. Round keys stay in the data directory.
@@ -506,6 +511,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             items,
             replace,
             wait,
+            relay,
         } => {
             let r = respond::Respond {
                 server: server.clone(),
@@ -519,6 +525,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 items: items.clone(),
                 replace: *replace,
                 wait: *wait,
+                relay: relay.clone(),
             };
             return respond::run(r).await;
         }

@@ -3,6 +3,8 @@
 //! locally, asks for the signature while logged in, then redeems on the anonymous path with a
 //! separate client that carries no cookie. With `--wait` it stays until the round's marks
 //! download shows the answer sealed, and sends it again if the server holding it stopped.
+//! With `--relay URL`, every anonymous request goes through an Oblivious HTTP relay (RFC 9458)
+//! to the server's gateway, encapsulated with the `ohttp` crate: the server sees only the relay.
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -26,6 +28,51 @@ pub struct Respond {
     pub replace: bool,
     /// Stay until the answer is sealed.
     pub wait: bool,
+    /// An Oblivious HTTP relay in front of the server's gateway; none: the direct path.
+    pub relay: Option<String>,
+}
+
+/// The anonymous path, direct or through a relay.
+enum Anon {
+    Direct {
+        http: reqwest::Client,
+        server: String,
+    },
+    Relay(crate::ohttp_client::Oblivious),
+}
+
+impl Anon {
+    /// The status and body of an anonymous request for `path` (under `/anon/`).
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        match self {
+            Anon::Direct { http, server } => {
+                let url = format!("{server}{path}");
+                let req = match body {
+                    Some(b) => http.post(url).json(b),
+                    None => http.request(method.parse()?, url),
+                };
+                let resp = req.send().await?;
+                Ok((resp.status().as_u16(), resp.bytes().await?.to_vec()))
+            }
+            Anon::Relay(o) => {
+                let body = body.map(serde_json::to_vec).transpose()?;
+                o.send(method, path, body.as_deref()).await
+            }
+        }
+    }
+}
+
+fn detail(status: u16, body: &[u8]) -> String {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    format!(
+        "{status}: {}",
+        body["detail"].as_str().unwrap_or("no detail")
+    )
 }
 
 async fn problem(resp: reqwest::Response) -> String {
@@ -202,15 +249,21 @@ pub async fn run(r: Respond) -> anyhow::Result<()> {
     let mark = token.spent_mark();
 
     // A fresh client: no cookie jar, nothing shared with the logged-in session.
-    let anon = reqwest::Client::new();
+    let anon = match &r.relay {
+        None => Anon::Direct {
+            http: reqwest::Client::new(),
+            server: r.server.clone(),
+        },
+        Some(relay) => Anon::Relay(crate::ohttp_client::Oblivious::new(&r.server, relay).await?),
+    };
     let capability = client::reply_capability(&secret_hex);
     let body = json!({
         "token": {"message": STANDARD.encode(&token.prepared), "signature": STANDARD.encode(&token.signature)},
         "answer": answer,
         "reply_check": client::reply_check(&capability),
     });
-    let answers = format!("{}/anon/rounds/{round_id}/answers", r.server);
-    let marks = format!("{}/anon/rounds/{round_id}/marks", r.server);
+    let answers = format!("/anon/rounds/{round_id}/answers");
+    let marks = format!("/anon/rounds/{round_id}/marks");
     let mut held_by = send(&anon, &answers, &body).await?;
     if held_by.is_some() {
         println!(
@@ -219,7 +272,8 @@ pub async fn run(r: Respond) -> anyhow::Result<()> {
     }
     while r.wait && held_by.is_some() {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let now: Value = anon.get(&marks).send().await?.json().await?;
+        let (_, now) = anon.call("GET", &marks, None).await?;
+        let now: Value = serde_json::from_slice(&now)?;
         let listed = |key: &str, value: &str| {
             now[key]
                 .as_array()
@@ -246,11 +300,11 @@ pub async fn run(r: Respond) -> anyhow::Result<()> {
 }
 
 /// Sends the answer; the server that holds it while it waits, or none once it is sealed.
-async fn send(anon: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Option<String>> {
-    let resp = anon.post(url).json(body).send().await?;
-    match resp.status().as_u16() {
+async fn send(anon: &Anon, path: &str, body: &Value) -> anyhow::Result<Option<String>> {
+    let (status, resp) = anon.call("POST", path, Some(body)).await?;
+    match status {
         202 => {
-            let accepted: Value = resp.json().await?;
+            let accepted: Value = serde_json::from_slice(&resp)?;
             Ok(Some(
                 accepted["held_by"]
                     .as_str()
@@ -259,6 +313,6 @@ async fn send(anon: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result
             ))
         }
         201 => Ok(None),
-        _ => bail!("the answer was refused: {}", problem(resp).await),
+        _ => bail!("the answer was refused: {}", detail(status, &resp)),
     }
 }

@@ -284,3 +284,47 @@ async fn the_relay_limits_each_address_and_says_when_the_gateway_is_down() {
         .unwrap();
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn kintsugi_respond_answers_through_the_relay() {
+    // The direct path is refused, so an answer that lands came through the relay.
+    let app = App::start_with(Backend::Sqlite, &[], &[("KINTSUGI_REQUIRE_OHTTP", "true")]).await;
+    let g = group_in(app, 3, "Answered through a relay").await;
+    let (round, _) = open_round(&g).await;
+    let relay = start_relay(
+        &format!("{}/ohttp/gateway", g.app.url),
+        &["--delay-max", "0.2"],
+    );
+    let respond = |link: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["respond", "--server", &g.app.url, "--repair", &g.repair])
+            .args(["--invitation", link])
+            .args([
+                "--category",
+                "process",
+                "--comment",
+                "Sent through the relay.",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Another member tries the direct path (each member gets one token per round).
+    let direct = respond(&g.links[1], &[]);
+    assert!(!direct.status.success(), "the direct path is refused");
+    assert!(
+        String::from_utf8_lossy(&direct.stderr).contains("through the relay"),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let out = respond(&g.links[0], &["--relay", &relay.url]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Received"), "{stdout}");
+    close_round(&g, &round).await;
+    assert_eq!(g.app.scalar("SELECT COUNT(*) FROM round_answers").await, 1);
+}
