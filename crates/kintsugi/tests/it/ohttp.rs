@@ -205,6 +205,18 @@ async fn an_answer_through_the_relay_reaches_the_anonymous_path() {
 
     close_round(&g, &round).await;
     assert_eq!(g.app.scalar("SELECT COUNT(*) FROM round_answers").await, 1);
+
+    // The gateway is not logged, like /anon (the request log names every other route).
+    let log = g.app.log.lock().unwrap().clone();
+    assert!(
+        log.iter().any(|l| l.contains("/api/v1/repairs")),
+        "the log is read"
+    );
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("/ohttp") || l.contains("/anon")),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
