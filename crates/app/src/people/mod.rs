@@ -43,7 +43,7 @@ pub async fn create_person(
     input: PersonInput<'_>,
 ) -> Result<Person, Error> {
     let name = PersonName::parse(input.name);
-    let email = Email::parse(input.email);
+    let email = Email::parse(input.email).and_then(crate::reach::email::deliverable);
     let (name, email) = match (name, email) {
         (Ok(n), Ok(e)) => (n, e),
         (n, e) => {

@@ -98,6 +98,20 @@ pub fn parse_mailbox(raw: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Refuses an address the mailer would refuse: the same parse as the recipient's when an
+/// email is built, so an invitation is never accepted and then dies in the queue.
+pub fn deliverable(
+    email: kintsugi_core::Email,
+) -> Result<kintsugi_core::Email, kintsugi_core::Invalid> {
+    match email.as_str().parse::<lettre::Address>() {
+        Ok(_) => Ok(email),
+        Err(e) => Err(kintsugi_core::Invalid::new(
+            "email",
+            format!("cannot be sent to ({e}); use an address like name@example.org"),
+        )),
+    }
+}
+
 /// The `Message-ID` local part for a job: the same for every attempt of the job.
 pub fn message_id(idempotency_key: &str) -> String {
     hex::encode(&Sha256::digest(idempotency_key.as_bytes())[..16])
@@ -329,5 +343,33 @@ impl Parts<'_> {
             );
         }
         out + "</p>\n</body>\n</html>\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn addresses_the_mailer_refuses_are_refused_when_typed() {
+        let check = |raw: &str| {
+            kintsugi_core::Email::parse(raw)
+                .and_then(super::deliverable)
+                .map(|e| e.to_string())
+        };
+        assert_eq!(check("Ana@Acme.example").unwrap(), "ana@acme.example");
+        assert!(check("o'neil+tag@acme.example").is_ok());
+        for bad in [
+            "a..b@acme.example",
+            ".a@acme.example",
+            "a,b@acme.example",
+            "a@-acme.example",
+            "a(b)@acme.example",
+        ] {
+            assert!(
+                kintsugi_core::Email::parse(bad).is_ok(),
+                "core lets {bad} through"
+            );
+            let err = check(bad).unwrap_err();
+            assert_eq!(err.field, "email", "{bad}");
+        }
     }
 }

@@ -133,7 +133,7 @@ pub struct SetupInput<'a> {
 pub async fn set_up(ctx: &Ctx, input: SetupInput<'_>) -> Result<Uuid, Error> {
     let org_name = OrganisationName::parse(input.organisation_name);
     let name = PersonName::parse(input.name);
-    let email = Email::parse(input.email);
+    let email = Email::parse(input.email).and_then(crate::reach::email::deliverable);
     let password = NewPassword::parse(input.password);
     let problems: Vec<Invalid> = [
         org_name.as_ref().err(),

@@ -188,3 +188,40 @@ async fn openapi_document_lists_every_api_route() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
 }
+
+/// An address the mailer would refuse is refused when typed (422 on the email field), so an
+/// invitation never answers 201 and then dies in the queue.
+#[tokio::test]
+async fn an_address_the_mailer_refuses_is_refused_when_typed() {
+    let app = App::start(Backend::Sqlite).await;
+    let admin = app.setup().await;
+    for email in ["a..b@acme.example", "a,b@acme.example", "a@-acme.example"] {
+        let refused = admin
+            .json(
+                Method::POST,
+                "/api/v1/people",
+                Some(json!({"name": "Eli", "email": email, "team_ids": [], "roles": {}})),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email}: {}",
+            refused.body
+        );
+        assert_eq!(
+            refused.json()["errors"][0]["field"],
+            "email",
+            "{}",
+            refused.body
+        );
+    }
+    let made = admin
+        .json(
+            Method::POST,
+            "/api/v1/people",
+            Some(json!({"name": "Eli", "email": "eli.o'neil+k@acme.example", "team_ids": [], "roles": {}})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+}
