@@ -472,3 +472,50 @@ async fn names_lose_characters_that_hide_or_reverse_text() {
     let page = admin.get("/admin/teams").await.body;
     assert!(!page.contains('\u{202E}') && !page.contains('\u{200B}'));
 }
+
+/// An `Origin` with the right host but another scheme is another origin: a page served over
+/// plain `http://` cannot post to a site people reach over `https://` (it used to pass).
+#[tokio::test]
+async fn the_origin_check_minds_the_scheme() {
+    let mut app = App::start_with(
+        Backend::Sqlite,
+        &["--public-url", "https://kintsugi.acme.example"],
+        &[],
+    )
+    .await;
+    // The setup link names the public URL, which does not resolve here.
+    app.setup_link = app
+        .setup_link
+        .take()
+        .map(|link| link.replace("https://kintsugi.acme.example", &app.url));
+    app.setup().await;
+    let host = app.url.trim_start_matches("http://").to_owned();
+    let login_from = |origin: String| {
+        let b = app.browser();
+        async move {
+            let resp = b
+                .client
+                .post(format!("{}/api/v1/session", b.base))
+                .header("origin", origin)
+                .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            resp.status()
+        }
+    };
+    assert_eq!(
+        login_from(format!("http://{host}")).await,
+        StatusCode::FORBIDDEN,
+        "http:// is not the https:// site's origin"
+    );
+    assert_eq!(
+        login_from(format!("https://{host}")).await,
+        StatusCode::OK,
+        "the same host over the public URL's scheme"
+    );
+    assert_eq!(
+        login_from("https://kintsugi.acme.example".into()).await,
+        StatusCode::OK
+    );
+}

@@ -62,10 +62,15 @@ fn origin_ok(headers: &HeaderMap, state: &AppState) -> bool {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // The same host under another scheme is another origin (OWASP): `http://` posting to a
+    // site people reach over `https://` is refused. The scheme is the public URL's, since
+    // behind a proxy that ends TLS the server itself is reached over plain HTTP.
+    let public_url = &state.ctx.settings().public_url;
+    let scheme = public_url.split_once("://").map_or("http", |(s, _)| s);
     let same_host = origin
         .split_once("://")
-        .is_some_and(|(_, rest)| rest == host);
-    same_host || origin == state.ctx.settings().public_url
+        .is_some_and(|(s, rest)| s.eq_ignore_ascii_case(scheme) && rest == host);
+    same_host || origin == public_url
 }
 
 pub async fn protect(
