@@ -124,9 +124,9 @@ on_both!(
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let log = app.log.lock().unwrap().join("\n");
         assert!(
-        log.contains("the libraries' logs are capped"),
-        "the log is at trace level"
-    );
+            log.contains("the libraries' logs are capped"),
+            "the log is at trace level"
+        );
         assert!(log.contains("route"), "requests are logged");
         let port = app.url.rsplit(':').next().unwrap().to_owned();
         for line in log.lines() {

@@ -837,7 +837,10 @@ on_both!(
             .text()
             .await
             .unwrap();
-        assert_eq!(raw, again, "the download is the same, byte for byte, for everyone");
+        assert_eq!(
+            raw, again,
+            "the download is the same, byte for byte, for everyone"
+        );
         assert!(
             !raw.contains("Which dates moved?") && !raw.contains("comment by number 2"),
             "the download is sealed: {raw}"

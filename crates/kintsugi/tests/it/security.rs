@@ -261,6 +261,44 @@ on_both!(cross_site_requests_are_refused, |backend| async move {
         .unwrap();
     assert_eq!(own.status(), StatusCode::SEE_OTHER);
     assert!(admin.get("/admin/teams").await.body.contains("Ours"));
+
+    // Pages are compressed, so each embeds the token masked afresh (BREACH): two pages, two
+    // different values, both good; one changed character is refused.
+    let other = admin.csrf_token().await;
+    assert_ne!(
+        other, token,
+        "the page's token is masked anew for every response"
+    );
+    let cookie = admin
+        .client
+        .get(format!("{}/admin/teams", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cookie.status(), StatusCode::OK);
+    for (value, name, expected) in [
+        (other.clone(), "Ours two", StatusCode::SEE_OTHER),
+        (
+            format!(
+                "{}{}",
+                &other[..other.len() - 1],
+                if other.ends_with('A') { 'B' } else { 'A' }
+            ),
+            "Tampered",
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let sent = admin
+            .client
+            .post(&url)
+            .form(&[("name", name), ("csrf_token", value.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), expected, "{name}");
+    }
+    let teams = admin.get("/admin/teams").await.body;
+    assert!(teams.contains("Ours two") && !teams.contains("Tampered"));
 });
 
 /// `name=value` of the cookie `name` that a response sets.

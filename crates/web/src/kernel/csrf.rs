@@ -4,6 +4,10 @@
 //! value every form carries as `csrf_token`, or htmx sends as `X-CSRF-Token`. JSON
 //! requests pass without it: a browser cannot send `application/json` to another origin
 //! without a CORS preflight, which Kintsugi never grants. Any `Origin` header must match.
+//!
+//! Pages are compressed, so the token a page embeds is masked afresh for every response
+//! ([`CsrfToken::masked`]: a random pad, then the token XOR the pad): its bytes differ each
+//! time, and compression-size attacks (BREACH) have no fixed secret to guess at.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -12,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use kintsugi_app::Error;
 use kintsugi_app::tokens::new_token;
@@ -26,6 +32,40 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The token that this request's pages must embed in their forms.
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
+
+impl CsrfToken {
+    /// The token as a page embeds it: base64url(pad || token XOR pad), a new pad each time.
+    pub fn masked(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let token = self.0.as_bytes();
+        let pad: Vec<u8> = (0..token.len()).map(|_| rand::random::<u8>()).collect();
+        let mut out = pad.clone();
+        out.extend(token.iter().zip(&pad).map(|(t, p)| t ^ p));
+        URL_SAFE_NO_PAD.encode(out)
+    }
+}
+
+/// Whether `submitted` (masked by a page, or the token itself) carries `token`, compared in
+/// constant time.
+fn carries(submitted: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let unmasked = URL_SAFE_NO_PAD
+        .decode(submitted)
+        .ok()
+        .filter(|raw| raw.len() == 2 * token.len())
+        .map(|raw| {
+            let (pad, masked) = raw.split_at(token.len());
+            masked
+                .iter()
+                .zip(pad)
+                .map(|(m, p)| m ^ p)
+                .collect::<Vec<u8>>()
+        });
+    let plain: bool = submitted.as_bytes().ct_eq(token.as_bytes()).into();
+    plain || unmasked.is_some_and(|u| bool::from(u.as_slice().ct_eq(token.as_bytes())))
+}
 
 fn refused() -> HttpError {
     Error::Forbidden(
@@ -120,7 +160,11 @@ pub async fn protect(
                     field
                 }
             };
-            if existing.is_none() || submitted.as_deref() != existing.as_deref() {
+            let carried = match (submitted.as_deref(), existing.as_deref()) {
+                (Some(submitted), Some(token)) => carries(submitted, token),
+                _ => false,
+            };
+            if !carried {
                 return refused().into_response();
             }
         }

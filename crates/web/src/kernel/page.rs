@@ -38,7 +38,8 @@ impl Chrome {
         Self {
             path: path.into(),
             title: title.into(),
-            csrf: csrf.0.clone(),
+            // Masked afresh for every page: compressed pages hold no fixed secret.
+            csrf: csrf.masked(),
             user: user.map(|u| UserChrome {
                 name: u.person.name.clone(),
                 org_name: u.org.name.clone(),
