@@ -150,15 +150,7 @@ async fn two_instances_share_round_keys_and_a_close_destroys_them() {
     drop(wrong);
 
     // Closed through A: B refuses as closed, and no key remains anywhere.
-    let closed = g
-        .fay
-        .json(
-            Method::POST,
-            &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-            None,
-        )
-        .await;
-    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.body);
+    crate::rounds::close_round(&g, &round).await;
     let late = fetch_token(&at(&b, &g.members[2]), &g.repair, &round, &public).await;
     assert_eq!(late.err(), Some(StatusCode::CONFLICT));
     let said = at(&b, &g.members[2])

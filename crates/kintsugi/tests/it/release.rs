@@ -29,15 +29,7 @@ on_both!(
             .await;
             assert!(sent.status.is_success(), "{}", sent.body);
         }
-        let closed = g
-            .fay
-            .json(
-                Method::POST,
-                &format!("/api/v1/repairs/{}/rounds/{round}/close", g.repair),
-                None,
-            )
-            .await;
-        assert!(closed.status.is_success(), "{}", closed.body);
+        crate::rounds::close_round(&g, &round).await;
         let before = rounds(&g.fay, &g.repair).await;
         assert_eq!(before[0]["k"], 5, "{before}");
         assert!(before[0]["results"].is_null() && before[0]["suppressed"].is_string());

@@ -405,7 +405,7 @@ async fn the_admin_page_adds_and_refuses_with_form_errors() {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.body.contains("link-local address"), "{}", bad.body);
+    assert!(bad.body.contains("cloud metadata address"), "{}", bad.body);
     assert!(bad.body.contains("at least 32 bytes"), "{}", bad.body);
     let ok = admin
         .post_form(
