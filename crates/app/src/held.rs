@@ -13,7 +13,7 @@
 //! gone from the list of running ones, sends the answer again. Nothing is sealed at shutdown:
 //! otherwise a restart right after someone answered would seal a batch of one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -38,6 +38,10 @@ struct Inner {
     /// This server's id for as long as it runs: random, named in the waiting reply.
     id: String,
     waiting: Mutex<HashMap<Uuid, Waiting>>,
+    /// Each round's sealed marks as last read whole, and when: whether an arriving answer is
+    /// already sealed is looked up here, never by a query that names its mark (a statement
+    /// log would then date each mark's arrival).
+    sealed: Mutex<HashMap<Uuid, (std::time::Instant, HashSet<String>)>>,
     /// One seal at a time, so a round's answers are never split across two racing writes.
     sealing: tokio::sync::Mutex<()>,
 }
@@ -47,14 +51,6 @@ struct Waiting {
     closes_at: Option<OffsetDateTime>,
     /// By mark: an answer sent again before its seal is held once.
     answers: HashMap<String, Redemption>,
-}
-
-/// What a seal did, for the epoch's metrics (never finer than the epoch).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Sealed {
-    pub answers: usize,
-    /// Sent after their round closed elsewhere, or already spent: not stored.
-    pub refused: usize,
 }
 
 impl Default for Mixer {
@@ -69,6 +65,7 @@ impl Mixer {
         Self(Arc::new(Inner {
             id: hex::encode(id),
             waiting: Mutex::new(HashMap::new()),
+            sealed: Mutex::new(HashMap::new()),
             sealing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -98,11 +95,34 @@ impl Mixer {
         entry.answers.entry(answer.mark.clone()).or_insert(answer);
     }
 
-    /// Whether an answer (by its mark) is waiting here.
-    pub fn holds(&self, round: Uuid, mark: &str) -> bool {
-        self.waiting()
-            .get(&round)
-            .is_some_and(|w| w.answers.contains_key(mark))
+    /// Whether `mark` is among the round's sealed marks, read whole (the same query for every
+    /// answer) at most once a tick, and afresh after this server seals. A mark sealed by
+    /// another server within the tick is missed here; its redeem then refuses it, so it is
+    /// never counted twice.
+    pub async fn is_sealed(
+        &self,
+        store: &dyn Store,
+        round: Uuid,
+        mark: &str,
+    ) -> Result<bool, Error> {
+        let fresh = |at: &std::time::Instant| at.elapsed() < TICK;
+        if let Some((at, marks)) = self.sealed_marks().get(&round)
+            && fresh(at)
+        {
+            return Ok(marks.contains(mark));
+        }
+        let marks: HashSet<String> = store.sealed_marks(round).await?.into_iter().collect();
+        let found = marks.contains(mark);
+        let mut cache = self.sealed_marks();
+        cache.retain(|_, (at, _)| at.elapsed() < TICK * 60);
+        cache.insert(round, (std::time::Instant::now(), marks));
+        Ok(found)
+    }
+
+    fn sealed_marks(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (std::time::Instant, HashSet<String>)>> {
+        self.0.sealed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The rounds this server holds answers for.
@@ -136,12 +156,13 @@ impl Mixer {
     }
 
     /// Puts a batch back after its write failed: nothing accepted is dropped for a database
-    /// that was briefly away.
-    fn put_back(&self, batch: Vec<Redemption>, min_batch: impl Fn(Uuid) -> usize) {
+    /// that was briefly away. A round whose entry was taken whole (it was closing) comes back
+    /// with a minimum of one: the next tick's refresh finds it closing again.
+    fn put_back(&self, batch: Vec<Redemption>) {
         let mut waiting = self.waiting();
         for answer in batch {
             let entry = waiting.entry(answer.round_id).or_insert_with(|| Waiting {
-                min_batch: min_batch(answer.round_id),
+                min_batch: 1,
                 closes_at: None,
                 answers: HashMap::new(),
             });
@@ -154,27 +175,27 @@ impl Mixer {
         &self,
         store: &dyn Store,
         take: impl FnOnce(&Self) -> Vec<Redemption>,
-    ) -> Result<Sealed, Error> {
+    ) -> Result<(), Error> {
         let _one = self.0.sealing.lock().await;
         let mut batch = take(self);
         if batch.is_empty() {
-            return Ok(Sealed::default());
+            return Ok(());
         }
         batch.shuffle(&mut rand::rng());
         match store.redeem(&batch).await {
             Ok(results) => {
                 let answers = results.iter().filter(|r| **r == Redeemed::Stored).count();
-                let sealed = Sealed {
-                    answers,
-                    refused: results.len() - answers,
-                };
+                // Whole batches only: never finer than the epoch.
                 metrics::counter!("kintsugi_anon_batches_sealed_total").increment(1);
                 metrics::counter!("kintsugi_anon_answers_sealed_total").increment(answers as u64);
-                Ok(sealed)
+                let mut cache = self.sealed_marks();
+                for answer in &batch {
+                    cache.remove(&answer.round_id);
+                }
+                Ok(())
             }
             Err(e) => {
-                // Kept, with a batch size that lets the next epoch try again.
-                self.put_back(batch, |_| 1);
+                self.put_back(batch);
                 Err(e.into())
             }
         }
@@ -185,11 +206,7 @@ impl Mixer {
     /// never leaving the batch below its minimum) stay for a later batch. So a batch is never
     /// simply "whoever answered since the last seal", and the round's last batch, sealed at its
     /// close however small, always holds an answer from before the last seal as well.
-    pub async fn seal_epoch(
-        &self,
-        store: &dyn Store,
-        now: OffsetDateTime,
-    ) -> Result<Sealed, Error> {
+    pub async fn seal_epoch(&self, store: &dyn Store, now: OffsetDateTime) -> Result<(), Error> {
         self.seal(store, |m| {
             m.take(
                 |w| w.answers.len() > w.min_batch || closing(w, now),
@@ -207,7 +224,7 @@ impl Mixer {
     }
 
     /// Seals one round's waiting answers, however few: its close is next.
-    pub async fn flush(&self, store: &dyn Store, round: Uuid) -> Result<Sealed, Error> {
+    pub async fn flush(&self, store: &dyn Store, round: Uuid) -> Result<(), Error> {
         self.seal(store, |m| {
             let mut waiting = m.waiting();
             let Some(w) = waiting.remove(&round) else {
@@ -235,11 +252,7 @@ impl Mixer {
     }
 
     /// Between epochs: seals the rounds about to close.
-    pub async fn seal_closing(
-        &self,
-        store: &dyn Store,
-        now: OffsetDateTime,
-    ) -> Result<Sealed, Error> {
+    pub async fn seal_closing(&self, store: &dyn Store, now: OffsetDateTime) -> Result<(), Error> {
         self.seal(store, |m| m.take(|w| closing(w, now), |_| 0))
             .await
     }

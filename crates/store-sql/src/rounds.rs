@@ -182,16 +182,6 @@ macro_rules! round_impl {
                 Ok(out)
             }
 
-            async fn spent(&self, round_id: uuid::Uuid, mark: &str) -> kintsugi_store::Result<bool> {
-                let found: Option<(String,)> = $crate::sqlx::query_as("SELECT mark FROM round_spent WHERE round_id = $1 AND mark = $2")
-                    .bind(round_id.to_string())
-                    .bind(mark)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err($crate::db)?;
-                Ok(found.is_some())
-            }
-
             async fn sealed_marks(&self, round_id: uuid::Uuid) -> kintsugi_store::Result<Vec<String>> {
                 let rows: Vec<(String,)> = $crate::sqlx::query_as("SELECT mark FROM round_spent WHERE round_id = $1 ORDER BY mark")
                     .bind(round_id.to_string())

@@ -27,8 +27,6 @@ pub trait RoundStore: Send + Sync {
     /// Stores a batch of answers in one transaction, each with its token marked spent, in
     /// the order given (the caller shuffles). The answers are durable when this returns.
     async fn redeem(&self, batch: &[Redemption]) -> Result<Vec<Redeemed>>;
-    /// Whether a token (by its mark) was spent in a round.
-    async fn spent(&self, round_id: Uuid, mark: &str) -> Result<bool>;
     /// Every spent mark of a round, sorted: the download that is the same for everyone, in
     /// which a member's client looks for its own.
     async fn sealed_marks(&self, round_id: Uuid) -> Result<Vec<String>>;

@@ -77,19 +77,20 @@ pub async fn submit(ctx: &Ctx, round_id: Uuid, body: AnswerBody) -> Result<Accep
             reply_check,
         },
     };
-    if ctx.store().spent(round_id, &redemption.mark).await? {
+    let mark = redemption.mark.clone();
+    let mixer = ctx.mixer();
+    if mixer.is_sealed(ctx.store(), round_id, &mark).await? {
         return Err(Error::Conflict(
             "already sealed: this answer was counted once and cannot be sent again".into(),
         ));
     }
-    let mixer = ctx.mixer();
     mixer.hold(&round, mixer::min_batch(ctx, &round), redemption);
     if round
         .closes_at
         .is_some_and(|t| t <= ctx.now() + CLOSE_MARGIN)
     {
         mixer.flush(ctx.store(), round_id).await?;
-        if ctx.store().spent(round_id, &token.spent_mark()).await? {
+        if mixer.is_sealed(ctx.store(), round_id, &mark).await? {
             return Ok(Accepted::Sealed);
         }
         return Err(Error::Conflict(

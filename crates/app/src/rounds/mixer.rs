@@ -9,7 +9,7 @@ use rand::Rng;
 
 use crate::context::Ctx;
 use crate::error::Error;
-pub use crate::held::{CLOSE_MARGIN, Mixer, Sealed, TICK};
+pub use crate::held::{CLOSE_MARGIN, Mixer, TICK};
 
 /// How often a server says it is running; a server unseen for three of these is gone.
 pub const HEARTBEAT: time::Duration = time::Duration::seconds(30);

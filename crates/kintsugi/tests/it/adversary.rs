@@ -8,7 +8,7 @@
 //! what chance gives, and must stay within a bound that chance explains. `scripts/adversary`
 //! runs this module alone and prints the table.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -350,19 +350,37 @@ async fn start(backend: Backend) -> (App, Option<(std::path::PathBuf, u64, Strin
     }
 }
 
-/// The statement log's answer inserts, in the order PostgreSQL logged them, and how many
-/// statements carried a token's mark together with a person's id.
+/// What a PostgreSQL statement log gives the adversary.
+struct StatementLog {
+    lines: usize,
+    /// The answers in the order their inserts were logged.
+    inserts: Vec<usize>,
+    /// The answers in the order their marks first appear in any statement. The seal's insert
+    /// of a mark into `round_spent` comes just before its answer's insert, which pairs them;
+    /// a query that named the mark when the answer arrived would date the answer.
+    marks_first_seen: Vec<usize>,
+    /// Statements that carry a mark together with a person's id.
+    mark_with_person: usize,
+}
+
 fn statement_log(
     file: &std::path::Path,
     from: u64,
     database: &str,
     marks: &[String],
     people: &[String],
-) -> (Vec<usize>, usize, usize) {
+) -> StatementLog {
     let all = std::fs::read(file).unwrap_or_default();
     let text = String::from_utf8_lossy(&all[(from as usize).min(all.len())..]).into_owned();
-    let mut order = Vec::new();
-    let (mut lines, mut both) = (0, 0);
+    let mut log = StatementLog {
+        lines: 0,
+        inserts: Vec::new(),
+        marks_first_seen: Vec::new(),
+        mark_with_person: 0,
+    };
+    let mut first_seen: Vec<&str> = Vec::new();
+    let mut last_spent: Option<&str> = None;
+    let mut answer_of: HashMap<&str, usize> = HashMap::new();
     let mut statement = String::new();
     for line in text.lines() {
         // A new entry starts with a timestamp; DETAIL lines continue the statement before.
@@ -372,21 +390,41 @@ fn statement_log(
         if !line.contains(&format!("@{database} ")) && !line.contains("DETAIL:") {
             continue;
         }
-        lines += 1;
+        log.lines += 1;
         statement.push_str(line);
+        let named: Vec<&str> = marks
+            .iter()
+            .map(String::as_str)
+            .filter(|m| line.contains(m))
+            .collect();
+        for m in &named {
+            if !first_seen.contains(m) {
+                first_seen.push(m);
+            }
+        }
+        if line.contains("DETAIL:") && statement.contains("INSERT INTO round_spent") {
+            last_spent = named.first().copied();
+        }
         if statement.contains("INSERT INTO round_answers")
             && line.contains("DETAIL:")
             && let Some(t) = truth(line)
         {
-            order.push(t);
+            log.inserts.push(t);
+            if let Some(m) = last_spent.take() {
+                answer_of.insert(m, t);
+            }
         }
         if marks.iter().any(|m| statement.contains(m.as_str()))
             && people.iter().any(|p| statement.contains(p.as_str()))
         {
-            both += 1;
+            log.mark_with_person += 1;
         }
     }
-    (order, lines, both)
+    log.marks_first_seen = first_seen
+        .iter()
+        .filter_map(|m| answer_of.get(m).copied())
+        .collect();
+    log
 }
 
 on_both!(
@@ -605,17 +643,26 @@ on_both!(
             match &pg_log {
                 Some((file, from, name)) => {
                     let marks: Vec<String> = tokens.iter().map(|t| t.spent_mark()).collect();
-                    let (order, lines, both) = statement_log(file, *from, name, &marks, &people);
-                    if lines > 0 {
+                    let log = statement_log(file, *from, name, &marks, &people);
+                    if log.lines > 0 {
                         attacks.push(Attack {
-                            name: format!("statement log: insert order ({lines} lines)"),
-                            linked: by_position(&order, &sent_order),
+                            name: format!("statement log: insert order ({} lines)", log.lines),
+                            linked: by_position(&log.inserts, &sent_order),
+                            chance: format!("~{batches} (1 a batch)"),
+                            bound: batch_bound,
+                        });
+                        attacks.push(Attack {
+                            name: format!(
+                                "statement log: order each mark is first named ({} paired)",
+                                log.marks_first_seen.len()
+                            ),
+                            linked: by_position(&log.marks_first_seen, &sent_order),
                             chance: format!("~{batches} (1 a batch)"),
                             bound: batch_bound,
                         });
                         attacks.push(Attack {
                             name: "statement log: a mark next to a person's id".into(),
-                            linked: both,
+                            linked: log.mark_with_person,
                             chance: "0".into(),
                             bound: 0,
                         });
